@@ -1,0 +1,55 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "wsdoctor",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "wsdoctor", targets: ["wsdoctor"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CPcap",
+            providers: [.apt(["libpcap-dev"])]
+        ),
+        .systemLibrary(
+            name: "CZlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
+        .target(
+            name: "WebSocketWire",
+            dependencies: ["CZlib"]
+        ),
+        .target(
+            name: "Diagnosis",
+            dependencies: ["WebSocketWire"]
+        ),
+        .target(
+            name: "Capture",
+            dependencies: ["WebSocketWire", "Diagnosis", "CPcap"]
+        ),
+        .target(
+            name: "Reporting",
+            dependencies: ["Diagnosis", "WebSocketWire"]
+        ),
+        .executableTarget(
+            name: "wsdoctor",
+            dependencies: [
+                "WebSocketWire", "Diagnosis", "Capture", "Reporting",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "WebSocketWireTests", dependencies: ["WebSocketWire"]),
+        .testTarget(name: "DiagnosisTests", dependencies: ["Diagnosis", "WebSocketWire"]),
+        .testTarget(name: "CaptureTests", dependencies: ["Capture", "Diagnosis", "WebSocketWire", "CPcap"]),
+        .testTarget(
+            name: "ReplayTests",
+            dependencies: ["Capture", "Diagnosis", "Reporting", "WebSocketWire"],
+            resources: []
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,101 @@
+import Diagnosis
+import WebSocketWire
+
+/// Feeds reassembled TCP streams to one `ConnectionAnalyzer` per connection and hands
+/// finished WebSocket connections on in the order they opened.
+///
+/// A connection is handed on once it has ended and every connection opened before it
+/// has been handed on (or skipped as not WebSocket), so output order never depends on
+/// which connection closed first.
+public final class ReplaySession: TCPStreamDelegate {
+    public let configuration: AnalyzerConfiguration
+    /// Server ports named by the user: connections to them whose handshake was not
+    /// captured are searched for frames.
+    public let webSocketPorts: Set<UInt16>
+    /// TCP connections that carried no WebSocket upgrade or frames.
+    public private(set) var otherConnections = 0
+    public private(set) var webSocketConnections = 0
+
+    private let onConnection: (ConnectionAnalyzer) -> Void
+    private var analyzers: [TCPConnectionID: ConnectionAnalyzer] = [:]
+    /// Connection ids in the order they opened; `nextToReport` indexes into it.
+    private var openOrder: [TCPConnectionID] = []
+    private var nextToReport = 0
+    private var opened = 0
+
+    public init(configuration: AnalyzerConfiguration = AnalyzerConfiguration(), webSocketPorts: Set<UInt16> = [],
+                onConnection: @escaping (ConnectionAnalyzer) -> Void) {
+        self.configuration = configuration
+        self.webSocketPorts = webSocketPorts
+        self.onConnection = onConnection
+    }
+
+    public func connectionOpened(_ id: TCPConnectionID, client: Endpoint, server: Endpoint, at time: Timestamp,
+                                 sawSYN: Bool, sidesGuessed: Bool) {
+        var config = configuration
+        config.decoder.assumeWebSocket = !sawSYN && webSocketPorts.contains(server.port)
+        let facts = ConnectionFacts(id: opened, client: client, server: server, opened: time, sawTCPOpen: sawSYN, sidesGuessed: sidesGuessed)
+        opened += 1
+        analyzers[id] = ConnectionAnalyzer(facts: facts, configuration: config)
+        openOrder.append(id)
+    }
+
+    public func received(_ id: TCPConnectionID, from side: Side, bytes: UnsafeRawBufferPointer, at time: Timestamp) {
+        analyzers[id]?.received(bytes, from: side, at: time)
+    }
+
+    public func gap(_ id: TCPConnectionID, from side: Side, missingBytes: Int64, at time: Timestamp) {
+        analyzers[id]?.gap(from: side, missing: missingBytes, at: time)
+    }
+
+    public func finished(_ id: TCPConnectionID, from side: Side, at time: Timestamp) {
+        analyzers[id]?.finished(from: side, at: time)
+        flushIfDone(id)
+    }
+
+    public func reset(_ id: TCPConnectionID, from side: Side, at time: Timestamp) {
+        analyzers[id]?.reset(from: side, at: time)
+        flushIfDone(id)
+    }
+
+    public func captureEnded(_ id: TCPConnectionID, at time: Timestamp) {
+        analyzers[id]?.sourceEnded(at: time)
+        flushIfDone(id)
+    }
+
+    /// Ends every connection still open (the source is exhausted) and hands all on.
+    public func finishAll(at time: Timestamp) {
+        for id in openOrder[nextToReport...] {
+            analyzers[id]?.sourceEnded(at: time)
+        }
+        flush()
+    }
+
+    private func flushIfDone(_ id: TCPConnectionID) {
+        if openOrder.indices.contains(nextToReport), openOrder[nextToReport] == id { flush() }
+    }
+
+    private func flush() {
+        while nextToReport < openOrder.count {
+            let id = openOrder[nextToReport]
+            guard let analyzer = analyzers[id] else {
+                nextToReport += 1
+                continue
+            }
+            guard analyzer.isFinished else { break }
+            analyzers[id] = nil
+            nextToReport += 1
+            if analyzer.facts.carriesWebSocket || analyzer.facts.handshake != nil {
+                webSocketConnections += 1
+                onConnection(analyzer)
+            } else {
+                otherConnections += 1
+            }
+        }
+        // Keep the order list from growing without bound over long captures.
+        if nextToReport > 4096 && nextToReport * 2 > openOrder.count {
+            openOrder.removeFirst(nextToReport)
+            nextToReport = 0
+        }
+    }
+}

@@ -1,0 +1,203 @@
+import WebSocketWire
+
+/// Turns one connection's bytes and transport events into `ConnectionFacts`.
+///
+/// Feeders (capture reassembly, the live proxy) call it; it never knows which one.
+/// Everything it keeps is bounded by `AnalyzerConfiguration`.
+public struct ConnectionAnalyzer {
+    public let configuration: AnalyzerConfiguration
+    public private(set) var facts: ConnectionFacts
+    /// Frames and messages in order, when `recordTimeline` is on.
+    public private(set) var timeline: [TimelineEntry] = []
+    public private(set) var timelineEntriesNotKept = 0
+
+    private var decoder: ConnectionDecoder
+    private var events: [WireEvent] = []
+    private var outstandingPings: [Side: [(payload: [UInt8], at: Timestamp)]] = [.client: [], .server: []]
+
+    public init(facts: ConnectionFacts, configuration: AnalyzerConfiguration = AnalyzerConfiguration()) {
+        self.configuration = configuration
+        self.facts = facts
+        self.facts.fromClient = DirectionFacts(recentMessageWindow: configuration.recentMessageWindow)
+        self.facts.fromServer = DirectionFacts(recentMessageWindow: configuration.recentMessageWindow)
+        self.decoder = ConnectionDecoder(configuration: configuration.decoder)
+        events.reserveCapacity(64)
+    }
+
+    /// Whether TCP has ended (reset, FIN both ways, or end of capture).
+    public var isFinished: Bool { facts.closed != nil }
+
+    // MARK: Feeding
+
+    public mutating func received(_ bytes: UnsafeRawBufferPointer, from side: Side, at time: Timestamp) {
+        guard !bytes.isEmpty else { return }
+        update(side) { $0.bytes += Int64(bytes.count); $0.lastActivityAt = time }
+        decoder.feed(bytes, from: side, into: &events)
+        absorbEvents(at: time)
+    }
+
+    public mutating func gap(from side: Side, missing: Int64, at time: Timestamp) {
+        if side == .client { facts.missingClientBytes += missing } else { facts.missingServerBytes += missing }
+        decoder.gap(from: side, missing: missing, into: &events)
+        absorbEvents(at: time)
+    }
+
+    public mutating func finished(from side: Side, at time: Timestamp) {
+        if side == .client { facts.transport.clientFinAt = time } else { facts.transport.serverFinAt = time }
+        noteEnd(.fin, by: side, at: time)
+        if facts.transport.clientFinAt != nil && facts.transport.serverFinAt != nil { finish(at: time) }
+    }
+
+    public mutating func reset(from side: Side, at time: Timestamp) {
+        if facts.transport.resetBy == nil {
+            facts.transport.resetBy = side
+            facts.transport.resetAt = time
+        }
+        noteEnd(.rst, by: side, at: time)
+        finish(at: time)
+    }
+
+    /// The source ended (capture over, proxy shutting down) with the connection still open.
+    public mutating func sourceEnded(at time: Timestamp) {
+        guard facts.closed == nil else { return }
+        facts.transport.captureEndedOpen = true
+        noteEnd(.captureEnd, by: nil, at: time)
+        finish(at: time)
+    }
+
+    private mutating func noteEnd(_ end: TransportFacts.End, by side: Side?, at time: Timestamp) {
+        guard facts.transport.firstEnd == nil else { return }
+        facts.transport.firstEnd = end
+        facts.transport.firstEndBy = side
+        facts.transport.firstEndAt = time
+    }
+
+    private mutating func finish(at time: Timestamp) {
+        guard facts.closed == nil else { return }
+        facts.closed = time
+        for side in Side.allCases {
+            let pending = outstandingPings[side] ?? []
+            update(side) {
+                $0.unansweredPings = pending.count
+                $0.oldestUnansweredPingAt = pending.first?.at
+            }
+        }
+    }
+
+    // MARK: Events
+
+    private mutating func absorbEvents(at time: Timestamp) {
+        guard !events.isEmpty else { return }
+        for event in events {
+            absorb(event, at: time)
+        }
+        events.removeAll(keepingCapacity: true)
+    }
+
+    private mutating func absorb(_ event: WireEvent, at time: Timestamp) {
+        switch event {
+        case .request(let head, _):
+            if facts.handshake == nil || facts.handshake?.upgraded == false {
+                if WebSocketHandshake.isUpgradeRequest(head) {
+                    facts.handshake = HandshakeFacts(method: head.method, target: head.target, host: head.headers["Host"],
+                                                     requestHeaders: head.headers, requestedAt: time)
+                } else {
+                    facts.httpRequestsBeforeUpgrade += 1
+                }
+            }
+            record(event, at: time)
+        case .response(let head, _):
+            if var handshake = facts.handshake, handshake.status == nil, head.status >= 200 || head.status == 101 {
+                handshake.status = head.status
+                handshake.reason = head.reason
+                handshake.responseHeaders = head.headers
+                handshake.answeredAt = time
+                facts.handshake = handshake
+            }
+            record(event, at: time)
+        case .handshake(let outcome):
+            facts.handshake?.upgraded = outcome.upgraded
+            facts.handshake?.subprotocol = outcome.subprotocol
+            facts.handshake?.extensions = outcome.extensions.map(\.description)
+            facts.handshake?.deflate = outcome.deflate
+            if outcome.upgraded { facts.carriesWebSocket = true }
+        case .resynchronised:
+            facts.carriesWebSocket = true
+            if facts.handshake == nil { facts.joinedMidStream = true }
+            record(event, at: time)
+        case .frame(let frame):
+            update(frame.side) {
+                $0.frames += 1
+                $0.largestFrame = max($0.largestFrame, frame.payloadLength)
+            }
+            record(event, at: time)
+        case .message(let message):
+            absorbMessage(message, at: time)
+            record(event, at: time)
+        case .close(let close):
+            let closeFacts = CloseFacts(code: close.code, reason: close.reason, at: time, frameIndex: close.frameIndex, offset: close.offset)
+            if close.side == .client {
+                if facts.clientClose == nil { facts.clientClose = closeFacts }
+            } else if facts.serverClose == nil {
+                facts.serverClose = closeFacts
+            }
+        case .ping(let ping):
+            update(ping.side) { $0.pings += 1 }
+            if outstandingPings[ping.side, default: []].count < configuration.maxOutstandingPings {
+                outstandingPings[ping.side, default: []].append((ping.payload, time))
+            }
+        case .pong(let pong):
+            update(pong.side) { $0.pongs += 1 }
+            // A pong answers the oldest ping with the same payload (RFC 6455 §5.5.3).
+            let pinger = pong.side.peer
+            if let index = outstandingPings[pinger, default: []].firstIndex(where: { $0.payload == pong.payload }) {
+                outstandingPings[pinger]!.removeSubrange(0...index)
+                update(pinger) { $0.pingsAnswered += 1 }
+            }
+        case .violation(let violation):
+            if facts.violations.count < configuration.maxViolations {
+                facts.violations.append(violation)
+            } else {
+                facts.violationsNotKept += 1
+            }
+            record(event, at: time)
+        case .notice(let notice):
+            if facts.notices.count < configuration.maxViolations { facts.notices.append(notice) }
+            record(event, at: time)
+        case .stopped(let side, let reason, let offset):
+            facts.undecodable.append(UndecodableDirection(side: side, reason: reason, offset: offset))
+            record(event, at: time)
+        }
+    }
+
+    private mutating func absorbMessage(_ message: MessageInfo, at time: Timestamp) {
+        update(message.side) { direction in
+            direction.messages += 1
+            if message.opcode == .text { direction.textMessages += 1 } else { direction.binaryMessages += 1 }
+            let size = message.size ?? message.wireSize
+            direction.messageBytes += size
+            direction.largestMessage = max(direction.largestMessage, size)
+            if direction.firstMessageAt == nil { direction.firstMessageAt = time }
+            direction.lastMessageAt = time
+            direction.lastMessage = MessageSummary(index: message.index, opcode: message.opcode, size: message.size,
+                                                   wireSize: message.wireSize, at: time)
+            direction.recentMessageTimes.append(time)
+        }
+    }
+
+    private mutating func record(_ event: WireEvent, at time: Timestamp) {
+        guard configuration.recordTimeline else { return }
+        if timeline.count < configuration.maxTimelineEntries {
+            timeline.append(TimelineEntry(at: time, event: event))
+        } else {
+            timelineEntriesNotKept += 1
+        }
+    }
+
+    private mutating func update(_ side: Side, _ change: (inout DirectionFacts) -> Void) {
+        switch side {
+        case .client: change(&facts.fromClient)
+        case .server: change(&facts.fromServer)
+        }
+    }
+}

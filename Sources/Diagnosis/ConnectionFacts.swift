@@ -1,0 +1,209 @@
+import WebSocketWire
+
+/// Everything the analyzer established about one connection: the evidence rules read.
+///
+/// Plain named values only; no judgement. Times are capture (or wall-clock) timestamps.
+public struct ConnectionFacts: Sendable {
+    /// Position of the connection in the order connections opened (0-based).
+    public var id: Int
+    public var client: Endpoint
+    public var server: Endpoint
+    /// When the first packet (or SYN) of the connection was seen.
+    public var opened: Timestamp
+    /// When the connection ended (FIN from both, RST, or end of capture); nil while open.
+    public var closed: Timestamp?
+    /// Whether the TCP opening handshake (SYN) was seen.
+    public var sawTCPOpen: Bool
+    /// Whether client and server were told apart by a guess (no SYN, no --ws-port).
+    public var sidesGuessed: Bool
+
+    public var handshake: HandshakeFacts?
+    /// Plain HTTP requests answered on this connection before any upgrade.
+    public var httpRequestsBeforeUpgrade: Int = 0
+    /// Whether frames were decoded (after a 101, or by resynchronising mid-stream).
+    public var carriesWebSocket: Bool = false
+    /// Frames were found without seeing the handshake (capture began mid-connection).
+    public var joinedMidStream: Bool = false
+
+    public var fromClient = DirectionFacts()
+    public var fromServer = DirectionFacts()
+
+    /// The first close frame each side sent.
+    public var clientClose: CloseFacts?
+    public var serverClose: CloseFacts?
+
+    /// How TCP ended, and the first side to end it.
+    public var transport: TransportFacts = TransportFacts()
+
+    /// Every violation seen, in order, up to the configured bound.
+    public var violations: [Violation] = []
+    /// Violations past the bound, counted but not kept.
+    public var violationsNotKept: Int = 0
+    public var notices: [DecoderNotice] = []
+    /// Directions the decoder gave up on, with why.
+    public var undecodable: [UndecodableDirection] = []
+    /// Bytes the capture lost, per side; a non-zero value makes the connection incomplete.
+    public var missingClientBytes: Int64 = 0
+    public var missingServerBytes: Int64 = 0
+
+    public init(id: Int, client: Endpoint, server: Endpoint, opened: Timestamp, sawTCPOpen: Bool, sidesGuessed: Bool) {
+        self.id = id
+        self.client = client
+        self.server = server
+        self.opened = opened
+        self.sawTCPOpen = sawTCPOpen
+        self.sidesGuessed = sidesGuessed
+    }
+
+    public func direction(from side: Side) -> DirectionFacts {
+        side == .client ? fromClient : fromServer
+    }
+
+    public func close(from side: Side) -> CloseFacts? {
+        side == .client ? clientClose : serverClose
+    }
+
+    /// The side that sent the first close frame.
+    public var closeInitiator: Side? {
+        switch (clientClose, serverClose) {
+        case (nil, nil): return nil
+        case (.some, nil): return .client
+        case (nil, .some): return .server
+        case (.some(let c), .some(let s)): return c.at <= s.at ? .client : .server
+        }
+    }
+
+    /// The close frame that started the closing handshake.
+    public var firstClose: CloseFacts? { closeInitiator.flatMap { close(from: $0) } }
+
+    /// The other side's answering close frame, if it sent one.
+    public var echoClose: CloseFacts? { closeInitiator.flatMap { close(from: $0.peer) } }
+
+    /// Both sides sent a close frame.
+    public var closeHandshakeComplete: Bool { clientClose != nil && serverClose != nil }
+
+    /// Bytes were lost, or the capture started after the connection opened.
+    public var incomplete: Bool { missingClientBytes > 0 || missingServerBytes > 0 || !sawTCPOpen }
+
+    /// Violations committed by `side`.
+    public func violations(by side: Side) -> [Violation] { violations.filter { $0.side == side } }
+}
+
+/// The opening handshake as seen on the wire.
+public struct HandshakeFacts: Sendable {
+    public var method: String
+    /// Request target with its query string, exactly as sent (redact before printing).
+    public var target: String
+    public var host: String?
+    public var requestHeaders: HTTPHeaders
+    public var requestedAt: Timestamp
+    /// HTTP status of the answer; nil when the server never answered.
+    public var status: Int?
+    public var reason: String?
+    public var responseHeaders: HTTPHeaders?
+    public var answeredAt: Timestamp?
+    public var upgraded: Bool = false
+    public var subprotocol: String?
+    /// Extensions the server accepted, as `name; param=value` strings.
+    public var extensions: [String] = []
+    public var deflate: PerMessageDeflateParameters?
+    /// Retry-After from a refusal, as sent.
+    public var retryAfter: String? { responseHeaders?["Retry-After"] }
+
+    public init(method: String, target: String, host: String?, requestHeaders: HTTPHeaders, requestedAt: Timestamp) {
+        self.method = method
+        self.target = target
+        self.host = host
+        self.requestHeaders = requestHeaders
+        self.requestedAt = requestedAt
+    }
+
+    /// The path part of the target, without the query string.
+    public var path: String {
+        target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? target
+    }
+}
+
+/// Traffic from one side.
+public struct DirectionFacts: Sendable {
+    public var frames = 0
+    public var messages = 0
+    public var textMessages = 0
+    public var binaryMessages = 0
+    public var pings = 0
+    public var pongs = 0
+    /// Pings from this side the peer answered with a matching pong.
+    public var pingsAnswered = 0
+    /// When the oldest ping from this side still awaiting its pong was sent.
+    public var oldestUnansweredPingAt: Timestamp?
+    public var unansweredPings = 0
+    /// TCP payload bytes from this side (handshake and frames).
+    public var bytes: Int64 = 0
+    /// Message payload bytes after inflation (wire size where not inflated).
+    public var messageBytes: Int64 = 0
+    public var largestMessage: Int64 = 0
+    public var largestFrame: UInt64 = 0
+    public var firstMessageAt: Timestamp?
+    public var lastMessageAt: Timestamp?
+    /// The last data message from this side.
+    public var lastMessage: MessageSummary?
+    /// Last time any byte arrived from this side.
+    public var lastActivityAt: Timestamp?
+    /// Times of the most recent messages (bounded; used for rates).
+    public var recentMessageTimes: TimeRing
+
+    public init(recentMessageWindow: Int = 4096) {
+        recentMessageTimes = TimeRing(capacity: recentMessageWindow)
+    }
+}
+
+/// One data message, without its payload.
+public struct MessageSummary: Sendable, Hashable {
+    public var index: Int
+    public var opcode: Opcode
+    public var size: Int64?
+    public var wireSize: Int64
+    public var at: Timestamp
+}
+
+/// A close frame as one side sent it.
+public struct CloseFacts: Sendable, Hashable {
+    public var code: UInt16?
+    public var reason: String
+    public var at: Timestamp
+    public var frameIndex: Int
+    public var offset: Int64
+}
+
+/// How the TCP connection ended.
+public struct TransportFacts: Sendable, Hashable {
+    public enum End: String, Sendable, Hashable {
+        case fin, rst
+        case captureEnd = "capture-end"
+    }
+    public var clientFinAt: Timestamp?
+    public var serverFinAt: Timestamp?
+    public var resetBy: Side?
+    public var resetAt: Timestamp?
+    public var captureEndedOpen = false
+    /// The first way the connection started ending, and by whom.
+    public var firstEnd: End?
+    public var firstEndBy: Side?
+    public var firstEndAt: Timestamp?
+
+    public init() {}
+
+    /// Summary of the end: rst if anyone reset, fin if both or one side closed, else capture-end.
+    public var end: End? {
+        if resetBy != nil { return .rst }
+        if clientFinAt != nil || serverFinAt != nil { return .fin }
+        return captureEndedOpen ? .captureEnd : nil
+    }
+}
+
+/// A direction the decoder could not follow to its end.
+public struct UndecodableDirection: Sendable, Hashable {
+    public var side: Side
+    public var reason: String
+    public var offset: Int64
+}

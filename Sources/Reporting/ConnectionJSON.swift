@@ -1,0 +1,99 @@
+import Diagnosis
+import WebSocketWire
+
+/// One JSON object per connection (JSON Lines); the schema is documented in the README.
+public struct ConnectionJSON {
+    public var redaction: Redaction
+
+    public init(redaction: Redaction = Redaction()) {
+        self.redaction = redaction
+    }
+
+    /// - Parameter capture: the file the connection came from, when replaying.
+    public func render(_ facts: ConnectionFacts, capture: String? = nil) -> String {
+        var json = JSONWriter()
+        json.beginObject()
+        json.string("type", "connection")
+        if let capture { json.string("capture", capture) }
+        json.number("id", facts.id + 1)
+        json.string("client", facts.client.description)
+        json.string("server", facts.server.description)
+        json.string("opened", facts.opened.iso8601)
+        json.string("closed", facts.closed?.iso8601)
+        json.bool("incomplete", facts.incomplete)
+        json.bool("joined_mid_stream", facts.joinedMidStream)
+        if let handshake = facts.handshake {
+            json.beginObject("handshake")
+            json.string("path", redaction.target(handshake.target))
+            json.number("status", handshake.status)
+            json.string("subprotocol", handshake.subprotocol)
+            json.beginArray("extensions")
+            for name in handshake.extensions { json.string(nil, name) }
+            json.endArray()
+            json.string("retry_after", handshake.retryAfter)
+            json.endObject()
+        } else {
+            json.string("handshake", nil)
+        }
+        json.number("http_requests_before_upgrade", facts.httpRequestsBeforeUpgrade)
+        json.beginObject("close")
+        json.string("initiator", facts.closeInitiator?.rawValue ?? "none")
+        json.number("code", facts.firstClose?.code)
+        json.string("reason", facts.firstClose?.reason)
+        json.number("echo_code", facts.echoClose?.code)
+        json.bool("handshake_complete", facts.closeHandshakeComplete)
+        json.string("transport", facts.transport.end?.rawValue)
+        json.string("transport_first_by", facts.transport.firstEndBy?.rawValue)
+        json.endObject()
+        json.beginObject("traffic")
+        for side in Side.allCases {
+            let d = facts.direction(from: side)
+            json.beginObject(side.rawValue)
+            json.number("frames", d.frames)
+            json.number("messages", d.messages)
+            json.number("text", d.textMessages)
+            json.number("binary", d.binaryMessages)
+            json.number("pings", d.pings)
+            json.number("pongs", d.pongs)
+            json.number("pings_answered", d.pingsAnswered)
+            json.number("bytes", d.bytes)
+            json.number("message_bytes", d.messageBytes)
+            json.string("last_message", d.lastMessageAt?.iso8601)
+            json.endObject()
+        }
+        json.endObject()
+        json.beginArray("violations")
+        for violation in facts.violations {
+            json.beginObject()
+            json.string("side", violation.side.rawValue)
+            json.string("kind", violation.kind.rawValue)
+            json.string("rfc", violation.rfc)
+            json.number("frame", violation.frameIndex)
+            json.number("offset", violation.streamOffset)
+            json.string("detail", violation.detail)
+            json.endObject()
+        }
+        json.endArray()
+        json.number("violations_not_kept", facts.violationsNotKept)
+        json.beginArray("notices")
+        for notice in facts.notices {
+            json.beginObject()
+            json.string("side", notice.side.rawValue)
+            json.string("kind", notice.kind.rawValue)
+            json.number("offset", notice.offset)
+            json.string("detail", notice.detail)
+            json.endObject()
+        }
+        for stop in facts.undecodable {
+            json.beginObject()
+            json.string("side", stop.side.rawValue)
+            json.string("kind", "undecodable")
+            json.number("offset", stop.offset)
+            json.string("detail", stop.reason)
+            json.endObject()
+        }
+        json.endArray()
+        json.endObject()
+        return json.output
+    }
+}

@@ -1,0 +1,162 @@
+import Diagnosis
+import WebSocketWire
+
+/// The human-readable report of one connection.
+public struct ConnectionText {
+    public var redaction: Redaction
+
+    public init(redaction: Redaction = Redaction()) {
+        self.redaction = redaction
+    }
+
+    public func render(_ facts: ConnectionFacts, timeline: [TimelineEntry]? = nil, timelineNotKept: Int = 0) -> String {
+        var lines: [String] = []
+        let duration = facts.closed.map { " (" + formatDuration($0.seconds(since: facts.opened)) + ")" } ?? ""
+        lines.append("#\(facts.id + 1)  \(facts.client) → \(facts.server)  \(facts.opened.iso8601)\(duration)")
+        lines.append(contentsOf: handshakeLines(facts))
+        if facts.carriesWebSocket {
+            lines.append(field("traffic", "client→server " + traffic(facts.fromClient) + ";  server→client " + traffic(facts.fromServer)))
+            let pings = Side.allCases.compactMap { side -> String? in
+                let d = facts.direction(from: side)
+                guard d.pings > 0 else { return nil }
+                return "\(side) sent \(d.pings) ping\(d.pings == 1 ? "" : "s"), \(d.pingsAnswered) answered"
+            }
+            if !pings.isEmpty { lines.append(field("pings", pings.joined(separator: "; "))) }
+        }
+        for violation in facts.violations {
+            let frame = violation.frameIndex.map { " frame \($0)" } ?? ""
+            lines.append(field("violation", "\(violation.side)\(frame) at byte \(violation.streamOffset): \(violation.kind.rawValue) (\(violation.rfc)) — \(violation.detail)"))
+        }
+        if facts.violationsNotKept > 0 {
+            lines.append(field("violation", "… and \(facts.violationsNotKept) more not kept"))
+        }
+        for notice in facts.notices {
+            lines.append(field("note", "\(notice.side) at byte \(notice.offset): \(notice.detail)"))
+        }
+        for stop in facts.undecodable {
+            lines.append(field("undecoded", "\(stop.side) from byte \(stop.offset): \(stop.reason)"))
+        }
+        if facts.carriesWebSocket || facts.handshake != nil {
+            lines.append(field("close", closeSummary(facts)))
+        }
+        lines.append(field("tcp", transportSummary(facts)))
+        if facts.incomplete {
+            lines.append(field("capture", incompleteSummary(facts)))
+        }
+        if let timeline {
+            lines.append(contentsOf: timeline.compactMap { timelineLine($0, since: facts.opened) })
+            if timelineNotKept > 0 { lines.append("    … \(timelineNotKept) more events not kept") }
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    private func field(_ name: String, _ value: String) -> String {
+        "    " + name.padding(to: 10) + " " + value
+    }
+
+    private func handshakeLines(_ facts: ConnectionFacts) -> [String] {
+        guard let handshake = facts.handshake else {
+            return facts.joinedMidStream ? [field("handshake", "not captured (joined mid-connection)")] : []
+        }
+        var parts = ["\(handshake.method) \(redaction.target(handshake.target))"]
+        if let status = handshake.status {
+            parts.append("→ \(status)\(handshake.reason.map { $0.isEmpty ? "" : " " + $0 } ?? "")")
+        } else {
+            parts.append("→ no answer")
+        }
+        if let subprotocol = handshake.subprotocol { parts.append("subprotocol \(subprotocol)") }
+        if !handshake.extensions.isEmpty { parts.append("extensions " + handshake.extensions.joined(separator: ", ")) }
+        if let retry = handshake.retryAfter { parts.append("Retry-After \(retry)") }
+        var lines = [field("handshake", parts.joined(separator: "  "))]
+        if facts.httpRequestsBeforeUpgrade > 0 {
+            lines.append(field("http", "\(facts.httpRequestsBeforeUpgrade) plain HTTP request\(facts.httpRequestsBeforeUpgrade == 1 ? "" : "s") before the upgrade"))
+        }
+        return lines
+    }
+
+    private func traffic(_ d: DirectionFacts) -> String {
+        var kinds: [String] = []
+        if d.textMessages > 0 { kinds.append("\(d.textMessages) text") }
+        if d.binaryMessages > 0 { kinds.append("\(d.binaryMessages) binary") }
+        let detail = kinds.isEmpty ? "" : " (" + kinds.joined(separator: ", ") + ")"
+        return "\(d.messages) message\(d.messages == 1 ? "" : "s")\(detail), \(d.frames) frame\(d.frames == 1 ? "" : "s"), \(formatBytes(d.bytes))"
+    }
+
+    private func closeSummary(_ facts: ConnectionFacts) -> String {
+        guard let initiator = facts.closeInitiator, let first = facts.firstClose else {
+            return "no close frame from either side"
+        }
+        var text = "\(initiator) sent \(describe(first))"
+        if let echo = facts.echoClose {
+            text += "; \(initiator.peer) answered \(echo.code.map { String($0) } ?? "with an empty close")"
+            text += " after " + formatDuration(echo.at.seconds(since: first.at))
+        } else {
+            text += "; \(initiator.peer) never answered it"
+        }
+        return text
+    }
+
+    private func describe(_ close: CloseFacts) -> String {
+        guard let code = close.code else { return "an empty close frame (no status code: 1005)" }
+        let reason = close.reason.isEmpty ? "" : " \"\(close.reason)\""
+        return "\(code) \(CloseCode.name(of: code))\(reason)"
+    }
+
+    private func transportSummary(_ facts: ConnectionFacts) -> String {
+        let t = facts.transport
+        var parts: [String] = []
+        if let side = t.resetBy { parts.append("RST from \(side)") }
+        switch (t.clientFinAt, t.serverFinAt) {
+        case (let c?, let s?): parts.append(c <= s ? "FIN from client, then server" : "FIN from server, then client")
+        case (.some, nil): parts.append("FIN from client only")
+        case (nil, .some): parts.append("FIN from server only")
+        case (nil, nil): break
+        }
+        if t.captureEndedOpen { parts.append("still open when the capture ended") }
+        return parts.isEmpty ? "no end seen" : parts.joined(separator: "; ")
+    }
+
+    private func incompleteSummary(_ facts: ConnectionFacts) -> String {
+        var parts: [String] = []
+        if !facts.sawTCPOpen { parts.append("began before the capture") }
+        if facts.missingClientBytes > 0 { parts.append("\(facts.missingClientBytes) client bytes missing") }
+        if facts.missingServerBytes > 0 { parts.append("\(facts.missingServerBytes) server bytes missing") }
+        if facts.sidesGuessed { parts.append("client and server guessed from port numbers") }
+        return "incomplete: " + parts.joined(separator: ", ")
+    }
+
+    private func timelineLine(_ entry: TimelineEntry, since start: Timestamp) -> String? {
+        let time = "      +" + String(format3(entry.at.seconds(since: start)))
+        switch entry.event {
+        case .frame(let f):
+            let arrow = f.side == .client ? "c→s" : "s→c"
+            var flags: [String] = []
+            if !f.fin { flags.append("FIN=0") }
+            if f.reservedBits != 0 { flags.append("RSV=\(String(f.reservedBits, radix: 2))") }
+            if f.masked { flags.append("masked") }
+            return "\(time) \(arrow) frame \(f.index) \(f.opcode) \(f.payloadLength) B" + (flags.isEmpty ? "" : " " + flags.joined(separator: " "))
+        case .request(let head, _):
+            return "\(time) c→s \(head.method) \(redaction.target(head.target)) \(head.version)"
+        case .response(let head, _):
+            return "\(time) s→c \(head.status) \(head.reason)"
+        case .violation(let v):
+            return "\(time) \(v.side == .client ? "c→s" : "s→c") ! \(v.kind.rawValue): \(v.detail)"
+        case .resynchronised(let side, let skipped, _):
+            return "\(time) \(side == .client ? "c→s" : "s→c") frames found after skipping \(skipped) bytes"
+        case .message, .close, .ping, .pong, .handshake, .notice, .stopped:
+            return nil
+        }
+    }
+}
+
+private func format3(_ seconds: Double) -> String {
+    let millis = Int64((seconds * 1000).rounded())
+    let fraction = String(millis % 1000)
+    return "\(millis / 1000)." + String(repeating: "0", count: 3 - fraction.count) + fraction
+}
+
+extension String {
+    func padding(to width: Int) -> String {
+        count >= width ? self : self + String(repeating: " ", count: width - count)
+    }
+}

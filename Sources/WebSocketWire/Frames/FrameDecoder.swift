@@ -1,0 +1,470 @@
+/// Streams RFC 6455 frames of one direction, checking every MUST as bytes arrive.
+///
+/// It never holds a frame or message in memory: binary payloads are skipped, text
+/// payloads are UTF-8-checked in place (unmasking on the fly), compressed payloads are
+/// inflated piecewise into a scratch buffer. Control payloads (≤125 bytes) are kept.
+/// After a violation it keeps going while the stream still parses; when it cannot
+/// (a 64-bit length with the top bit set), it reports `.stopped` and ignores the rest.
+public struct FrameDecoder {
+    public let configuration: FrameDecoderConfiguration
+    /// Offset in this direction's stream of the next unparsed frame element.
+    private var streamOffset: Int64
+    /// Bytes consumed so far in this direction, counted from the direction's first byte.
+    public var consumedOffset: Int64 { streamOffset + Int64(pendingHeader.count) }
+    public private(set) var framesDecoded = 0
+    public private(set) var messagesDecoded = 0
+    public private(set) var isStopped = false
+    /// Whether this side has sent a close frame.
+    public private(set) var closeSent = false
+
+    private var phase: Phase = .header
+    private var pendingHeader: [UInt8] = []
+    private var frame = CurrentFrame()
+    private var message: CurrentMessage?
+    private var controlPayload: [UInt8] = []
+    private var validator = UTF8StreamValidator()
+    private let inflater: Inflater?
+    private var unmaskScratch: [UInt8] = []
+
+    private enum Phase { case header, payload }
+
+    private struct CurrentFrame {
+        var info = FrameInfo(side: .client, index: 0, offset: 0, opcode: .continuation, fin: true,
+                             reservedBits: 0, masked: false, payloadLength: 0, headerLength: 0)
+        var maskKey: UInt32 = 0
+        var remaining: UInt64 = 0
+        var payloadRead: UInt64 = 0
+        /// What to do with the payload bytes.
+        var role: Role = .skip
+    }
+
+    private enum Role { case skip, messageData, control }
+
+    private struct CurrentMessage {
+        var info: MessageInfo
+        var inflating: Bool
+        var inflatedSize: Int64 = 0
+        var inflationAbandoned = false
+        var utf8Reported = false
+    }
+
+    /// Whether decoding began mid-connection (after a gap or without the handshake), so the
+    /// first continuation frames may belong to a message whose start was never seen.
+    private var joinedMidMessage: Bool
+
+    /// - Parameters:
+    ///   - startOffset: the direction's stream offset of the first byte to be fed
+    ///     (after the HTTP handshake, or where resynchronisation found a frame boundary).
+    ///   - continuing: counters carried over from the decoder this one replaces after a gap.
+    public init(configuration: FrameDecoderConfiguration, startOffset: Int64 = 0, continuing previous: FrameDecoder? = nil,
+                joinedMidMessage: Bool = false) {
+        self.configuration = configuration
+        self.streamOffset = startOffset
+        self.joinedMidMessage = joinedMidMessage
+        if let previous {
+            framesDecoded = previous.framesDecoded
+            messagesDecoded = previous.messagesDecoded
+            closeSent = previous.closeSent
+        }
+        switch configuration.compression {
+        case .deflate(let windowBits, _): inflater = Inflater(windowBits: windowBits)
+        case .none, .unknown: inflater = nil
+        }
+        pendingHeader.reserveCapacity(14)
+        controlPayload.reserveCapacity(125)
+    }
+
+    private var side: Side { configuration.side }
+
+    /// Decodes `bytes`, appending what it finds to `events`.
+    public mutating func decode(_ bytes: UnsafeRawBufferPointer, into events: inout [WireEvent]) {
+        var index = 0
+        let count = bytes.count
+        while index < count && !isStopped {
+            switch phase {
+            case .header:
+                index += readHeader(bytes, from: index, into: &events)
+            case .payload:
+                let available = UInt64(count - index)
+                let take = Int(min(available, frame.remaining))
+                if take > 0 {
+                    consumePayload(UnsafeRawBufferPointer(rebasing: bytes[index..<(index + take)]), into: &events)
+                    index += take
+                    streamOffset += Int64(take)
+                }
+                if frame.remaining == 0 { endFrame(into: &events) }
+            }
+        }
+        if isStopped && index < count {
+            streamOffset += Int64(count - index)
+        }
+    }
+
+    // MARK: Header
+
+    /// Reads header bytes starting at `start`; returns how many bytes it consumed.
+    private mutating func readHeader(_ bytes: UnsafeRawBufferPointer, from start: Int, into events: inout [WireEvent]) -> Int {
+        let available = bytes.count - start
+        if pendingHeader.isEmpty {
+            // Fast path: the whole header is in this chunk.
+            if available >= 2 {
+                let needed = Self.headerLength(bytes[start], bytes[start + 1])
+                if available >= needed {
+                    parseHeader(UnsafeRawBufferPointer(rebasing: bytes[start..<(start + needed)]), into: &events)
+                    return needed
+                }
+            }
+        }
+        // Slow path: a header split across chunks. `streamOffset` stays at the frame start
+        // until the header is parsed, so offsets never depend on how bytes were chunked.
+        var consumed = 0
+        while consumed < available {
+            pendingHeader.append(bytes[start + consumed])
+            consumed += 1
+            if pendingHeader.count >= 2, pendingHeader.count == Self.headerLength(pendingHeader[0], pendingHeader[1]) {
+                let header = pendingHeader
+                pendingHeader.removeAll(keepingCapacity: true)
+                header.withUnsafeBytes { parseHeader($0, into: &events) }
+                break
+            }
+        }
+        return consumed
+    }
+
+    @inline(__always)
+    private static func headerLength(_ first: UInt8, _ second: UInt8) -> Int {
+        let extended: Int
+        switch second & 0x7F {
+        case 126: extended = 2
+        case 127: extended = 8
+        default: extended = 0
+        }
+        return 2 + extended + (second & 0x80 != 0 ? 4 : 0)
+    }
+
+    /// Parses a complete header. `streamOffset` is where the header starts on entry and where
+    /// the payload starts on return.
+    private mutating func parseHeader(_ header: UnsafeRawBufferPointer, into events: inout [WireEvent]) {
+        let b0 = header[0], b1 = header[1]
+        let frameStart = streamOffset
+        let index = framesDecoded
+        var info = FrameInfo(side: side, index: index, offset: frameStart, opcode: Opcode(rawValue: b0 & 0x0F),
+                             fin: b0 & 0x80 != 0, reservedBits: (b0 >> 4) & 0x07, masked: b1 & 0x80 != 0,
+                             payloadLength: 0, headerLength: header.count)
+        var cursor = 2
+        let shortLength = b1 & 0x7F
+        var length = UInt64(shortLength)
+        var stop = false
+        if shortLength == 126 {
+            length = UInt64(header[2]) << 8 | UInt64(header[3])
+            cursor = 4
+            if length < 126 {
+                violation(.nonMinimalLength, frame: index, at: frameStart,
+                          "length \(length) sent in the 16-bit form; it fits in 7 bits", into: &events)
+            }
+        } else if shortLength == 127 {
+            length = 0
+            for i in 2..<10 { length = length << 8 | UInt64(header[i]) }
+            cursor = 10
+            if length & (1 << 63) != 0 {
+                violation(.lengthTopBitSet, frame: index, at: frameStart,
+                          "64-bit payload length has its most significant bit set", into: &events)
+                stop = true
+            } else if length <= 0xFFFF {
+                violation(.nonMinimalLength, frame: index, at: frameStart,
+                          "length \(length) sent in the 64-bit form; it fits in \(length < 126 ? "7" : "16") bits", into: &events)
+            }
+        }
+        var maskKey: UInt32 = 0
+        if info.masked {
+            maskKey = UInt32(header[cursor]) << 24 | UInt32(header[cursor + 1]) << 16
+                | UInt32(header[cursor + 2]) << 8 | UInt32(header[cursor + 3])
+        }
+        info.payloadLength = length
+        streamOffset += Int64(header.count)
+        framesDecoded += 1
+
+        if stop {
+            stopDirection("cannot find the next frame after an impossible payload length", into: &events)
+            return
+        }
+        checkFrameRules(info, into: &events)
+
+        frame = CurrentFrame(info: info, maskKey: maskKey, remaining: length, payloadRead: 0, role: .skip)
+        frame.role = beginPayload(info, into: &events)
+        phase = .payload
+        if length == 0 { endFrame(into: &events) }
+    }
+
+    private mutating func checkFrameRules(_ info: FrameInfo, into events: inout [WireEvent]) {
+        let index = info.index, at = info.offset
+        if closeSent {
+            violation(.frameAfterClose, frame: index, at: at, "\(info.opcode) frame sent after this side's close frame", into: &events)
+        }
+        switch (side, info.masked) {
+        case (.client, false):
+            violation(.clientFrameUnmasked, frame: index, at: at, "client \(info.opcode) frame is not masked", into: &events)
+        case (.server, true):
+            violation(.serverFrameMasked, frame: index, at: at, "server \(info.opcode) frame is masked", into: &events)
+        case (.client, true), (.server, false):
+            break
+        }
+        if info.opcode.isReserved {
+            violation(.reservedOpcode, frame: index, at: at, "opcode 0x\(String(info.opcode.rawValue, radix: 16)) is reserved", into: &events)
+        }
+        if info.reservedBits & 0b011 != 0 {
+            violation(.reservedBitsSet, frame: index, at: at,
+                      "RSV\(info.reservedBits & 0b010 != 0 ? "2" : "3") set; no negotiated extension defines it", into: &events)
+        }
+        if info.rsv1 {
+            switch configuration.compression {
+            case .none:
+                violation(.rsv1WithoutExtension, frame: index, at: at,
+                          "RSV1 set but no extension was negotiated (was the Sec-WebSocket-Extensions header stripped?)", into: &events)
+            case .deflate, .unknown:
+                if info.opcode.isControl {
+                    violation(.rsv1OnControlFrame, frame: index, at: at, "RSV1 set on a \(info.opcode) frame", into: &events)
+                } else if info.opcode == .continuation {
+                    violation(.rsv1OnContinuation, frame: index, at: at, "RSV1 set on a continuation frame", into: &events)
+                }
+            }
+        }
+        if info.opcode.isControl {
+            if info.payloadLength > 125 {
+                violation(.controlFrameTooLong, frame: index, at: at,
+                          "\(info.opcode) frame carries \(info.payloadLength) bytes; at most 125 allowed", into: &events)
+            }
+            if !info.fin {
+                violation(.controlFrameFragmented, frame: index, at: at, "\(info.opcode) frame has FIN clear", into: &events)
+            }
+        }
+    }
+
+    /// Decides what the payload is for, opening or continuing a message.
+    private mutating func beginPayload(_ info: FrameInfo, into events: inout [WireEvent]) -> Role {
+        if info.opcode.isReserved { return .skip }
+        if info.opcode.isControl {
+            controlPayload.removeAll(keepingCapacity: true)
+            return .control
+        }
+        if info.opcode == .continuation {
+            guard message != nil else {
+                if joinedMidMessage { return .skip }
+                violation(.continuationWithoutMessage, frame: info.index, at: info.offset,
+                          "continuation frame with no fragmented message in progress", into: &events)
+                return .skip
+            }
+            message!.info.frameCount += 1
+            message!.info.wireSize += Int64(info.payloadLength)
+            return .messageData
+        }
+        joinedMidMessage = false
+        if let open = message {
+            violation(.dataFrameDuringFragmentedMessage, frame: info.index, at: info.offset,
+                      "new \(info.opcode) frame while message \(open.info.index) (started at frame \(open.info.firstFrameIndex)) is unfinished",
+                      into: &events)
+            message = nil
+        }
+        var inflating = false
+        if info.rsv1 {
+            switch configuration.compression {
+            case .deflate: inflating = true
+            case .unknown:
+                events.append(.notice(DecoderNotice(side: side, kind: .compressionContextUnknown, offset: info.offset,
+                                                    detail: "compressed message \(messagesDecoded) not inflated: the handshake was not seen")))
+            case .none: break
+            }
+        }
+        message = CurrentMessage(
+            info: MessageInfo(side: side, index: messagesDecoded, opcode: info.opcode, frameCount: 1,
+                              firstFrameIndex: info.index, wireSize: Int64(info.payloadLength),
+                              size: nil, compressed: info.rsv1 && configuration.compression != FrameDecoderConfiguration.Compression.none, invalidUTF8Offset: nil),
+            inflating: inflating)
+        messagesDecoded += 1
+        validator.reset()
+        return .messageData
+    }
+
+    // MARK: Payload
+
+    private mutating func consumePayload(_ chunk: UnsafeRawBufferPointer, into events: inout [WireEvent]) {
+        let phaseInMask = Int(frame.payloadRead & 3)
+        frame.payloadRead += UInt64(chunk.count)
+        frame.remaining -= UInt64(chunk.count)
+        switch frame.role {
+        case .skip:
+            return
+        case .control:
+            let room = 125 - controlPayload.count
+            if room > 0 {
+                let kept = UnsafeRawBufferPointer(rebasing: chunk[0..<min(room, chunk.count)])
+                appendUnmasked(kept, phase: phaseInMask, to: &controlPayload)
+            }
+        case .messageData:
+            guard var current = message else { return }
+            if current.inflating {
+                if !current.inflationAbandoned {
+                    unmaskScratch.removeAll(keepingCapacity: true)
+                    appendUnmasked(chunk, phase: phaseInMask, to: &unmaskScratch)
+                    unmaskScratch.withUnsafeBytes { inflateInto(&current, $0, end: false, into: &events) }
+                }
+            } else if current.info.opcode == .text {
+                let mask: UInt32? = frame.info.masked ? frame.maskKey : nil
+                if let bad = validator.validate(chunk, mask: mask, maskPhase: phaseInMask), !current.utf8Reported {
+                    current.utf8Reported = true
+                    let payloadOffset = streamOffset + Int64(bad)
+                    reportInvalidUTF8(&current, at: payloadOffset, into: &events)
+                }
+            }
+            message = current
+        }
+    }
+
+    private func appendUnmasked(_ bytes: UnsafeRawBufferPointer, phase: Int, to target: inout [UInt8]) {
+        guard frame.info.masked else {
+            target.append(contentsOf: bytes)
+            return
+        }
+        let key = frame.maskKey
+        for (i, byte) in bytes.enumerated() {
+            let shift = UInt32(3 - ((phase + i) & 3)) * 8
+            target.append(byte ^ UInt8(truncatingIfNeeded: key >> shift))
+        }
+    }
+
+    private mutating func inflateInto(_ current: inout CurrentMessage, _ input: UnsafeRawBufferPointer, end: Bool,
+                                      into events: inout [WireEvent]) {
+        guard let inflater else { return }
+        let limit = configuration.maxInflatedMessageSize
+        var size = current.inflatedSize
+        var validator = self.validator
+        var firstBad: Int64?
+        let isText = current.info.opcode == .text
+        let failure = inflater.inflate(input, endingMessage: end) { piece in
+            let before = size
+            size += Int64(piece.count)
+            if isText, firstBad == nil, let bad = validator.validate(piece) {
+                firstBad = before + Int64(bad)
+            }
+            return size <= limit
+        }
+        self.validator = validator
+        current.inflatedSize = size
+        if let firstBad, !current.utf8Reported {
+            current.utf8Reported = true
+            reportInvalidUTF8(&current, at: frame.info.offset, insideMessage: firstBad, into: &events)
+        }
+        switch failure {
+        case nil:
+            break
+        case .stoppedByReceiver:
+            current.inflationAbandoned = true
+            events.append(.notice(DecoderNotice(side: side, kind: .inflatedSizeLimit, offset: frame.info.offset,
+                                                detail: "message \(current.info.index) inflates past \(limit) bytes; raise --max-inflated-size to check it")))
+            inflater.reset()
+        case .corrupt(let reason):
+            current.inflationAbandoned = true
+            violation(.inflateFailed, frame: frame.info.index, at: frame.info.offset,
+                      "message \(current.info.index) does not inflate: \(reason)", into: &events)
+        }
+    }
+
+    private mutating func reportInvalidUTF8(_ current: inout CurrentMessage, at streamPosition: Int64,
+                                            insideMessage: Int64? = nil, into events: inout [WireEvent]) {
+        let inMessage = insideMessage ?? validator.firstInvalidOffset ?? 0
+        current.info.invalidUTF8Offset = inMessage
+        violation(.textNotUTF8, frame: frame.info.index, at: streamPosition,
+                  "text message \(current.info.index) is not UTF-8 at byte \(inMessage) of the message", into: &events)
+    }
+
+    // MARK: Frame end
+
+    private mutating func endFrame(into events: inout [WireEvent]) {
+        phase = .header
+        let info = frame.info
+        events.append(.frame(info))
+        switch frame.role {
+        case .skip:
+            break
+        case .control:
+            endControlFrame(info, into: &events)
+        case .messageData:
+            if info.fin { endMessage(into: &events) }
+        }
+    }
+
+    private mutating func endControlFrame(_ info: FrameInfo, into events: inout [WireEvent]) {
+        switch info.opcode {
+        case .close:
+            let alreadyClosed = closeSent
+            closeSent = true
+            var code: UInt16?
+            var reason = ""
+            if controlPayload.count == 1 {
+                violation(.closePayloadOneByte, frame: info.index, at: info.offset,
+                          "close payload is 1 byte; it must be empty or start with a 2-byte code", into: &events)
+            } else if controlPayload.count >= 2 {
+                let value = UInt16(controlPayload[0]) << 8 | UInt16(controlPayload[1])
+                code = value
+                if !CloseCode.isAllowedOnWire(value) {
+                    violation(.closeCodeNotAllowed, frame: info.index, at: info.offset,
+                              "close code \(value) (\(CloseCode.name(of: value))) may not be sent in a close frame", into: &events)
+                }
+                let reasonBytes = controlPayload[2...]
+                var reasonValidator = UTF8StreamValidator()
+                let valid = reasonBytes.withUnsafeBytes { reasonValidator.validate($0) == nil } && reasonValidator.finish()
+                if !valid {
+                    violation(.closeReasonNotUTF8, frame: info.index, at: info.offset,
+                              "close reason is not UTF-8 at byte \(reasonValidator.firstInvalidOffset ?? 0)", into: &events)
+                }
+                reason = String(decoding: reasonBytes, as: UTF8.self)
+            }
+            if !alreadyClosed {
+                events.append(.close(CloseFrameInfo(side: side, frameIndex: info.index, offset: info.offset, code: code, reason: reason)))
+            }
+        case .ping:
+            events.append(.ping(ControlFrameInfo(side: side, frameIndex: info.index, offset: info.offset, payload: controlPayload)))
+        case .pong:
+            events.append(.pong(ControlFrameInfo(side: side, frameIndex: info.index, offset: info.offset, payload: controlPayload)))
+        default:
+            break
+        }
+    }
+
+    private mutating func endMessage(into events: inout [WireEvent]) {
+        guard var current = message else { return }
+        message = nil
+        if current.inflating {
+            if !current.inflationAbandoned {
+                inflateInto(&current, UnsafeRawBufferPointer(start: nil, count: 0), end: true, into: &events)
+            }
+            if case .deflate(_, true) = configuration.compression { inflater?.reset() }
+            current.info.size = current.inflationAbandoned ? nil : current.inflatedSize
+        } else if current.info.compressed {
+            current.info.size = nil
+        } else {
+            current.info.size = current.info.wireSize
+        }
+        let checkable = !current.info.compressed || (current.inflating && !current.inflationAbandoned)
+        if current.info.opcode == .text && checkable && !current.utf8Reported && !validator.finish() {
+            current.utf8Reported = true
+            let inMessage = validator.firstInvalidOffset ?? 0
+            current.info.invalidUTF8Offset = inMessage
+            violation(.textNotUTF8, frame: frame.info.index, at: frame.info.offset,
+                      "text message \(current.info.index) ends inside a UTF-8 sequence that starts at byte \(inMessage)", into: &events)
+        }
+        events.append(.message(current.info))
+    }
+
+    // MARK: Helpers
+
+    private func violation(_ kind: ViolationKind, frame index: Int, at offset: Int64, _ detail: String,
+                           into events: inout [WireEvent]) {
+        events.append(.violation(Violation(side: side, kind: kind, frameIndex: index, streamOffset: offset, detail: detail)))
+    }
+
+    private mutating func stopDirection(_ reason: String, into events: inout [WireEvent]) {
+        isStopped = true
+        events.append(.stopped(side, reason: reason, offset: streamOffset))
+    }
+}

@@ -1,0 +1,157 @@
+/// Validates UTF-8 incrementally, across frames and fragments, stopping at the first bad byte.
+///
+/// A sequence is rejected at the first byte that makes it impossible (an overlong
+/// lead, a surrogate, a value above U+10FFFF, a missing continuation), not when the
+/// message ends, so a message whose first fragment already holds an impossible byte
+/// is caught in that fragment. Input may be masked: the validator unmasks as it reads,
+/// eight bytes at a time on the ASCII fast path, so text payloads are never copied.
+public struct UTF8StreamValidator: Sendable {
+    // What the next byte must be. Each case names the accepted range of the next byte.
+    @usableFromInline enum State: UInt8, Sendable {
+        case ready            // between characters
+        case tail1            // one 80–BF left
+        case tail2            // two 80–BF left
+        case tail3            // three 80–BF left
+        case afterE0          // A0–BF, then one more (no overlongs)
+        case afterED          // 80–9F, then one more (no surrogates)
+        case afterF0          // 90–BF, then two more (no overlongs)
+        case afterF4          // 80–8F, then two more (not above U+10FFFF)
+        case invalid
+    }
+
+    @usableFromInline var state: State = .ready
+    /// Bytes of the current message seen so far.
+    public private(set) var byteCount: Int64 = 0
+    /// Offset in the message where the character being read started.
+    @usableFromInline var characterStart: Int64 = 0
+    /// Offset in the message of the first bad byte, once one has been seen.
+    public private(set) var firstInvalidOffset: Int64?
+
+    public init() {}
+
+    /// Whether nothing invalid has been seen so far.
+    @inlinable
+    public var isValidSoFar: Bool { state != .invalid }
+
+    /// Starts a new message.
+    public mutating func reset() {
+        self = UTF8StreamValidator()
+    }
+
+    /// Validates `bytes` (XOR-ed with `mask` starting at mask byte `maskPhase`, when masked).
+    ///
+    /// - Returns: the index in `bytes` of the first invalid byte, or `nil` if all were valid.
+    ///   After an invalid byte, further calls do nothing.
+    @discardableResult
+    public mutating func validate(_ bytes: UnsafeRawBufferPointer, mask: UInt32? = nil, maskPhase: Int = 0) -> Int? {
+        guard state != .invalid, bytes.count > 0 else { return nil }
+        let maskBytes: (UInt8, UInt8, UInt8, UInt8)
+        if let mask {
+            maskBytes = (UInt8(truncatingIfNeeded: mask >> 24), UInt8(truncatingIfNeeded: mask >> 16),
+                         UInt8(truncatingIfNeeded: mask >> 8), UInt8(truncatingIfNeeded: mask))
+        } else {
+            maskBytes = (0, 0, 0, 0)
+        }
+        let mask64 = Self.repeatedMask(maskBytes, phase: maskPhase & 3)
+        let count = bytes.count
+        var index = 0
+        var local = state
+        let base = bytes.baseAddress!
+        while index < count {
+            if local == .ready {
+                // ASCII fast path: eight bytes at a time. Mask phase is unchanged by steps of 8.
+                while index &+ 8 <= count {
+                    let word = base.loadUnaligned(fromByteOffset: index, as: UInt64.self) ^ Self.rotated(mask64, by: index)
+                    if word & 0x8080_8080_8080_8080 != 0 { break }
+                    index &+= 8
+                }
+                if index >= count { break }
+            }
+            let byte = base.load(fromByteOffset: index, as: UInt8.self) ^ Self.maskByte(maskBytes, at: (maskPhase &+ index) & 3)
+            let next = Self.step(local, byte)
+            if next == .invalid {
+                state = .invalid
+                firstInvalidOffset = byteCount &+ Int64(index)
+                byteCount &+= Int64(index)
+                return index
+            }
+            if local == .ready && next != .ready {
+                characterStart = byteCount &+ Int64(index)
+            }
+            local = next
+            index &+= 1
+        }
+        state = local
+        byteCount &+= Int64(count)
+        return nil
+    }
+
+    /// Ends the message: a character cut off by the end is invalid.
+    ///
+    /// - Returns: `true` if the whole message was valid UTF-8.
+    public mutating func finish() -> Bool {
+        switch state {
+        case .ready:
+            return true
+        case .invalid:
+            return false
+        case .tail1, .tail2, .tail3, .afterE0, .afterED, .afterF0, .afterF4:
+            state = .invalid
+            firstInvalidOffset = characterStart
+            return false
+        }
+    }
+
+    @inlinable
+    static func step(_ state: State, _ byte: UInt8) -> State {
+        switch state {
+        case .ready:
+            switch byte {
+            case 0x00...0x7F: return .ready
+            case 0xC2...0xDF: return .tail1
+            case 0xE0: return .afterE0
+            case 0xE1...0xEC, 0xEE...0xEF: return .tail2
+            case 0xED: return .afterED
+            case 0xF0: return .afterF0
+            case 0xF1...0xF3: return .tail3
+            case 0xF4: return .afterF4
+            default: return .invalid
+            }
+        case .tail1: return (0x80...0xBF).contains(byte) ? .ready : .invalid
+        case .tail2: return (0x80...0xBF).contains(byte) ? .tail1 : .invalid
+        case .tail3: return (0x80...0xBF).contains(byte) ? .tail2 : .invalid
+        case .afterE0: return (0xA0...0xBF).contains(byte) ? .tail1 : .invalid
+        case .afterED: return (0x80...0x9F).contains(byte) ? .tail1 : .invalid
+        case .afterF0: return (0x90...0xBF).contains(byte) ? .tail2 : .invalid
+        case .afterF4: return (0x80...0x8F).contains(byte) ? .tail2 : .invalid
+        case .invalid: return .invalid
+        }
+    }
+
+    @inlinable
+    static func maskByte(_ mask: (UInt8, UInt8, UInt8, UInt8), at phase: Int) -> UInt8 {
+        switch phase {
+        case 0: return mask.0
+        case 1: return mask.1
+        case 2: return mask.2
+        default: return mask.3
+        }
+    }
+
+    /// The mask as a little-endian 64-bit word aligned so that byte 0 lines up with `phase`.
+    @inlinable
+    static func repeatedMask(_ mask: (UInt8, UInt8, UInt8, UInt8), phase: Int) -> UInt64 {
+        var word: UInt64 = 0
+        for i in 0..<8 {
+            word |= UInt64(maskByte(mask, at: (phase &+ i) & 3)) << (UInt64(i) &* 8)
+        }
+        return word
+    }
+
+    /// The mask word for a load starting `offset` bytes after the word's origin.
+    @inlinable
+    static func rotated(_ mask64: UInt64, by offset: Int) -> UInt64 {
+        let shift = UInt64((offset & 3) &* 8)
+        return shift == 0 ? mask64 : (mask64 >> shift) | (mask64 << (64 &- shift))
+    }
+}

@@ -1,0 +1,162 @@
+import ArgumentParser
+import Capture
+import Diagnosis
+import Reporting
+import WebSocketWire
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+struct Replay: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Diagnose the WebSocket connections in pcap or pcapng captures.",
+        discussion: """
+            Reads captures made by tcpdump, Wireshark or dumpcap (pcap and pcapng; Ethernet, \
+            Linux cooked, raw IP and loopback link types), reassembles every TCP connection and \
+            reports each WebSocket connection in the order it opened.
+            """
+    )
+
+    @Argument(help: "Capture files (.pcap or .pcapng).")
+    var files: [String]
+
+    @Option(help: "A BPF filter applied while reading, in tcpdump syntax (e.g. 'tcp port 8080').")
+    var filter: String?
+
+    @Option(name: .customLong("ws-port"), help: "A server port carrying WebSocket; connections to it that began before the capture are decoded from the first frame boundary found. Repeatable.")
+    var webSocketPorts: [UInt16] = []
+
+    @Option(help: "Output format: text or json (one JSON object per line).")
+    var format: OutputFormat = .text
+
+    @Flag(help: "List every frame of each connection.")
+    var frames = false
+
+    @Flag(help: "Print credentials (Authorization, Cookie, token query parameters) instead of redacting them.")
+    var showSecrets = false
+
+    @Option(help: "Largest inflated size, in bytes, of one permessage-deflate message before inflation stops (zip-bomb guard).")
+    var maxInflatedSize: Int64 = 64 * 1024 * 1024
+
+    @Option(help: "Largest HTTP head accepted, in bytes.")
+    var maxHeadSize: Int = 16 * 1024
+
+    enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+        case text, json
+    }
+
+    func validate() throws {
+        if maxInflatedSize <= 0 { throw ValidationError("--max-inflated-size must be a positive number of bytes") }
+        if maxHeadSize < 256 { throw ValidationError("--max-head-size must be at least 256 bytes") }
+    }
+
+    func run() throws {
+        let redaction = Redaction(showSecrets: showSecrets)
+        let text = ConnectionText(redaction: redaction)
+        let json = ConnectionJSON(redaction: redaction)
+        var configuration = AnalyzerConfiguration()
+        configuration.decoder.maxHeadSize = maxHeadSize
+        configuration.decoder.maxInflatedMessageSize = maxInflatedSize
+        configuration.recordTimeline = frames
+        let output = Output()
+        var failures = 0
+
+        for file in files {
+            var printedAny = false
+            let session = ReplaySession(configuration: configuration, webSocketPorts: Set(webSocketPorts)) { analyzer in
+                switch format {
+                case .text:
+                    if printedAny { output.line("") }
+                    output.line(text.render(analyzer.facts, timeline: frames ? analyzer.timeline : nil,
+                                            timelineNotKept: analyzer.timelineEntriesNotKept))
+                case .json:
+                    output.line(json.render(analyzer.facts, capture: file))
+                }
+                printedAny = true
+            }
+            if files.count > 1 && format == .text { output.line("== \(file)") }
+            let feeder = CaptureFileFeeder(path: file, filter: filter,
+                                           configuration: TCPReassembler.Configuration(serverPorts: Set(webSocketPorts)))
+            var failure: CaptureError?
+            do {
+                try feeder.run(delegate: session)
+            } catch {
+                failure = error
+            }
+            session.finishAll(at: Timestamp(nanoseconds: 0))
+            let stats = feeder.statistics
+            switch format {
+            case .text:
+                if printedAny { output.line("") }
+                output.line(summaryLine(session: session, statistics: stats))
+            case .json:
+                output.line(summaryJSON(file: file, session: session, statistics: stats, error: failure))
+            }
+            if let failure {
+                failures += 1
+                output.flush()
+                output.error("wsdoctor: \(failure)")
+            }
+        }
+        output.flush()
+        if failures > 0 { throw ExitCode(1) }
+    }
+
+    private func summaryLine(session: ReplaySession, statistics: CaptureFileFeeder.Statistics) -> String {
+        var line = "\(session.webSocketConnections) WebSocket connection\(session.webSocketConnections == 1 ? "" : "s")"
+        line += ", \(session.otherConnections) other TCP connection\(session.otherConnections == 1 ? "" : "s")"
+        line += ", \(statistics.packetsRead) packets"
+        if statistics.gaps > 0 { line += ", \(statistics.gaps) gaps in TCP streams" }
+        if statistics.truncatedPackets > 0 { line += ", \(statistics.truncatedPackets) packets cut short by the snap length" }
+        return line
+    }
+
+    private func summaryJSON(file: String, session: ReplaySession, statistics: CaptureFileFeeder.Statistics, error: CaptureError?) -> String {
+        var json = JSONWriter()
+        json.beginObject()
+        json.string("type", "summary")
+        json.string("capture", file)
+        json.number("websocket_connections", session.webSocketConnections)
+        json.number("other_connections", session.otherConnections)
+        json.number("packets", statistics.packetsRead)
+        json.number("gaps", statistics.gaps)
+        json.number("truncated_packets", statistics.truncatedPackets)
+        json.string("error", error.map { "\($0)" })
+        json.endObject()
+        return json.output
+    }
+}
+
+/// Buffered standard output, with errors on standard error after what came before.
+final class Output {
+    private var buffer: [UInt8] = []
+
+    func line(_ text: String) {
+        buffer.append(contentsOf: text.utf8)
+        buffer.append(0x0A)
+        if buffer.count > 64 * 1024 { flush() }
+    }
+
+    func flush() {
+        guard !buffer.isEmpty else { return }
+        buffer.withUnsafeBytes { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                let written = write(1, bytes.baseAddress! + offset, bytes.count - offset)
+                if written <= 0 { break }
+                offset += written
+            }
+        }
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    func error(_ text: String) {
+        let line = Array((text + "\n").utf8)
+        line.withUnsafeBytes { _ = write(2, $0.baseAddress!, $0.count) }
+    }
+}
