@@ -4,6 +4,7 @@
 public struct ExtensionOffer: Sendable, Hashable {
     /// One `name[=value]` parameter; a struct so the offer can be `Hashable`.
     public struct Parameter: Sendable, Hashable {
+        /// The parameter name, as sent.
         public var name: String
         /// The value with any quoting removed, or nil when the parameter had no `=`.
         public var value: String?
@@ -14,7 +15,9 @@ public struct ExtensionOffer: Sendable, Hashable {
         }
     }
 
+    /// The extension token, as sent (compare case-insensitively).
     public var name: String
+    /// The parameters in the order received; `parameters` is the same list as tuples.
     public var parameterList: [Parameter]
 
     /// The parameters in the order received.

@@ -4,6 +4,7 @@
 /// RFC 9112 §7.1 describes it — chunk sizes, chunk extensions, the last chunk
 /// and the trailer section — with every line bounded.
 public struct HTTPBodySkipper: Sendable {
+    /// How the end of a body is found (RFC 9112 §6.3).
     public enum Framing: Sendable, Equatable {
         /// No body at all.
         case none
@@ -15,6 +16,7 @@ public struct HTTPBodySkipper: Sendable {
         case untilClose
     }
 
+    /// What `skip(_:)` found.
     public enum Outcome: Sendable, Equatable {
         case needMoreData
         /// The body ended; bytes after `consumed` belong to the next message.
@@ -138,7 +140,8 @@ public struct HTTPBodySkipper: Sendable {
     /// Consumes body bytes from the front of `bytes`.
     ///
     /// Returns how many bytes belonged to the body and whether it has ended.
-    /// On `.needMoreData` every byte was consumed. Once `.done` or `.malformed`,
+    /// On `.needMoreData` every byte was consumed; on `.malformed` the count
+    /// includes the offending byte. Once `.done` or `.malformed`,
     /// later calls consume nothing and repeat the outcome. `.untilClose` never
     /// ends here: the end of the connection ends it.
     public mutating func skip(_ bytes: UnsafeRawBufferPointer) -> (consumed: Int, outcome: Outcome) {

@@ -7,11 +7,13 @@
 /// peer's bug (obsolete line folding, whitespace before the colon, bare CR,
 /// control characters, a malformed start line).
 public struct HTTPHeadParser: Sendable {
+    /// Whether heads start with a request line or a status line.
     public enum Kind: Sendable {
         case request
         case response
     }
 
+    /// What `parse(_:)` found.
     public enum Outcome: Sendable, Hashable {
         case needMoreData
         case request(HTTPRequestHead)
@@ -36,6 +38,7 @@ public struct HTTPHeadParser: Sendable {
         case finished(Outcome)
     }
 
+    /// The kind of head this parser reads.
     public let kind: Kind
     /// The most bytes one head may take, leading empty lines and the final blank line included.
     public let maxHeadSize: Int
@@ -75,16 +78,14 @@ public struct HTTPHeadParser: Sendable {
     /// call `reset()` before the next head; until then it consumes nothing and
     /// repeats the outcome.
     public mutating func parse(_ bytes: UnsafeRawBufferPointer) -> (consumed: Int, outcome: Outcome) {
+        switch state {
+        case .finished(let outcome): return (0, outcome)
+        case .skippingEmptyLines, .startLine, .headers: break
+        }
         var index = 0
         while index < bytes.count {
             let c = bytes[index]
             index += 1
-            switch state {
-            case .finished(let outcome):
-                return (0, outcome)
-            case .skippingEmptyLines, .startLine, .headers:
-                break
-            }
             headSize += 1
             if headSize > maxHeadSize {
                 return finish(.tooLarge(limit: maxHeadSize), consumed: index)
@@ -95,22 +96,19 @@ public struct HTTPHeadParser: Sendable {
                 state = .startLine
                 line.append(c)
             case .startLine, .headers:
-                if c == UInt8(ascii: "\n") {
-                    if let outcome = lineEnded() {
-                        return finish(outcome, consumed: index)
-                    }
-                    line.removeAll(keepingCapacity: true)
-                } else {
+                if c != UInt8(ascii: "\n") {
                     line.append(c)
+                } else if let outcome = lineEnded() {
+                    return finish(outcome, consumed: index)
+                } else {
+                    line.removeAll(keepingCapacity: true)
                 }
             case .finished(let outcome):
-                return (0, outcome)
+                // Only finish(_:consumed:) enters this state, and it returns at once.
+                return (index, outcome)
             }
         }
-        switch state {
-        case .finished(let outcome): return (0, outcome)
-        case .skippingEmptyLines, .startLine, .headers: return (bytes.count, .needMoreData)
-        }
+        return (bytes.count, .needMoreData)
     }
 
     /// Forgets everything, ready for the next head.

@@ -23,14 +23,17 @@ public struct HTTPHeaders: Sendable, Hashable, Sequence, ExpressibleByDictionary
         "sec-websocket-protocol", "sec-websocket-extensions", "sec-websocket-version",
     ]
 
+    /// No headers.
     public init() {
         fields = []
     }
 
+    /// The given header lines, in order.
     public init(_ fields: [(name: String, value: String)]) {
         self.fields = fields.map { Field(name: $0.name, value: $0.value) }
     }
 
+    /// Header lines from a literal; order and duplicates are kept.
     public init(dictionaryLiteral elements: (String, String)...) {
         fields = elements.map { Field(name: $0.0, value: $0.1) }
     }
@@ -43,6 +46,7 @@ public struct HTTPHeaders: Sendable, Hashable, Sequence, ExpressibleByDictionary
     /// Number of header lines.
     public var count: Int { fields.count }
 
+    /// Whether there are no header lines.
     public var isEmpty: Bool { fields.isEmpty }
 
     /// The value of the first header line called `name` (case-insensitive), as received.
@@ -86,6 +90,7 @@ public struct HTTPHeaders: Sendable, Hashable, Sequence, ExpressibleByDictionary
         fields.reduce(0) { $0 + (HTTPSyntax.equalsIgnoringCase($1.name, name) ? 1 : 0) }
     }
 
+    /// Iterates over `(name, value)` pairs in the order received.
     public struct Iterator: IteratorProtocol {
         private var base: IndexingIterator<[Field]>
 
@@ -96,5 +101,6 @@ public struct HTTPHeaders: Sendable, Hashable, Sequence, ExpressibleByDictionary
         }
     }
 
+    /// An iterator over the header lines in order.
     public func makeIterator() -> Iterator { Iterator(fields) }
 }

@@ -6,6 +6,7 @@ public struct HandshakeOutcome: Sendable, Hashable {
     /// but a `Sec-WebSocket-Accept`, even when issues were found — the peers may
     /// go on to exchange frames, and those must still be decoded.
     public var upgraded: Bool
+    /// The response's status code.
     public var status: Int
     /// The subprotocol the server selected, as sent, even if it was not offered.
     public var subprotocol: String?
@@ -16,6 +17,7 @@ public struct HandshakeOutcome: Sendable, Hashable {
     /// Read leniently: set whenever the server accepted permessage-deflate, even
     /// with issues, because its frames will then be compressed.
     public var deflate: PerMessageDeflateParameters?
+    /// What the server's response did wrong (the request's problems come from `WebSocketHandshake.validate(request:)`).
     public var issues: [HandshakeIssue]
 
     public init(

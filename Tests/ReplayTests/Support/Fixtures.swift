@@ -1,0 +1,91 @@
+import Capture
+import Diagnosis
+import Foundation
+import WebSocketWire
+
+/// The repository's top folder, found from this file's path.
+let repositoryRoot: URL = {
+    var url = URL(fileURLWithPath: #filePath)
+    while url.path != "/" {
+        url.deleteLastPathComponent()
+        if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { return url }
+    }
+    fatalError("Package.swift not found above \(#filePath)")
+}()
+
+func fixturePath(_ name: String) -> String {
+    repositoryRoot.appendingPathComponent("Fixtures/captures/\(name)").path
+}
+
+/// Every recorded capture shipped in Fixtures/captures.
+let allFixtures: [String] = {
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: repositoryRoot.appendingPathComponent("Fixtures/captures").path)) ?? []
+    return names.filter { $0.hasSuffix(".pcap") || $0.hasSuffix(".pcapng") }.sorted()
+}()
+
+struct ReplayResult {
+    var connections: [ConnectionAnalyzer]
+    var statistics: CaptureFileFeeder.Statistics
+    var otherConnections: Int
+    var error: CaptureError?
+
+    var only: ConnectionFacts {
+        precondition(connections.count == 1, "expected one connection, got \(connections.count)")
+        return connections[0].facts
+    }
+}
+
+/// Replays a capture through the same path as `wsdoctor replay`.
+func replay(_ path: String, webSocketPorts: Set<UInt16> = [], timeline: Bool = true) -> ReplayResult {
+    var connections: [ConnectionAnalyzer] = []
+    var configuration = AnalyzerConfiguration()
+    configuration.recordTimeline = timeline
+    let session = ReplaySession(configuration: configuration, webSocketPorts: webSocketPorts) { connections.append($0) }
+    let feeder = CaptureFileFeeder(path: path, configuration: TCPReassembler.Configuration(serverPorts: webSocketPorts))
+    var failure: CaptureError?
+    do {
+        try feeder.run(delegate: session)
+    } catch {
+        failure = error
+    }
+    session.finishAll(at: Timestamp(nanoseconds: 0))
+    return ReplayResult(connections: connections, statistics: feeder.statistics, otherConnections: session.otherConnections, error: failure)
+}
+
+func replayFixture(_ name: String) -> ReplayResult { replay(fixturePath(name)) }
+
+/// The built `wsdoctor` executable, next to the test bundle.
+func wsdoctorExecutable() -> URL {
+    let testBinary = URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])
+    return testBinary.deletingLastPathComponent().appendingPathComponent("wsdoctor")
+}
+
+struct CommandResult {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+/// Runs `wsdoctor` with `arguments`, bounded to 60 s; output goes through temporary files.
+func runWSDoctor(_ arguments: [String]) throws -> CommandResult {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wsdoctor-test-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let outURL = directory.appendingPathComponent("stdout"), errURL = directory.appendingPathComponent("stderr")
+    FileManager.default.createFile(atPath: outURL.path, contents: nil)
+    FileManager.default.createFile(atPath: errURL.path, contents: nil)
+    let process = Process()
+    process.executableURL = wsdoctorExecutable()
+    process.arguments = arguments
+    process.standardOutput = try FileHandle(forWritingTo: outURL)
+    process.standardError = try FileHandle(forWritingTo: errURL)
+    process.standardInput = FileHandle.nullDevice
+    try process.run()
+    let deadline = Date().addingTimeInterval(60)
+    while process.isRunning && Date() < deadline { usleep(10_000) }
+    if process.isRunning { process.terminate() }
+    process.waitUntilExit()
+    return CommandResult(status: process.terminationStatus,
+                         stdout: (try? String(contentsOf: outURL, encoding: .utf8)) ?? "",
+                         stderr: (try? String(contentsOf: errURL, encoding: .utf8)) ?? "")
+}
