@@ -44,6 +44,7 @@ let package = Package(
         ),
         .testTarget(name: "WebSocketWireTests", dependencies: ["WebSocketWire"]),
         .testTarget(name: "DiagnosisTests", dependencies: ["Diagnosis", "WebSocketWire"]),
+        .testTarget(name: "ReportingTests", dependencies: ["Reporting", "Diagnosis", "WebSocketWire"]),
         .testTarget(name: "CaptureTests", dependencies: ["Capture", "Diagnosis", "WebSocketWire", "CPcap"]),
         .testTarget(
             name: "ReplayTests",

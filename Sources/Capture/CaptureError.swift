@@ -80,7 +80,8 @@ public struct CaptureError: Error, CustomStringConvertible, Sendable {
         case .cannotOpen(let detail):
             return "\(path): cannot open capture file (libpcap: \(detail))"
         case .truncatedCapture(let packetsRead, let detail):
-            return "\(path): truncated capture: the file ends inside packet \(packetsRead + 1); the \(packetsRead) packets before it were read (libpcap: \(detail))"
+            let read = packetsRead == 1 ? "1 complete packet before it was read" : "\(packetsRead) complete packets before it were read"
+            return "\(path): truncated capture: the file ends inside packet \(packetsRead + 1); \(read) (libpcap: \(detail))"
         case .unsupportedLinkType(let linkType, let name):
             let named = name.map { " (\($0))" } ?? ""
             return "\(path): unsupported link type \(linkType)\(named); wsdoctor reads Ethernet, Linux cooked v1/v2, raw IP and BSD loopback captures"

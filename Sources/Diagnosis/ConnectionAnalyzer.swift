@@ -141,11 +141,13 @@ public struct ConnectionAnalyzer {
             } else if facts.serverClose == nil {
                 facts.serverClose = closeFacts
             }
+            record(event, at: time)
         case .ping(let ping):
             update(ping.side) { $0.pings += 1 }
             if outstandingPings[ping.side, default: []].count < configuration.maxOutstandingPings {
                 outstandingPings[ping.side, default: []].append((ping.payload, time))
             }
+            record(event, at: time)
         case .pong(let pong):
             update(pong.side) { $0.pongs += 1 }
             // A pong answers the oldest ping with the same payload (RFC 6455 §5.5.3).
@@ -154,6 +156,7 @@ public struct ConnectionAnalyzer {
                 outstandingPings[pinger]!.removeSubrange(0...index)
                 update(pinger) { $0.pingsAnswered += 1 }
             }
+            record(event, at: time)
         case .violation(let violation):
             if facts.violations.count < configuration.maxViolations {
                 facts.violations.append(violation)

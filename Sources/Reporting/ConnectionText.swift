@@ -83,6 +83,10 @@ public struct ConnectionText {
     }
 
     private func closeSummary(_ facts: ConnectionFacts) -> String {
+        if let handshake = facts.handshake, !facts.carriesWebSocket {
+            guard let status = handshake.status else { return "the server never answered the upgrade request" }
+            return "upgrade refused with HTTP \(status); no WebSocket frames were exchanged"
+        }
         guard let initiator = facts.closeInitiator, let first = facts.firstClose else {
             return "no close frame from either side"
         }
@@ -126,7 +130,7 @@ public struct ConnectionText {
     }
 
     private func timelineLine(_ entry: TimelineEntry, since start: Timestamp) -> String? {
-        let time = "      +" + String(format3(entry.at.seconds(since: start)))
+        let time = "      +" + format6(entry.at.seconds(since: start))
         switch entry.event {
         case .frame(let f):
             let arrow = f.side == .client ? "c→s" : "s→c"
@@ -143,16 +147,20 @@ public struct ConnectionText {
             return "\(time) \(v.side == .client ? "c→s" : "s→c") ! \(v.kind.rawValue): \(v.detail)"
         case .resynchronised(let side, let skipped, _):
             return "\(time) \(side == .client ? "c→s" : "s→c") frames found after skipping \(skipped) bytes"
-        case .message, .close, .ping, .pong, .handshake, .notice, .stopped:
+        case .close(let close):
+            let code = close.code.map { "\($0) \(CloseCode.name(of: $0))" } ?? "no status code"
+            return "\(time) \(close.side == .client ? "c→s" : "s→c")   close \(code)" + (close.reason.isEmpty ? "" : " \"\(close.reason)\"")
+        case .message, .ping, .pong, .handshake, .notice, .stopped:
             return nil
         }
     }
 }
 
-private func format3(_ seconds: Double) -> String {
-    let millis = Int64((seconds * 1000).rounded())
-    let fraction = String(millis % 1000)
-    return "\(millis / 1000)." + String(repeating: "0", count: 3 - fraction.count) + fraction
+/// Seconds with microseconds: `1.000250`.
+private func format6(_ seconds: Double) -> String {
+    let micros = Int64((seconds * 1_000_000).rounded())
+    let fraction = String(micros % 1_000_000)
+    return "\(micros / 1_000_000)." + String(repeating: "0", count: 6 - fraction.count) + fraction
 }
 
 extension String {

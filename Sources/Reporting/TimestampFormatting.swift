@@ -32,6 +32,7 @@ private func pad(_ value: Int64, _ width: Int) -> String {
 
 /// Seconds as a short human string: `850 ms`, `12.4 s`, `3 min 5 s`.
 public func formatDuration(_ seconds: Double) -> String {
+    if seconds < 0.01 { return "\((seconds * 10_000).rounded() / 10) ms" }
     if seconds < 1 { return "\(Int((seconds * 1000).rounded())) ms" }
     if seconds < 60 { return "\((seconds * 10).rounded() / 10) s" }
     let whole = Int(seconds.rounded())

@@ -88,11 +88,13 @@ import Testing
         let cutPayload = Array(bigData.dropLast(4))
         let packets = exchange[0..<4].map { TestPacket($0) }
             + [TestPacket(udp), TestPacket(fragment), TestPacket(cutHeader, originalLength: exchange[3].count), TestPacket(cutPayload, originalLength: bigData.count)]
+            // The server acknowledging the cut bytes tells the reassembler they are lost.
+            + [TestPacket(conversation.packet(fromClient: false, seq: s + 1, ack: c + 16, flags: .ack))]
         let path = W.writePcap(linkType: LinkType.raw, nanosecond: false, packets: packets)
         defer { W.remove(path) }
         let delegate = RecordingDelegate()
         let statistics = try CaptureFileFeeder(path: path).run(delegate: delegate)
-        #expect(statistics.packetsRead == 8)
+        #expect(statistics.packetsRead == 9)
         #expect(statistics.nonTCPSkipped == 1)
         #expect(statistics.fragmentsSkipped == 1)
         #expect(statistics.truncatedPackets == 2)

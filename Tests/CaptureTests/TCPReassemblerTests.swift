@@ -89,6 +89,15 @@ import WebSocketWire
         #expect(h.events == [H.opened, .data(1, .client, "helloworld"), .finished(1, .client)])
     }
 
+    @Test func dataPastAnEarlierFINIsIgnored() {
+        let h = H()
+        h.handshake(client: 1000, server: 5000)
+        h.c(1003, [.ack, .fin])        // FIN at offset 2, bytes 0..<2 not yet seen
+        h.c(1010, "zz")                // beyond the FIN
+        h.c(1001, "ab")
+        #expect(h.events == [H.opened, .data(1, .client, "ab"), .finished(1, .client)])
+    }
+
     @Test func peerAcknowledgingUnseenBytesReportsTheGapAtOnce() {
         let h = H()
         h.handshake(client: 1000, server: 5000)

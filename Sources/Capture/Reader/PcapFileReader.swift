@@ -34,8 +34,8 @@ public final class PcapFileReader {
             let detail = errorBuffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
             throw Self.openError(path: path, detail: detail)
         }
-        self.handle = handle
-        self.linkType = pcap_datalink(handle)
+        // Install the filter before `self` owns the handle: a throw after full
+        // initialisation would run deinit and close it twice.
         if let filter {
             do throws(CaptureError) {
                 try Self.install(filter: filter, on: handle, path: path)
@@ -44,6 +44,8 @@ public final class PcapFileReader {
                 throw error
             }
         }
+        self.handle = handle
+        self.linkType = pcap_datalink(handle)
     }
 
     deinit {

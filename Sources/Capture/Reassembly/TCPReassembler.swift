@@ -239,6 +239,8 @@ public final class TCPReassembler {
             statistics.retransmittedBytes += Int64(payload.count)
             return
         }
+        // Wholly after a FIN already seen: not part of the stream.
+        guard end > start else { return }
         if start > direction.delivered {
             _ = direction.buffer(UnsafeRawBufferPointer(rebasing: payload[0..<Int(end - start)]), at: start)
             enforceBufferLimit(side, of: connection, at: timestamp)
