@@ -120,11 +120,11 @@ class Writer:
 
 
 class Connection:
-    def __init__(self, index, rng, deflate, budget):
+    def __init__(self, index, rng, deflate, budget):  # budget: capture bytes of frames
         self.index = index
         self.rng = rng
         self.deflate = deflate
-        self.budget = budget  # WebSocket bytes still to send before closing
+        self.budget = budget
         self.client_ip = bytes([10, 0, (index >> 8) & 0xFF, index & 0xFF])
         self.client_port = 40000 + index
         self.cseq = rng.getrandbits(32)
@@ -272,6 +272,11 @@ class Generator:
 
     def burst(self, conn):
         """One exchange: a few frames from one side, coalesced into TCP segments."""
+        before = self.w.bytes
+        self._burst(conn)
+        conn.budget -= self.w.bytes - before
+
+    def _burst(self, conn):
         r = self.rng
         from_client = r.random() < 0.45
         frames = []
@@ -285,7 +290,8 @@ class Generator:
             frames += self.message(conn, from_client, OP_BIN, self.binary_payload(r.randint(1024, 16384)))
         elif kind < 0.9758:
             # Large binary message, 64 KiB - 256 KiB.
-            frames += self.message(conn, from_client, OP_BIN, self.binary_payload(r.randint(65536, 262144)))
+            n = r.randint(65536, 262144)
+            frames += self.message(conn, from_client, OP_BIN, self.binary_payload(min(n, max(65536, int(conn.budget)))))
         elif kind < 0.988:
             # Fragmented message (text or binary), sometimes with a ping between fragments.
             if r.random() < 0.6:
@@ -297,9 +303,7 @@ class Generator:
             frames += self.message(conn, from_client, op, payload, fragments=r.randint(2, 5),
                                    ping_inside=r.random() < 0.2)
             if any((f[0] & 0x0F) == OP_PING for f in frames):
-                data = b"".join(frames)
-                conn.budget -= len(data)
-                self.send(conn, from_client, data)
+                self.send(conn, from_client, b"".join(frames))
                 self.send(conn, not from_client, self.frame(not from_client, True, False, OP_PONG, b"mid-message"))
                 return
         else:
@@ -307,11 +311,8 @@ class Generator:
             data = b"ping %d" % r.getrandbits(32)
             self.send(conn, from_client, self.frame(from_client, True, False, OP_PING, data))
             self.send(conn, not from_client, self.frame(not from_client, True, False, OP_PONG, data))
-            conn.budget -= 2 * len(data)
             return
-        data = b"".join(frames)
-        conn.budget -= len(data)
-        self.send(conn, from_client, data)
+        self.send(conn, from_client, b"".join(frames))
 
     def close(self, conn):
         r = self.rng
@@ -350,8 +351,9 @@ def main():
     try:
         g = Generator(w, rng)
         n = args.connections
-        # Per-connection WebSocket byte budget; packet headers add about 8% on top.
-        per_conn = target * 0.92 / n
+        # Per-connection budget of capture bytes for the frames; the TCP and HTTP handshakes
+        # and the close add about 1.3 KB per connection.
+        per_conn = max(target - 24 - 1300 * n, n * 1000) / n
         pending = list(range(n))
         active = []
         deflate_count = 0
@@ -377,6 +379,7 @@ def main():
             os.unlink(tmp)
         raise
     elapsed = time.monotonic() - started
+    print(f"server port: {SERVER_PORT}")
     print(f"connections: {args.connections} ({deflate_count} with permessage-deflate)")
     print(f"frames: {g.frames}")
     print(f"messages: {g.messages}")

@@ -45,6 +45,8 @@ public struct ConnectionAnalyzer {
     public mutating func finished(from side: Side, at time: Timestamp) {
         if side == .client { facts.transport.clientFinAt = time } else { facts.transport.serverFinAt = time }
         noteEnd(.fin, by: side, at: time)
+        decoder.endOfStream(from: side, into: &events)
+        absorbEvents(at: time)
         if facts.transport.clientFinAt != nil && facts.transport.serverFinAt != nil { finish(at: time) }
     }
 
@@ -74,6 +76,8 @@ public struct ConnectionAnalyzer {
 
     private mutating func finish(at time: Timestamp) {
         guard facts.closed == nil else { return }
+        for side in Side.allCases { decoder.endOfStream(from: side, into: &events) }
+        absorbEvents(at: time)
         facts.closed = time
         for side in Side.allCases {
             let pending = outstandingPings[side] ?? []

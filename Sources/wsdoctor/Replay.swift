@@ -111,7 +111,7 @@ struct Replay: ParsableCommand {
         var line = "\(session.webSocketConnections) WebSocket connection\(session.webSocketConnections == 1 ? "" : "s")"
         line += ", \(session.otherConnections) other TCP connection\(session.otherConnections == 1 ? "" : "s")"
         line += ", \(statistics.packetsRead) packets"
-        if statistics.gaps > 0 { line += ", \(statistics.gaps) gaps in TCP streams" }
+        if statistics.gaps > 0 { line += ", \(statistics.gaps) gap\(statistics.gaps == 1 ? "" : "s") in TCP streams" }
         if statistics.truncatedPackets > 0 { line += ", \(statistics.truncatedPackets) packets cut short by the snap length" }
         return line
     }

@@ -171,7 +171,7 @@ import WebSocketWire
         #expect(result.connections.map(\.facts.fromClient.messages) == [3, 4])
     }
 
-    @Test(arguments: allFixtures)
+    @Test(arguments: completeFixtures)
     func everyFixtureReplaysCleanly(file: String) {
         let result = replayFixture(file)
         #expect(result.error == nil)

@@ -6,7 +6,7 @@ import WebSocketWire
 @Suite struct TsharkCrossCheckTests {
     static let tsharkInstalled = FileManager.default.isExecutableFile(atPath: "/usr/bin/tshark")
 
-    @Test(.enabled(if: tsharkInstalled, "tshark is installed by scripts/install-deps.sh"), arguments: allFixtures)
+    @Test(.enabled(if: tsharkInstalled, "tshark is installed by scripts/install-deps.sh"), arguments: fixturesWithHandshake)
     func opcodesAndCloseCodesMatchTshark(file: String) throws {
         let tshark = try tsharkFrames(fixturePath(file))
         let ours = decodedFrames(fixturePath(file))

@@ -74,6 +74,17 @@ public struct ConnectionDecoder {
         }
     }
 
+    /// Records that `side` will send nothing more (FIN, RST, or the source ended).
+    ///
+    /// Bytes still held for a frame-boundary search are decided on now: a chain of frames
+    /// that reaches the last byte is accepted.
+    public mutating func endOfStream(from side: Side, into events: inout [WireEvent]) {
+        switch side {
+        case .client: finishResync(&client, into: &events)
+        case .server: finishResync(&server, into: &events)
+        }
+    }
+
     // MARK: Client
 
     private mutating func feedClient(_ input: UnsafeRawBufferPointer, into events: inout [WireEvent]) {
@@ -321,13 +332,21 @@ public struct ConnectionDecoder {
         }
     }
 
-    private func resync(_ direction: inout Direction, _ bytes: UnsafeRawBufferPointer, into events: inout [WireEvent]) {
+    private func finishResync(_ direction: inout Direction, into events: inout [WireEvent]) {
+        guard direction.mode == .resync, !direction.resyncBuffer.isEmpty else { return }
+        resync(&direction, UnsafeRawBufferPointer(start: nil, count: 0), atEnd: true, into: &events)
+    }
+
+    private func resync(_ direction: inout Direction, _ bytes: UnsafeRawBufferPointer, atEnd: Bool = false,
+                        into events: inout [WireEvent]) {
         let room = configuration.maxResyncBytes - direction.resyncBuffer.count
         let taken = min(room, bytes.count)
-        direction.resyncBuffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[0..<taken]))
+        if taken > 0 {
+            direction.resyncBuffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[0..<taken]))
+        }
         let atLimit = direction.resyncBuffer.count >= configuration.maxResyncBytes
         let verdict = direction.resyncBuffer.withUnsafeBytes {
-            FrameBoundaryScanner.scan($0, side: direction.side, atLimit: atLimit)
+            FrameBoundaryScanner.scan($0, side: direction.side, atLimit: atLimit, atEnd: atEnd)
         }
         switch verdict {
         case .needMoreData:
@@ -336,8 +355,10 @@ public struct ConnectionDecoder {
             direction.offset = direction.resyncStart + Int64(direction.resyncBuffer.count + bytes.count - taken)
             direction.resyncBuffer = []
             direction.mode = .stopped
-            events.append(.stopped(direction.side, reason: "no WebSocket frame boundary found in \(configuration.maxResyncBytes) bytes",
-                                   offset: direction.resyncStart))
+            let reason = atEnd && !atLimit
+                ? "no WebSocket frame boundary found before the stream ended"
+                : "no WebSocket frame boundary found in \(configuration.maxResyncBytes) bytes"
+            events.append(.stopped(direction.side, reason: reason, offset: direction.resyncStart))
         case .found(let skip):
             let buffered = direction.resyncBuffer
             direction.resyncBuffer = []

@@ -1,9 +1,10 @@
 /// Finds where frames start in a stream joined mid-connection (capture began late, or a gap).
 ///
-/// A candidate offset is accepted when the frame headers chained from it are all plausible
+/// A candidate offset is trusted when the frame headers chained from it are all plausible
 /// for `side` (known opcode, RSV2/3 clear, masking right for the side, minimal length,
-/// short unfragmented control frames) and the chain either covers three frames or ends
-/// exactly where the buffered bytes end (TCP segments tend to end on frame boundaries).
+/// short unfragmented control frames) for three frames, or up to the very end of the stream.
+/// The first candidate is chosen only once every earlier offset has been ruled out, so the
+/// choice depends on the bytes alone, never on how they were chunked.
 struct FrameBoundaryScanner {
     enum Verdict: Equatable {
         case found(offset: Int)
@@ -14,35 +15,35 @@ struct FrameBoundaryScanner {
     /// Headers that must chain before an offset is trusted without ending on a segment boundary.
     static let framesToTrust = 3
 
-    static func scan(_ bytes: UnsafeRawBufferPointer, side: Side, atLimit: Bool) -> Verdict {
-        var firstPending: Int?
+    /// - Parameters:
+    ///   - atLimit: no more bytes will be buffered: settle for the first offset not ruled out.
+    ///   - atEnd: the stream has ended: a chain reaching the last byte is complete.
+    static func scan(_ bytes: UnsafeRawBufferPointer, side: Side, atLimit: Bool, atEnd: Bool = false) -> Verdict {
         for start in 0..<bytes.count {
-            switch chain(bytes, from: start, side: side) {
+            switch chain(bytes, from: start, side: side, atEnd: atEnd) {
             case .trusted: return .found(offset: start)
-            case .pending: if firstPending == nil { firstPending = start }
+            case .pending: return atLimit || atEnd ? .found(offset: start) : .needMoreData
             case .implausible: continue
             }
         }
-        if let firstPending {
-            return atLimit ? .found(offset: firstPending) : .needMoreData
-        }
-        return atLimit ? .notFound : .needMoreData
+        return atLimit || atEnd ? .notFound : .needMoreData
     }
 
     private enum Chain { case trusted, pending, implausible }
 
-    private static func chain(_ bytes: UnsafeRawBufferPointer, from start: Int, side: Side) -> Chain {
+    private static func chain(_ bytes: UnsafeRawBufferPointer, from start: Int, side: Side, atEnd: Bool) -> Chain {
         var position = start
         var frames = 0
         while true {
-            if position == bytes.count { return frames > 0 ? .trusted : .pending }
+            if position == bytes.count { return atEnd && frames > 0 ? .trusted : .pending }
             guard let length = plausibleFrameLength(bytes, at: position, side: side) else {
+                if atEnd { return .implausible }
                 return position + 2 > bytes.count || headerIncomplete(bytes, at: position) ? .pending : .implausible
             }
             frames += 1
             if frames >= framesToTrust { return .trusted }
             let (next, overflow) = position.addingReportingOverflow(length)
-            if overflow || next > bytes.count { return .pending }
+            if overflow || next > bytes.count { return atEnd ? .implausible : .pending }
             position = next
         }
     }

@@ -51,6 +51,7 @@ public struct FrameDecoder {
     /// Whether decoding began mid-connection (after a gap or without the handshake), so the
     /// first continuation frames may belong to a message whose start was never seen.
     private var joinedMidMessage: Bool
+    private var reportedUnknownCompression = false
 
     /// - Parameters:
     ///   - startOffset: the direction's stream offset of the first byte to be fed
@@ -270,8 +271,11 @@ public struct FrameDecoder {
             switch configuration.compression {
             case .deflate: inflating = true
             case .unknown:
-                events.append(.notice(DecoderNotice(side: side, kind: .compressionContextUnknown, offset: info.offset,
-                                                    detail: "compressed message \(messagesDecoded) not inflated: the handshake was not seen")))
+                if !reportedUnknownCompression {
+                    reportedUnknownCompression = true
+                    events.append(.notice(DecoderNotice(side: side, kind: .compressionContextUnknown, offset: info.offset,
+                                                        detail: "compressed messages from message \(messagesDecoded) on are not inflated or checked: their compression context is unknown")))
+                }
             case .none: break
             }
         }
@@ -308,7 +312,7 @@ public struct FrameDecoder {
                     appendUnmasked(chunk, phase: phaseInMask, to: &unmaskScratch)
                     unmaskScratch.withUnsafeBytes { inflateInto(&current, $0, end: false, into: &events) }
                 }
-            } else if current.info.opcode == .text {
+            } else if current.info.opcode == .text && !current.info.compressed {
                 let mask: UInt32? = frame.info.masked ? frame.maskKey : nil
                 if let bad = validator.validate(chunk, mask: mask, maskPhase: phaseInMask), !current.utf8Reported {
                     current.utf8Reported = true

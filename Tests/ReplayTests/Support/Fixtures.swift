@@ -23,6 +23,12 @@ let allFixtures: [String] = {
     return names.filter { $0.hasSuffix(".pcap") || $0.hasSuffix(".pcapng") }.sorted()
 }()
 
+/// Captures recorded whole, from the SYN on (the derived mid-stream and lost-segment cuts excluded).
+let completeFixtures: [String] = allFixtures.filter { !$0.contains("mid-stream") && !$0.contains("lost-segment") }
+
+/// Captures that contain their connections' SYN (tshark needs it to find the WebSocket port).
+let fixturesWithHandshake: [String] = allFixtures.filter { !$0.contains("mid-stream") }
+
 struct ReplayResult {
     var connections: [ConnectionAnalyzer]
     var statistics: CaptureFileFeeder.Statistics
