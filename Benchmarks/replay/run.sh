@@ -37,18 +37,17 @@ say() { printf '%s\n' "$*"; }
 die() { printf 'replay benchmark: %s\n' "$*" >&2; exit 1; }
 
 # --- tools -----------------------------------------------------------------
-as_root() {
-    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo -n "$@"; fi
-}
+ROOT_CMD=()
+[ "$(id -u)" -eq 0 ] || ROOT_CMD=(sudo -n)
 missing=()
 dpkg -s time 2>/dev/null | grep -q '^Status: install ok installed$' || missing+=(time)
 dpkg -s tshark 2>/dev/null | grep -q '^Status: install ok installed$' || missing+=(tshark)
 if [ "${#missing[@]}" -gt 0 ]; then
     say "installing apt packages: ${missing[*]}"
-    echo 'wireshark-common wireshark-common/install-setuid boolean false' | as_root debconf-set-selections
+    echo 'wireshark-common wireshark-common/install-setuid boolean false' | "${ROOT_CMD[@]}" debconf-set-selections
     export DEBIAN_FRONTEND=noninteractive
-    timeout 600 as_root apt-get update >"$TMP/apt.log" 2>&1 || { cat "$TMP/apt.log" >&2; die "apt-get update failed"; }
-    timeout 900 as_root apt-get install -y --no-install-recommends "${missing[@]}" </dev/null >"$TMP/apt.log" 2>&1 \
+    timeout 600 "${ROOT_CMD[@]}" apt-get update >"$TMP/apt.log" 2>&1 || { cat "$TMP/apt.log" >&2; die "apt-get update failed"; }
+    timeout 900 "${ROOT_CMD[@]}" apt-get install -y --no-install-recommends "${missing[@]}" </dev/null >"$TMP/apt.log" 2>&1 \
         || { cat "$TMP/apt.log" >&2; die "apt-get install ${missing[*]} failed"; }
 fi
 [ -x /usr/bin/time ] || die "/usr/bin/time is missing (Debian package 'time')"

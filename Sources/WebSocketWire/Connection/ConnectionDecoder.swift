@@ -42,6 +42,8 @@ public struct ConnectionDecoder {
         var compression: FrameDecoderConfiguration.Compression = .none
         var resyncBuffer: [UInt8] = []
         var resyncStart: Int64 = 0
+        /// The very first bytes of a direction joined without a handshake may still be HTTP.
+        var mayStartWithHTTP = false
         /// Bytes of this direction consumed so far (held bytes count once processed).
         var offset: Int64 = 0
 
@@ -80,8 +82,10 @@ public struct ConnectionDecoder {
     /// that reaches the last byte is accepted.
     public mutating func endOfStream(from side: Side, into events: inout [WireEvent]) {
         switch side {
-        case .client: finishResync(&client, into: &events)
-        case .server: finishResync(&server, into: &events)
+        case .client:
+            if let replay = finishResync(&client, into: &events) { replay.withUnsafeBytes { feedClient($0, into: &events) } }
+        case .server:
+            if let replay = finishResync(&server, into: &events) { replay.withUnsafeBytes { feedServer($0, into: &events) } }
         }
     }
 
@@ -92,7 +96,7 @@ public struct ConnectionDecoder {
         while !bytes.isEmpty {
             switch client.mode {
             case .undecided:
-                decideMode(&client, first: bytes[0])
+                decideMode(&client)
             case .http:
                 let (consumed, outcome) = client.headParser.parse(bytes)
                 advance(&client, &bytes, consumed)
@@ -126,7 +130,9 @@ public struct ConnectionDecoder {
                 client.frames!.decode(bytes, into: &events)
                 return
             case .resync:
-                resync(&client, bytes, into: &events)
+                if let replay = resync(&client, bytes, into: &events) {
+                    replay.withUnsafeBytes { feedClient($0, into: &events) }
+                }
                 return
             case .stopped:
                 client.offset += Int64(bytes.count)
@@ -157,7 +163,7 @@ public struct ConnectionDecoder {
         while !bytes.isEmpty {
             switch server.mode {
             case .undecided:
-                decideMode(&server, first: bytes[0])
+                decideMode(&server)
             case .http:
                 let (consumed, outcome) = server.headParser.parse(bytes)
                 advance(&server, &bytes, consumed)
@@ -183,7 +189,9 @@ public struct ConnectionDecoder {
                 server.frames!.decode(bytes, into: &events)
                 return
             case .resync:
-                resync(&server, bytes, into: &events)
+                if let replay = resync(&server, bytes, into: &events) {
+                    replay.withUnsafeBytes { feedServer($0, into: &events) }
+                }
                 return
             case .stopped:
                 server.offset += Int64(bytes.count)
@@ -240,22 +248,31 @@ public struct ConnectionDecoder {
 
     // MARK: Shared steps
 
-    /// Without a handshake, a direction that starts like HTTP is HTTP; anything else is searched for frames.
-    private func startsLikeHTTP(_ side: Side, _ first: UInt8) -> Bool {
-        switch side {
-        case .client: return first >= UInt8(ascii: "A") && first <= UInt8(ascii: "Z")
-        case .server: return first == UInt8(ascii: "H")
-        }
+    /// Without a handshake seen, a direction is searched for frames, unless its first bytes
+    /// turn out to be an HTTP request or status line.
+    private func decideMode(_ direction: inout Direction) {
+        direction.compression = .unknown
+        direction.mode = .resync
+        direction.resyncStart = direction.offset
+        direction.mayStartWithHTTP = true
     }
 
-    private func decideMode(_ direction: inout Direction, first: UInt8) {
-        if startsLikeHTTP(direction.side, first) {
-            direction.mode = .http
-            direction.headStart = direction.offset
-        } else {
-            direction.compression = .unknown
-            direction.mode = .resync
-            direction.resyncStart = direction.offset
+    private enum HTTPStart { case yes, no, undecided }
+
+    /// Whether `bytes` begin like an HTTP request line (`TOKEN SP`) or a status line (`HTTP/1.`).
+    private static func httpStart(_ bytes: [UInt8], side: Side) -> HTTPStart {
+        switch side {
+        case .server:
+            let prefix = Array("HTTP/1.".utf8)
+            let n = min(prefix.count, bytes.count)
+            guard bytes[0..<n].elementsEqual(prefix[0..<n]) else { return .no }
+            return n == prefix.count ? .yes : .undecided
+        case .client:
+            for (index, byte) in bytes.prefix(8).enumerated() {
+                if byte == UInt8(ascii: " ") { return index >= 3 ? .yes : .no }
+                if byte < UInt8(ascii: "A") || byte > UInt8(ascii: "Z") { return .no }
+            }
+            return bytes.count >= 8 ? .no : .undecided
         }
     }
 
@@ -317,9 +334,10 @@ public struct ConnectionDecoder {
             direction.resyncBuffer.removeAll()
             direction.mode = .resync
         case .resync:
-            direction.offset += missing
+            direction.offset = direction.resyncStart + Int64(direction.resyncBuffer.count) + missing
             direction.resyncStart = direction.offset
             direction.resyncBuffer.removeAll()
+            direction.mayStartWithHTTP = false
         case .stopped:
             direction.offset += missing
         case .undecided:
@@ -332,17 +350,36 @@ public struct ConnectionDecoder {
         }
     }
 
-    private func finishResync(_ direction: inout Direction, into events: inout [WireEvent]) {
-        guard direction.mode == .resync, !direction.resyncBuffer.isEmpty else { return }
-        resync(&direction, UnsafeRawBufferPointer(start: nil, count: 0), atEnd: true, into: &events)
+    private func finishResync(_ direction: inout Direction, into events: inout [WireEvent]) -> [UInt8]? {
+        guard direction.mode == .resync, !direction.resyncBuffer.isEmpty else { return nil }
+        return resync(&direction, UnsafeRawBufferPointer(start: nil, count: 0), atEnd: true, into: &events)
     }
 
+    /// Buffers bytes until a frame boundary is found, then decodes from it.
+    ///
+    /// - Returns: bytes to feed again as HTTP, when the direction turned out to start with HTTP.
     private func resync(_ direction: inout Direction, _ bytes: UnsafeRawBufferPointer, atEnd: Bool = false,
-                        into events: inout [WireEvent]) {
+                        into events: inout [WireEvent]) -> [UInt8]? {
         let room = configuration.maxResyncBytes - direction.resyncBuffer.count
         let taken = min(room, bytes.count)
         if taken > 0 {
             direction.resyncBuffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[0..<taken]))
+        }
+        if direction.mayStartWithHTTP {
+            switch Self.httpStart(direction.resyncBuffer, side: direction.side) {
+            case .undecided where !atEnd:
+                return nil
+            case .yes:
+                direction.mayStartWithHTTP = false
+                direction.mode = .http
+                direction.headStart = direction.offset
+                var replay = direction.resyncBuffer
+                direction.resyncBuffer = []
+                if taken < bytes.count { replay.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[taken...])) }
+                return replay
+            case .no, .undecided:
+                direction.mayStartWithHTTP = false
+            }
         }
         let atLimit = direction.resyncBuffer.count >= configuration.maxResyncBytes
         let verdict = direction.resyncBuffer.withUnsafeBytes {
@@ -350,7 +387,7 @@ public struct ConnectionDecoder {
         }
         switch verdict {
         case .needMoreData:
-            return
+            return nil
         case .notFound:
             direction.offset = direction.resyncStart + Int64(direction.resyncBuffer.count + bytes.count - taken)
             direction.resyncBuffer = []
@@ -359,6 +396,7 @@ public struct ConnectionDecoder {
                 ? "no WebSocket frame boundary found before the stream ended"
                 : "no WebSocket frame boundary found in \(configuration.maxResyncBytes) bytes"
             events.append(.stopped(direction.side, reason: reason, offset: direction.resyncStart))
+            return nil
         case .found(let skip):
             let buffered = direction.resyncBuffer
             direction.resyncBuffer = []
@@ -369,6 +407,7 @@ public struct ConnectionDecoder {
             if taken < bytes.count {
                 direction.frames!.decode(UnsafeRawBufferPointer(rebasing: bytes[taken...]), into: &events)
             }
+            return nil
         }
     }
 }

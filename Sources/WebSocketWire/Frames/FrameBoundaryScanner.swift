@@ -22,28 +22,37 @@ struct FrameBoundaryScanner {
         for start in 0..<bytes.count {
             switch chain(bytes, from: start, side: side, atEnd: atEnd) {
             case .trusted: return .found(offset: start)
-            case .pending: return atLimit || atEnd ? .found(offset: start) : .needMoreData
+            case .pending(let completeFrames):
+                // At the limit only a chain with a whole frame in it is worth trusting;
+                // a lone header claiming a huge payload is as likely to be noise.
+                if atLimit { return completeFrames > 0 ? .found(offset: start) : .notFound }
+                return .needMoreData
             case .implausible: continue
             }
         }
         return atLimit || atEnd ? .notFound : .needMoreData
     }
 
-    private enum Chain { case trusted, pending, implausible }
+    private enum Chain {
+        case trusted
+        /// Plausible so far; `completeFrames` whole frames chained before the data ran out.
+        case pending(completeFrames: Int)
+        case implausible
+    }
 
     private static func chain(_ bytes: UnsafeRawBufferPointer, from start: Int, side: Side, atEnd: Bool) -> Chain {
         var position = start
         var frames = 0
         while true {
-            if position == bytes.count { return atEnd && frames > 0 ? .trusted : .pending }
+            if position == bytes.count { return atEnd && frames > 0 ? .trusted : .pending(completeFrames: frames) }
             guard let length = plausibleFrameLength(bytes, at: position, side: side) else {
                 if atEnd { return .implausible }
-                return position + 2 > bytes.count || headerIncomplete(bytes, at: position) ? .pending : .implausible
+                return position + 2 > bytes.count || headerIncomplete(bytes, at: position) ? .pending(completeFrames: frames) : .implausible
             }
             frames += 1
             if frames >= framesToTrust { return .trusted }
             let (next, overflow) = position.addingReportingOverflow(length)
-            if overflow || next > bytes.count { return atEnd ? .implausible : .pending }
+            if overflow || next > bytes.count { return atEnd ? .implausible : .pending(completeFrames: frames - 1) }
             position = next
         }
     }

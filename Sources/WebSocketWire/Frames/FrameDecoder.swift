@@ -282,7 +282,7 @@ public struct FrameDecoder {
         message = CurrentMessage(
             info: MessageInfo(side: side, index: messagesDecoded, opcode: info.opcode, frameCount: 1,
                               firstFrameIndex: info.index, wireSize: Int64(info.payloadLength),
-                              size: nil, compressed: info.rsv1 && configuration.compression != FrameDecoderConfiguration.Compression.none, invalidUTF8Offset: nil),
+                              size: nil, compressed: info.rsv1, invalidUTF8Offset: nil),
             inflating: inflating)
         messagesDecoded += 1
         validator.reset()
