@@ -42,13 +42,15 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "WebSocketWireTests", dependencies: ["WebSocketWire"]),
-        .testTarget(name: "DiagnosisTests", dependencies: ["Diagnosis", "WebSocketWire"]),
+        // Builders for frames and streams, shared by the test targets.
+        .target(name: "WireTestSupport", dependencies: ["WebSocketWire"], path: "Tests/WireTestSupport"),
+        .testTarget(name: "WebSocketWireTests", dependencies: ["WebSocketWire", "WireTestSupport"]),
+        .testTarget(name: "DiagnosisTests", dependencies: ["Diagnosis", "WebSocketWire", "WireTestSupport"]),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", "Diagnosis", "WebSocketWire"]),
         .testTarget(name: "CaptureTests", dependencies: ["Capture", "Diagnosis", "WebSocketWire", "CPcap"]),
         .testTarget(
             name: "ReplayTests",
-            dependencies: ["Capture", "Diagnosis", "Reporting", "WebSocketWire"],
+            dependencies: ["Capture", "Diagnosis", "Reporting", "WebSocketWire", "WireTestSupport"],
             resources: []
         ),
     ],

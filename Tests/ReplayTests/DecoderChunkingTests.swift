@@ -2,6 +2,7 @@ import Capture
 import Diagnosis
 import Testing
 import WebSocketWire
+import WireTestSupport
 
 /// Real recorded streams decode to the same events however their bytes are chunked.
 @Suite struct DecoderChunkingTests {
@@ -60,18 +61,5 @@ import WebSocketWire
             }
             #expect(decode(merged) { [$0] } == whole)
         }
-    }
-}
-
-/// A small deterministic generator so chunkings can be replayed from their seed.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -1,5 +1,6 @@
 import Testing
 import WebSocketWire
+import WireTestSupport
 
 @Suite struct ConnectionDecoderTests {
     static let key = "dGhlIHNhbXBsZSBub25jZQ=="

@@ -1,5 +1,6 @@
 import Testing
 import WebSocketWire
+import WireTestSupport
 
 @Suite struct FrameDecoderTests {
     // MARK: RFC 6455 §5.7 examples

@@ -1,18 +1,29 @@
 import WebSocketWire
 
 /// Builds frames byte by byte, including ones that break the rules on purpose.
-struct FrameBytes {
-    var fin = true
-    var reservedBits: UInt8 = 0
-    var opcode: UInt8
-    var maskKey: [UInt8]? = nil
-    var payload: [UInt8] = []
+public struct FrameBytes {
+    public var fin = true
+    public var reservedBits: UInt8 = 0
+    public var opcode: UInt8
+    public var maskKey: [UInt8]? = nil
+    public var payload: [UInt8] = []
     /// Forces a length encoding: 7, 16 or 64 bits (nil: the minimal one).
-    var lengthBits: Int? = nil
+    public var lengthBits: Int? = nil
     /// Overrides the encoded length (for impossible lengths).
-    var rawLength: UInt64? = nil
+    public var rawLength: UInt64? = nil
 
-    var bytes: [UInt8] {
+    public init(fin: Bool = true, reservedBits: UInt8 = 0, opcode: UInt8, maskKey: [UInt8]? = nil, payload: [UInt8] = [],
+                lengthBits: Int? = nil, rawLength: UInt64? = nil) {
+        self.fin = fin
+        self.reservedBits = reservedBits
+        self.opcode = opcode
+        self.maskKey = maskKey
+        self.payload = payload
+        self.lengthBits = lengthBits
+        self.rawLength = rawLength
+    }
+
+    public var bytes: [UInt8] {
         var out: [UInt8] = [(fin ? 0x80 : 0) | (reservedBits << 4) | (opcode & 0x0F)]
         let maskBit: UInt8 = maskKey == nil ? 0 : 0x80
         let length = rawLength ?? UInt64(payload.count)
@@ -35,21 +46,21 @@ struct FrameBytes {
         return out
     }
 
-    static func client(_ opcode: UInt8, _ payload: [UInt8], fin: Bool = true, rsv: UInt8 = 0) -> [UInt8] {
+    public static func client(_ opcode: UInt8, _ payload: [UInt8], fin: Bool = true, rsv: UInt8 = 0) -> [UInt8] {
         FrameBytes(fin: fin, reservedBits: rsv, opcode: opcode, maskKey: [0x37, 0xFA, 0x21, 0x3D], payload: payload).bytes
     }
 
-    static func server(_ opcode: UInt8, _ payload: [UInt8], fin: Bool = true, rsv: UInt8 = 0) -> [UInt8] {
+    public static func server(_ opcode: UInt8, _ payload: [UInt8], fin: Bool = true, rsv: UInt8 = 0) -> [UInt8] {
         FrameBytes(fin: fin, reservedBits: rsv, opcode: opcode, payload: payload).bytes
     }
 
-    static func closePayload(_ code: UInt16, _ reason: String = "") -> [UInt8] {
+    public static func closePayload(_ code: UInt16, _ reason: String = "") -> [UInt8] {
         [UInt8(code >> 8), UInt8(code & 0xFF)] + Array(reason.utf8)
     }
 }
 
 /// Feeds bytes to a frame decoder in the chunk sizes given, cycling through them.
-func decodeFrames(_ bytes: [UInt8], side: Side, compression: FrameDecoderConfiguration.Compression = .none,
+public func decodeFrames(_ bytes: [UInt8], side: Side, compression: FrameDecoderConfiguration.Compression = .none,
                   maxInflated: Int64 = 64 << 20, chunkSizes: [Int]? = nil) -> [WireEvent] {
     var decoder = FrameDecoder(configuration: FrameDecoderConfiguration(side: side, compression: compression,
                                                                         maxInflatedMessageSize: maxInflated))
@@ -71,18 +82,18 @@ func decodeFrames(_ bytes: [UInt8], side: Side, compression: FrameDecoderConfigu
 }
 
 extension Array where Element == WireEvent {
-    var violations: [Violation] { compactMap { if case .violation(let v) = $0 { return v } else { return nil } } }
-    var violationKinds: [ViolationKind] { violations.map(\.kind) }
-    var messages: [MessageInfo] { compactMap { if case .message(let m) = $0 { return m } else { return nil } } }
-    var frames: [FrameInfo] { compactMap { if case .frame(let f) = $0 { return f } else { return nil } } }
-    var closes: [CloseFrameInfo] { compactMap { if case .close(let c) = $0 { return c } else { return nil } } }
+    public var violations: [Violation] { compactMap { if case .violation(let v) = $0 { return v } else { return nil } } }
+    public var violationKinds: [ViolationKind] { violations.map(\.kind) }
+    public var messages: [MessageInfo] { compactMap { if case .message(let m) = $0 { return m } else { return nil } } }
+    public var frames: [FrameInfo] { compactMap { if case .frame(let f) = $0 { return f } else { return nil } } }
+    public var closes: [CloseFrameInfo] { compactMap { if case .close(let c) = $0 { return c } else { return nil } } }
 }
 
 /// A small deterministic generator so property tests can be replayed from their seed.
-struct SeededGenerator: RandomNumberGenerator {
+public struct SeededGenerator: RandomNumberGenerator {
     var state: UInt64
-    init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
-    mutating func next() -> UInt64 {
+    public init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9

@@ -1,0 +1,120 @@
+import Diagnosis
+import Testing
+import WebSocketWire
+import WireTestSupport
+
+@Suite struct ConnectionAnalyzerTests {
+    static let key = "dGhlIHNhbXBsZSBub25jZQ=="
+    static let request = Array("GET /live?room=7&token=abc HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: \(key)\r\nSec-WebSocket-Version: 13\r\n\r\n".utf8)
+    static let switching = Array("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n".utf8)
+
+    /// An analyzer that has seen the upgrade at t = 0 s.
+    static func upgraded(configuration: AnalyzerConfiguration = AnalyzerConfiguration()) -> ConnectionAnalyzer {
+        let facts = ConnectionFacts(id: 0, client: Endpoint(address: "10.0.0.1", port: 50000),
+                                    server: Endpoint(address: "10.0.0.2", port: 443), opened: at(0), sawTCPOpen: true, sidesGuessed: false)
+        var analyzer = ConnectionAnalyzer(facts: facts, configuration: configuration)
+        analyzer.feed(request, from: .client, at: 0)
+        analyzer.feed(switching, from: .server, at: 0)
+        return analyzer
+    }
+
+    @Test func handshakeFactsKeepTheTargetAndStatus() {
+        let facts = Self.upgraded().facts
+        #expect(facts.handshake?.target == "/live?room=7&token=abc")
+        #expect(facts.handshake?.path == "/live")
+        #expect(facts.handshake?.status == 101 && facts.handshake?.upgraded == true)
+        #expect(facts.carriesWebSocket)
+    }
+
+    @Test func closeInitiatorIsWhoeverClosedFirstInTime() {
+        var analyzer = Self.upgraded()
+        analyzer.feed(FrameBytes.server(0x8, FrameBytes.closePayload(1013, "busy")), from: .server, at: 5)
+        analyzer.feed(FrameBytes.client(0x8, FrameBytes.closePayload(1013)), from: .client, at: 5.2)
+        analyzer.finished(from: .server, at: at(5.3))
+        analyzer.finished(from: .client, at: at(5.4))
+        let facts = analyzer.facts
+        #expect(facts.closeInitiator == .server)
+        #expect(facts.firstClose?.code == 1013 && facts.firstClose?.reason == "busy")
+        #expect(facts.echoClose?.code == 1013)
+        #expect(facts.closeHandshakeComplete)
+        #expect(facts.transport.firstEnd == .fin && facts.transport.firstEndBy == .server)
+        #expect(facts.closed == at(5.4))
+        #expect(analyzer.isFinished)
+    }
+
+    @Test func unansweredCloseIsNotAHandshake() {
+        var analyzer = Self.upgraded()
+        analyzer.feed(FrameBytes.client(0x8, FrameBytes.closePayload(1000)), from: .client, at: 1)
+        analyzer.reset(from: .server, at: at(2))
+        let facts = analyzer.facts
+        #expect(facts.closeInitiator == .client && facts.echoClose == nil)
+        #expect(!facts.closeHandshakeComplete)
+        #expect(facts.transport.end == .rst && facts.transport.resetBy == .server)
+    }
+
+    @Test func pongsAnswerPingsByPayload() {
+        var analyzer = Self.upgraded()
+        analyzer.feed(FrameBytes.client(0x9, Array("a".utf8)), from: .client, at: 1)
+        analyzer.feed(FrameBytes.client(0x9, Array("b".utf8)), from: .client, at: 2)
+        analyzer.feed(FrameBytes.client(0x9, Array("c".utf8)), from: .client, at: 3)
+        analyzer.feed(FrameBytes.server(0xA, Array("b".utf8)), from: .server, at: 3.5)  // answers a and b
+        analyzer.feed(FrameBytes.server(0xA, Array("zzz".utf8)), from: .server, at: 4)  // unsolicited
+        analyzer.sourceEnded(at: at(10))
+        let client = analyzer.facts.fromClient
+        #expect(client.pings == 3)
+        #expect(client.pingsAnswered == 1)
+        #expect(client.unansweredPings == 1)
+        #expect(client.oldestUnansweredPingAt == at(3))
+        #expect(analyzer.facts.transport.end == .captureEnd)
+    }
+
+    @Test func messageTimesAndSizesAreKept() {
+        var analyzer = Self.upgraded(configuration: AnalyzerConfiguration(recentMessageWindow: 3))
+        for second in 1...5 {
+            analyzer.feed(FrameBytes.client(0x2, [UInt8](repeating: 1, count: second * 10)), from: .client, at: Double(second))
+        }
+        let client = analyzer.facts.fromClient
+        #expect(client.messages == 5 && client.binaryMessages == 5)
+        #expect(client.largestMessage == 50)
+        #expect(client.messageBytes == 150)
+        #expect(client.firstMessageAt == at(1) && client.lastMessageAt == at(5))
+        #expect(client.lastMessage?.index == 4)
+        #expect(client.recentMessageTimes.times == [at(3), at(4), at(5)])
+    }
+
+    @Test func violationsAreBoundedAndCounted() {
+        var analyzer = Self.upgraded(configuration: AnalyzerConfiguration(maxViolations: 2))
+        for second in 1...5 {
+            analyzer.feed(FrameBytes.server(0x1, Array("unmasked".utf8)), from: .client, at: Double(second))
+        }
+        #expect(analyzer.facts.violations.count == 2)
+        #expect(analyzer.facts.violationsNotKept == 3)
+        #expect(analyzer.facts.violations(by: .client).count == 2)
+    }
+
+    @Test func timelineIsBounded() {
+        var analyzer = Self.upgraded(configuration: AnalyzerConfiguration(recordTimeline: true, maxTimelineEntries: 4))
+        for second in 1...5 {
+            analyzer.feed(FrameBytes.client(0x1, Array("m".utf8)), from: .client, at: Double(second))
+        }
+        #expect(analyzer.timeline.count == 4)
+        #expect(analyzer.timelineEntriesNotKept > 0)
+    }
+
+    @Test func lostBytesMakeTheConnectionIncomplete() {
+        var analyzer = Self.upgraded()
+        analyzer.gap(from: .server, missing: 100, at: at(1))
+        #expect(analyzer.facts.missingServerBytes == 100)
+        #expect(analyzer.facts.incomplete)
+    }
+}
+
+private func at(_ seconds: Double) -> Timestamp {
+    Timestamp(nanoseconds: Int64(seconds * 1e9))
+}
+
+extension ConnectionAnalyzer {
+    mutating func feed(_ bytes: [UInt8], from side: Side, at seconds: Double) {
+        bytes.withUnsafeBytes { received($0, from: side, at: at(seconds)) }
+    }
+}
