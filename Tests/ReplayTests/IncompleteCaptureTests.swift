@@ -41,3 +41,15 @@ import WebSocketWire
         #expect(facts.firstClose?.code == 1000 && facts.echoClose?.code == 1000)
     }
 }
+
+@Suite struct GuessedSidesTests {
+    @Test func sidesGuessedWronglyFromPortsAreCorrectedByTheHTTPRequest() {
+        let reference = replayFixture("normal-1000.pcap").only
+        let facts = replayFixture("no-syn.pcap").only
+        #expect(facts.client == reference.client && facts.server == reference.server)
+        #expect(!facts.sidesGuessed && !facts.sawTCPOpen)
+        #expect(facts.handshake?.target == "/chat")
+        #expect(facts.closeInitiator == .client && facts.firstClose?.reason == "bye")
+        #expect(facts.violations.isEmpty)
+    }
+}

@@ -18,6 +18,10 @@ public final class ReplaySession: TCPStreamDelegate {
 
     private let onConnection: (ConnectionAnalyzer) -> Void
     private var analyzers: [TCPConnectionID: ConnectionAnalyzer] = [:]
+    /// Connections whose sides were guessed from port numbers and not yet confirmed by data.
+    private var unconfirmedSides: Set<TCPConnectionID> = []
+    /// Connections whose guessed sides turned out the wrong way round.
+    private var swappedSides: Set<TCPConnectionID> = []
     /// Connection ids in the order they opened; `nextToReport` indexes into it.
     private var openOrder: [TCPConnectionID] = []
     private var nextToReport = 0
@@ -38,24 +42,48 @@ public final class ReplaySession: TCPStreamDelegate {
         opened += 1
         analyzers[id] = ConnectionAnalyzer(facts: facts, configuration: config)
         openOrder.append(id)
+        if sidesGuessed { unconfirmedSides.insert(id) }
     }
 
     public func received(_ id: TCPConnectionID, from side: Side, bytes: UnsafeRawBufferPointer, at time: Timestamp) {
-        analyzers[id]?.received(bytes, from: side, at: time)
+        if unconfirmedSides.contains(id) { confirmSides(id, firstBytesFrom: side, bytes) }
+        analyzers[id]?.received(bytes, from: actual(side, id), at: time)
     }
 
     public func gap(_ id: TCPConnectionID, from side: Side, missingBytes: Int64, at time: Timestamp) {
-        analyzers[id]?.gap(from: side, missing: missingBytes, at: time)
+        analyzers[id]?.gap(from: actual(side, id), missing: missingBytes, at: time)
     }
 
     public func finished(_ id: TCPConnectionID, from side: Side, at time: Timestamp) {
-        analyzers[id]?.finished(from: side, at: time)
+        analyzers[id]?.finished(from: actual(side, id), at: time)
         flushIfDone(id)
     }
 
     public func reset(_ id: TCPConnectionID, from side: Side, at time: Timestamp) {
-        analyzers[id]?.reset(from: side, at: time)
+        analyzers[id]?.reset(from: actual(side, id), at: time)
         flushIfDone(id)
+    }
+
+    private func actual(_ side: Side, _ id: TCPConnectionID) -> Side {
+        swappedSides.contains(id) ? side.peer : side
+    }
+
+    /// Sides guessed from port numbers are swapped when the first bytes say otherwise:
+    /// an HTTP request from the "server", or a status line from the "client".
+    private func confirmSides(_ id: TCPConnectionID, firstBytesFrom side: Side, _ bytes: UnsafeRawBufferPointer) {
+        unconfirmedSides.remove(id)
+        let start = String(decoding: bytes.prefix(8), as: UTF8.self)
+        let looksLikeRequest = ["GET ", "POST ", "PUT ", "HEAD ", "OPTIONS ", "DELETE ", "PATCH "].contains { start.hasPrefix($0) }
+        let looksLikeStatus = start.hasPrefix("HTTP/1.")
+        guard looksLikeRequest || looksLikeStatus, let analyzer = analyzers[id] else { return }
+        // No bytes were fed yet, so the analyzer can start over with corrected facts.
+        var facts = analyzer.facts
+        facts.sidesGuessed = false
+        if (side == .server && looksLikeRequest) || (side == .client && looksLikeStatus) {
+            swappedSides.insert(id)
+            swap(&facts.client, &facts.server)
+        }
+        analyzers[id] = ConnectionAnalyzer(facts: facts, configuration: analyzer.configuration)
     }
 
     public func captureEnded(_ id: TCPConnectionID, at time: Timestamp) {
