@@ -5,7 +5,7 @@ import WebSocketWire
 /// Captures that start late or lose packets (Fixtures/captures/MANIFEST.md, "Derived captures").
 @Suite struct IncompleteCaptureTests {
     @Test func connectionJoinedMidStreamIsDecodedWhenThePortIsNamed() throws {
-        let port = try #require(replayFixture("normal-1000.pcap").only.server.port)
+        let port = replayFixture("normal-1000.pcap").only.server.port
         let facts = replay(fixturePath("mid-stream.pcap"), webSocketPorts: [port]).only
         #expect(facts.joinedMidStream && facts.incomplete)
         #expect(facts.handshake == nil)
@@ -21,7 +21,7 @@ import WebSocketWire
     }
 
     @Test func compressedTrafficJoinedMidStreamIsCountedButNotChecked() throws {
-        let port = try #require(replayFixture("deflate.pcap").only.server.port)
+        let port = replayFixture("deflate.pcap").only.server.port
         let facts = replay(fixturePath("deflate-mid-stream.pcap"), webSocketPorts: [port]).only
         #expect(facts.violations.isEmpty, "\(facts.violations)")
         #expect(facts.notices.map(\.kind) == [.compressionContextUnknown, .compressionContextUnknown])
