@@ -159,6 +159,7 @@ row() { # tool seconds bytes frames rss_kb runs
     }'
 }
 say ""
+say "seconds: best run; peak RSS: highest of the runs; MB = 10^6 bytes of capture file"
 printf '%-24s %9s %9s %12s %14s   %s\n' "tool" "seconds" "MB/s" "frames/s" "peak RSS MiB" "runs"
 row "wsdoctor" "$W_S" "$BIG_BYTES" "$BIG_FRAMES" "$W_RSS" "best of $W_RUNS"
 if [ "$T_RUNS" -lt "$RUNS" ]; then

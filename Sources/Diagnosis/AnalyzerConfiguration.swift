@@ -6,9 +6,6 @@ public struct AnalyzerConfiguration: Sendable, Hashable {
     /// Violations kept per connection. 1,000: a broken peer repeats the same mistake on
     /// every frame; the first thousand say everything, the rest are counted.
     public var maxViolations: Int
-    /// Recent message times kept per side for rate facts. 4,096 covers several seconds of
-    /// a fast sender, enough to compare the rate before a close with the rate earlier.
-    public var recentMessageWindow: Int
     /// Keep every frame in a timeline (for `--frames`).
     public var recordTimeline: Bool
     /// Timeline entries kept per connection when recording. 100,000 is a long debugging
@@ -18,11 +15,10 @@ public struct AnalyzerConfiguration: Sendable, Hashable {
     public var maxOutstandingPings: Int
 
     public init(decoder: ConnectionDecoderConfiguration = ConnectionDecoderConfiguration(), maxViolations: Int = 1000,
-                recentMessageWindow: Int = 4096, recordTimeline: Bool = false, maxTimelineEntries: Int = 100_000,
+                recordTimeline: Bool = false, maxTimelineEntries: Int = 100_000,
                 maxOutstandingPings: Int = 64) {
         self.decoder = decoder
         self.maxViolations = maxViolations
-        self.recentMessageWindow = recentMessageWindow
         self.recordTimeline = recordTimeline
         self.maxTimelineEntries = maxTimelineEntries
         self.maxOutstandingPings = maxOutstandingPings

@@ -18,8 +18,6 @@ public struct ConnectionAnalyzer {
     public init(facts: ConnectionFacts, configuration: AnalyzerConfiguration = AnalyzerConfiguration()) {
         self.configuration = configuration
         self.facts = facts
-        self.facts.fromClient = DirectionFacts(recentMessageWindow: configuration.recentMessageWindow)
-        self.facts.fromServer = DirectionFacts(recentMessageWindow: configuration.recentMessageWindow)
         self.decoder = ConnectionDecoder(configuration: configuration.decoder)
         events.reserveCapacity(64)
     }
@@ -188,7 +186,7 @@ public struct ConnectionAnalyzer {
             direction.lastMessageAt = time
             direction.lastMessage = MessageSummary(index: message.index, opcode: message.opcode, size: message.size,
                                                    wireSize: message.wireSize, at: time)
-            direction.recentMessageTimes.append(time)
+            direction.messageRate.record(at: time)
         }
     }
 

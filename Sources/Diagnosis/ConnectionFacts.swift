@@ -149,12 +149,10 @@ public struct DirectionFacts: Sendable {
     public var lastMessage: MessageSummary?
     /// Last time any byte arrived from this side.
     public var lastActivityAt: Timestamp?
-    /// Times of the most recent messages (bounded; used for rates).
-    public var recentMessageTimes: TimeRing
+    /// Messages per second over the last minute (for rates before a close).
+    public var messageRate = MessageRate()
 
-    public init(recentMessageWindow: Int = 4096) {
-        recentMessageTimes = TimeRing(capacity: recentMessageWindow)
-    }
+    public init() {}
 }
 
 /// One data message, without its payload.

@@ -69,7 +69,7 @@ import WireTestSupport
     }
 
     @Test func messageTimesAndSizesAreKept() {
-        var analyzer = Self.upgraded(configuration: AnalyzerConfiguration(recentMessageWindow: 3))
+        var analyzer = Self.upgraded()
         for second in 1...5 {
             analyzer.feed(FrameBytes.client(0x2, [UInt8](repeating: 1, count: second * 10)), from: .client, at: Double(second))
         }
@@ -79,7 +79,8 @@ import WireTestSupport
         #expect(client.messageBytes == 150)
         #expect(client.firstMessageAt == at(1) && client.lastMessageAt == at(5))
         #expect(client.lastMessage?.index == 4)
-        #expect(client.recentMessageTimes.times == [at(3), at(4), at(5)])
+        #expect(client.messageRate.count(inLast: 3, endingAt: at(5)) == 3)
+        #expect(client.messageRate.count(inLast: 60, endingAt: at(5)) == 5)
     }
 
     @Test func violationsAreBoundedAndCounted() {

@@ -17,7 +17,14 @@ public final class ReplaySession: TCPStreamDelegate {
     public private(set) var webSocketConnections = 0
 
     private let onConnection: (ConnectionAnalyzer) -> Void
-    private var analyzers: [TCPConnectionID: ConnectionAnalyzer] = [:]
+    /// A reference to each analyzer, so feeding one mutates it in place instead of moving
+    /// the whole analyzer out of the dictionary and back for every segment.
+    private final class AnalyzerBox {
+        var analyzer: ConnectionAnalyzer
+        init(_ analyzer: ConnectionAnalyzer) { self.analyzer = analyzer }
+    }
+
+    private var analyzers: [TCPConnectionID: AnalyzerBox] = [:]
     /// Connections whose sides were guessed from port numbers and not yet confirmed by data.
     private var unconfirmedSides: Set<TCPConnectionID> = []
     /// Connections whose guessed sides turned out the wrong way round.
@@ -40,27 +47,27 @@ public final class ReplaySession: TCPStreamDelegate {
         config.decoder.assumeWebSocket = !sawSYN && webSocketPorts.contains(server.port)
         let facts = ConnectionFacts(id: opened, client: client, server: server, opened: time, sawTCPOpen: sawSYN, sidesGuessed: sidesGuessed)
         opened += 1
-        analyzers[id] = ConnectionAnalyzer(facts: facts, configuration: config)
+        analyzers[id] = AnalyzerBox(ConnectionAnalyzer(facts: facts, configuration: config))
         openOrder.append(id)
         if sidesGuessed { unconfirmedSides.insert(id) }
     }
 
     public func received(_ id: TCPConnectionID, from side: Side, bytes: UnsafeRawBufferPointer, at time: Timestamp) {
         if unconfirmedSides.contains(id) { confirmSides(id, firstBytesFrom: side, bytes) }
-        analyzers[id]?.received(bytes, from: actual(side, id), at: time)
+        analyzers[id]?.analyzer.received(bytes, from: actual(side, id), at: time)
     }
 
     public func gap(_ id: TCPConnectionID, from side: Side, missingBytes: Int64, at time: Timestamp) {
-        analyzers[id]?.gap(from: actual(side, id), missing: missingBytes, at: time)
+        analyzers[id]?.analyzer.gap(from: actual(side, id), missing: missingBytes, at: time)
     }
 
     public func finished(_ id: TCPConnectionID, from side: Side, at time: Timestamp) {
-        analyzers[id]?.finished(from: actual(side, id), at: time)
+        analyzers[id]?.analyzer.finished(from: actual(side, id), at: time)
         flushIfDone(id)
     }
 
     public func reset(_ id: TCPConnectionID, from side: Side, at time: Timestamp) {
-        analyzers[id]?.reset(from: actual(side, id), at: time)
+        analyzers[id]?.analyzer.reset(from: actual(side, id), at: time)
         flushIfDone(id)
     }
 
@@ -75,7 +82,8 @@ public final class ReplaySession: TCPStreamDelegate {
         let start = String(decoding: bytes.prefix(8), as: UTF8.self)
         let looksLikeRequest = ["GET ", "POST ", "PUT ", "HEAD ", "OPTIONS ", "DELETE ", "PATCH "].contains { start.hasPrefix($0) }
         let looksLikeStatus = start.hasPrefix("HTTP/1.")
-        guard looksLikeRequest || looksLikeStatus, let analyzer = analyzers[id] else { return }
+        guard looksLikeRequest || looksLikeStatus, let box = analyzers[id] else { return }
+        let analyzer = box.analyzer
         // No bytes were fed yet, so the analyzer can start over with corrected facts.
         var facts = analyzer.facts
         facts.sidesGuessed = false
@@ -83,18 +91,18 @@ public final class ReplaySession: TCPStreamDelegate {
             swappedSides.insert(id)
             swap(&facts.client, &facts.server)
         }
-        analyzers[id] = ConnectionAnalyzer(facts: facts, configuration: analyzer.configuration)
+        box.analyzer = ConnectionAnalyzer(facts: facts, configuration: analyzer.configuration)
     }
 
     public func captureEnded(_ id: TCPConnectionID, at time: Timestamp) {
-        analyzers[id]?.sourceEnded(at: time)
+        analyzers[id]?.analyzer.sourceEnded(at: time)
         flushIfDone(id)
     }
 
     /// Ends every connection still open (the source is exhausted) and hands all on.
     public func finishAll(at time: Timestamp) {
         for id in openOrder[nextToReport...] {
-            analyzers[id]?.sourceEnded(at: time)
+            analyzers[id]?.analyzer.sourceEnded(at: time)
         }
         flush()
     }
@@ -106,7 +114,7 @@ public final class ReplaySession: TCPStreamDelegate {
     private func flush() {
         while nextToReport < openOrder.count {
             let id = openOrder[nextToReport]
-            guard let analyzer = analyzers[id] else {
+            guard let analyzer = analyzers[id]?.analyzer else {
                 nextToReport += 1
                 continue
             }

@@ -308,9 +308,13 @@ public struct FrameDecoder {
             guard var current = message else { return }
             if current.inflating {
                 if !current.inflationAbandoned {
-                    unmaskScratch.removeAll(keepingCapacity: true)
-                    appendUnmasked(chunk, phase: phaseInMask, to: &unmaskScratch)
-                    unmaskScratch.withUnsafeBytes { inflateInto(&current, $0, end: false, into: &events) }
+                    // Taken out of `self` so the closure below does not force a copy of the decoder.
+                    var scratch = unmaskScratch
+                    unmaskScratch = []
+                    scratch.removeAll(keepingCapacity: true)
+                    appendUnmasked(chunk, phase: phaseInMask, to: &scratch)
+                    scratch.withUnsafeBytes { inflateInto(&current, $0, end: false, into: &events) }
+                    unmaskScratch = scratch
                 }
             } else if current.info.opcode == .text && !current.info.compressed {
                 let mask: UInt32? = frame.info.masked ? frame.maskKey : nil
@@ -325,15 +329,11 @@ public struct FrameDecoder {
     }
 
     private func appendUnmasked(_ bytes: UnsafeRawBufferPointer, phase: Int, to target: inout [UInt8]) {
-        guard frame.info.masked else {
-            target.append(contentsOf: bytes)
-            return
-        }
-        let key = frame.maskKey
-        for (i, byte) in bytes.enumerated() {
-            let shift = UInt32(3 - ((phase + i) & 3)) * 8
-            target.append(byte ^ UInt8(truncatingIfNeeded: key >> shift))
-        }
+        let start = target.count
+        target.append(contentsOf: bytes)
+        guard frame.info.masked else { return }
+        let pattern = MaskPattern(key: frame.maskKey, phase: phase)
+        target.withUnsafeMutableBytes { pattern.apply(to: UnsafeMutableRawBufferPointer(rebasing: $0[start...])) }
     }
 
     private mutating func inflateInto(_ current: inout CurrentMessage, _ input: UnsafeRawBufferPointer, end: Bool,
