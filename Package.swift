@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "wsdoctor", targets: ["wsdoctor"]),
+        .executable(name: "wsdoctor-fuzz", targets: ["wsdoctor-fuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -44,6 +45,8 @@ let package = Package(
         ),
         // Builders for frames and streams, shared by the test targets.
         .target(name: "WireTestSupport", dependencies: ["WebSocketWire"], path: "Tests/WireTestSupport"),
+        // libFuzzer target; Fuzz/run.sh builds it with the fuzzer flags, plain builds get a corpus replayer.
+        .executableTarget(name: "wsdoctor-fuzz", dependencies: ["Diagnosis", "WebSocketWire"]),
         .testTarget(name: "WebSocketWireTests", dependencies: ["WebSocketWire", "WireTestSupport"]),
         .testTarget(name: "DiagnosisTests", dependencies: ["Diagnosis", "WebSocketWire", "WireTestSupport"]),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", "Diagnosis", "WebSocketWire"]),

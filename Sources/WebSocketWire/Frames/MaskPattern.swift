@@ -1,3 +1,7 @@
+#if _endian(big)
+#error("The eight-bytes-at-a-time unmasking and UTF-8 scanning assume a little-endian machine.")
+#endif
+
 /// A frame's 4-byte masking key laid out for eight-bytes-at-a-time unmasking (RFC 6455 §5.3).
 @usableFromInline
 struct MaskPattern: Sendable {

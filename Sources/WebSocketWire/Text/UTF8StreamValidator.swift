@@ -61,12 +61,29 @@ public struct UTF8StreamValidator: Sendable {
                 }
                 while index &+ 8 <= count {
                     let word = base.loadUnaligned(fromByteOffset: index, as: UInt64.self) ^ pattern.word(at: index)
-                    if word & 0x8080_8080_8080_8080 != 0 { break }
+                    let high = word & 0x8080_8080_8080_8080
+                    if high != 0 {
+                        // Skip the ASCII bytes before the first non-ASCII one (little-endian load).
+                        index &+= high.trailingZeroBitCount >> 3
+                        break
+                    }
                     index &+= 8
                 }
                 if index >= count { break }
             }
             let byte = base.load(fromByteOffset: index, as: UInt8.self) ^ pattern.byte(at: index)
+            if local == .ready && byte < 0x80 {
+                index &+= 1
+                continue
+            }
+            if local == .ready, byte >= 0xC2, index &+ 3 < count {
+                // Whole character in reach: check it at once instead of byte by byte.
+                let width = Self.completeCharacterWidth(byte, base, index, pattern)
+                if width > 0 {
+                    index &+= width
+                    continue
+                }
+            }
             let next = Self.step(local, byte)
             if next == .invalid {
                 state = .invalid
@@ -98,6 +115,33 @@ public struct UTF8StreamValidator: Sendable {
             state = .invalid
             firstInvalidOffset = characterStart
             return false
+        }
+    }
+
+    /// The length of the valid character starting with `lead` at `index`, or 0 if it is not
+    /// valid (the byte-by-byte path then finds exactly where it breaks). Needs 4 bytes in reach.
+    @inlinable @inline(__always)
+    static func completeCharacterWidth(_ lead: UInt8, _ base: UnsafeRawPointer, _ index: Int, _ pattern: MaskPattern) -> Int {
+        let b1 = base.load(fromByteOffset: index &+ 1, as: UInt8.self) ^ pattern.byte(at: index &+ 1)
+        if lead <= 0xDF {
+            return b1 & 0xC0 == 0x80 ? 2 : 0
+        }
+        let b2 = base.load(fromByteOffset: index &+ 2, as: UInt8.self) ^ pattern.byte(at: index &+ 2)
+        guard b2 & 0xC0 == 0x80 else { return 0 }
+        if lead <= 0xEF {
+            switch lead {
+            case 0xE0: return b1 >= 0xA0 && b1 <= 0xBF ? 3 : 0
+            case 0xED: return b1 >= 0x80 && b1 <= 0x9F ? 3 : 0
+            default: return b1 & 0xC0 == 0x80 ? 3 : 0
+            }
+        }
+        let b3 = base.load(fromByteOffset: index &+ 3, as: UInt8.self) ^ pattern.byte(at: index &+ 3)
+        guard b3 & 0xC0 == 0x80 else { return 0 }
+        switch lead {
+        case 0xF0: return b1 >= 0x90 && b1 <= 0xBF ? 4 : 0
+        case 0xF1...0xF3: return b1 & 0xC0 == 0x80 ? 4 : 0
+        case 0xF4: return b1 >= 0x80 && b1 <= 0x8F ? 4 : 0
+        default: return 0
         }
     }
 
