@@ -31,7 +31,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import collections
+import contextlib
+import hashlib
+import hmac
 import http
+import json
 import logging
 import os
 import shutil
@@ -43,6 +48,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Awaitable, Callable
@@ -661,6 +667,759 @@ async def sc_two_connections(port: int, ctx: "RunContext") -> None:
 
 
 # ---------------------------------------------------------------------------
+# Diagnosis scenarios (files diag-*.pcap). Each makes one realistic cause of a
+# close happen for real: the side that detects the problem and closes is
+# always the real library (websockets, or aiohttp for the 404). Where the
+# cause is misbehaviour, a hand-written part plays it: the raw-socket client
+# above, RawServer below, or Relay below, a TCP relay between a websockets
+# client and a websockets server. In relay scenarios the capture holds only
+# the client<->relay leg: the relay listens on the captured port (the "server
+# port" of the capture) and reaches the real server on another port that is
+# not captured.
+
+
+async def _read_ws_frame(reader: asyncio.StreamReader) -> bytes:
+    """One whole WebSocket frame, as the bytes on the wire."""
+    head = await reader.readexactly(2)
+    n = head[1] & 0x7F
+    ext = b""
+    if n == 126:
+        ext = await reader.readexactly(2)
+        (n,) = struct.unpack("!H", ext)
+    elif n == 127:
+        ext = await reader.readexactly(8)
+        (n,) = struct.unpack("!Q", ext)
+    key = await reader.readexactly(4) if head[1] & 0x80 else b""
+    return head + ext + key + await reader.readexactly(n)
+
+
+def split_frame(raw: bytes) -> tuple[int, bytes | None, bytes]:
+    """(opcode, masking key or None, unmasked payload) of a whole frame."""
+    n = raw[1] & 0x7F
+    pos = 2 + {126: 2, 127: 8}.get(n, 0)
+    key = raw[pos:pos + 4] if raw[1] & 0x80 else None
+    payload = raw[pos + 4:] if key else raw[pos:]
+    if key:
+        payload = bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+    return raw[0] & 0x0F, key, payload
+
+
+FrameHook = Callable[[bytes], "bytes | None"]  # whole frame -> frame to send, None drops it
+HeadHook = Callable[[bytes], bytes]  # HTTP head (with its \r\n\r\n) -> head to send
+
+
+class Relay:
+    """A TCP relay (an intermediary: proxy, load balancer) from
+    HOST:listen_port to HOST:upstream_port, optionally misbehaving.
+
+    Each direction first passes the HTTP head (request or response, up to the
+    empty line) through `*_head`, then, after a 101, either copies bytes as
+    they come or, when `*_frame` is set, parses WebSocket frames and passes
+    each through it. When one side ends TCP (FIN) the relay half-closes the
+    other side, unless `blackhole` is set for that direction. `idle_timeout`
+    closes both TCP connections (FIN, no close frame) after that many seconds
+    without a byte in either direction. `notes` records what it changed.
+    """
+
+    def __init__(self, listen_port: int, upstream_port: int, *,
+                 c2s_head: HeadHook | None = None, s2c_head: HeadHook | None = None,
+                 c2s_frame: FrameHook | None = None, s2c_frame: FrameHook | None = None,
+                 idle_timeout: float | None = None):
+        self.listen_port = listen_port
+        self.upstream_port = upstream_port
+        self.hooks = {"c2s": (c2s_head, c2s_frame), "s2c": (s2c_head, s2c_frame)}
+        self.idle_timeout = idle_timeout
+        self.blackhole = {"c2s": False, "s2c": False}  # drop bytes and EOF
+        self.notes: list[str] = []
+        self.idle_closed_after: float | None = None
+        self.done = asyncio.Event()
+        self.server: asyncio.Server | None = None
+        self.tasks: set[asyncio.Task] = set()
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)
+        print(f"  relay: {text}")
+
+    async def __aenter__(self) -> "Relay":
+        self.server = await asyncio.start_server(self._handle, HOST, self.listen_port)
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        assert self.server
+        self.server.close()
+        for t in list(self.tasks):
+            t.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        async with asyncio.timeout(STEP_TIMEOUT):
+            await self.server.wait_closed()
+
+    async def _handle(self, c_reader, c_writer) -> None:
+        self.tasks.add(asyncio.current_task())
+        loop = asyncio.get_running_loop()
+        self.last_activity = loop.time()
+        try:
+            async with asyncio.timeout(STEP_TIMEOUT):
+                s_reader, s_writer = await asyncio.open_connection(HOST, self.upstream_port)
+        except BaseException:
+            c_writer.close()
+            raise
+        pumps = [
+            asyncio.create_task(self._pump("c2s", c_reader, s_writer)),
+            asyncio.create_task(self._pump("s2c", s_reader, c_writer)),
+        ]
+        waiters = list(pumps)
+        if self.idle_timeout is not None:
+            waiters.append(asyncio.create_task(self._idle_watch()))
+        try:
+            # Ends when both directions have ended, or when the idle watch fires.
+            pending = set(waiters)
+            while pending:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                if any(t not in pumps for t in done):  # idle timeout
+                    break
+                if all(p.done() for p in pumps):
+                    break
+            for t in waiters:
+                t.cancel()
+            await asyncio.gather(*waiters, return_exceptions=True)
+        finally:
+            for w in (c_writer, s_writer):
+                w.close()
+            for w in (c_writer, s_writer):
+                try:
+                    async with asyncio.timeout(STEP_TIMEOUT):
+                        await w.wait_closed()
+                except (ConnectionError, TimeoutError):
+                    pass
+            self.done.set()
+
+    async def _idle_watch(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            idle = loop.time() - self.last_activity
+            if idle >= self.idle_timeout:
+                self.idle_closed_after = idle
+                self.note(f"idle for {idle:.1f} s: closing both TCP connections")
+                return
+            await asyncio.sleep(self.idle_timeout - idle)
+
+    async def _pump(self, direction: str, reader, writer) -> None:
+        head_hook, frame_hook = self.hooks[direction]
+        loop = asyncio.get_running_loop()
+
+        def forward(data: bytes) -> None:
+            self.last_activity = loop.time()
+            if not self.blackhole[direction]:
+                writer.write(data)
+
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+            forward(head_hook(head) if head_hook else head)
+            await writer.drain()
+            upgraded = head.startswith(b"GET ") or head.startswith(b"HTTP/1.1 101 ")
+            if frame_hook is not None and upgraded:
+                while True:
+                    try:
+                        frame = await _read_ws_frame(reader)
+                    except asyncio.IncompleteReadError as exc:
+                        if exc.partial:
+                            forward(exc.partial)
+                        break
+                    self.last_activity = loop.time()
+                    out = frame_hook(frame)
+                    if out is not None:
+                        forward(out)
+                        await writer.drain()
+            else:
+                while data := await reader.read(65536):
+                    forward(data)
+                    await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        if not self.blackhole[direction]:
+            try:
+                writer.write_eof()
+            except (OSError, RuntimeError):
+                pass
+
+
+def nth_data_frame(n: int, change: Callable[[bytes], bytes]) -> FrameHook:
+    """A frame hook that applies `change` to the n-th data frame only."""
+    seen = 0
+
+    def hook(frame: bytes) -> bytes:
+        nonlocal seen
+        if frame[0] & 0x0F in (OP_CONT, OP_TEXT, OP_BINARY):
+            seen += 1
+            if seen == n:
+                return change(frame)
+        return frame
+
+    return hook
+
+
+def header_hook(relay_note: Callable[[str], None], name: str,
+                change: Callable[[str], str | None]) -> HeadHook:
+    """A head hook that rewrites the value of header `name` (None removes it)."""
+
+    def hook(head: bytes) -> bytes:
+        lines = head.decode("latin-1").split("\r\n")
+        out = []
+        for line in lines:
+            field, sep, value = line.partition(":")
+            if sep and field.strip().lower() == name.lower():
+                new = change(value.strip())
+                if new is None:
+                    relay_note(f"removed header {line!r}")
+                    continue
+                relay_note(f"changed header {name}: {value.strip()!r} -> {new!r}")
+                line = f"{field}: {new}"
+            out.append(line)
+        return "\r\n".join(out).encode("latin-1")
+
+    return hook
+
+
+class RawServer:
+    """A hand-written WebSocket server: accepts the upgrade (no extension),
+    echoes text and binary messages, answers pings, and never answers a close
+    frame nor ends TCP until the client does."""
+
+    def __init__(self, port: int):
+        self.port = port
+        self.close_received: bytes | None = None
+        self.server: asyncio.Server | None = None
+        self.handlers: set[asyncio.Task] = set()
+        self.done = asyncio.Event()
+
+    async def __aenter__(self) -> "RawServer":
+        self.server = await asyncio.start_server(self._handle, HOST, self.port)
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        assert self.server
+        self.server.close()
+        for t in list(self.handlers):
+            t.cancel()
+        await asyncio.gather(*self.handlers, return_exceptions=True)
+
+    async def _handle(self, reader, writer) -> None:
+        self.handlers.add(asyncio.current_task())
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+            key = next(l.split(":", 1)[1].strip() for l in head.decode().split("\r\n")
+                       if l.lower().startswith("sec-websocket-key:"))
+            accept = base64.b64encode(hashlib.sha1(
+                (key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest()).decode()
+            writer.write(("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                          f"Connection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n"
+                          "Server: wsdoctor-raw-server\r\n\r\n").encode())
+            while True:
+                frame = await _read_ws_frame(reader)
+                opcode, _, payload = split_frame(frame)
+                if opcode in (OP_TEXT, OP_BINARY):
+                    writer.write(encode_frame(opcode, payload, mask=None))
+                elif opcode == OP_PING:
+                    writer.write(encode_frame(OP_PONG, payload, mask=None))
+                elif opcode == OP_CLOSE:
+                    self.close_received = payload  # and say nothing
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+            self.done.set()
+
+
+# --- JSON Web Tokens (HS256, made and checked here) -------------------------
+
+JWT_SECRET = b"wsdoctor-fixture-secret"
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _b64url_decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def make_jwt(claims: dict) -> str:
+    header = _b64url(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
+    payload = _b64url(json.dumps(claims, separators=(",", ":")).encode())
+    signature = hmac.new(JWT_SECRET, f"{header}.{payload}".encode(), hashlib.sha256).digest()
+    return f"{header}.{payload}.{_b64url(signature)}"
+
+
+def check_jwt(token: str) -> dict | None:
+    """The claims of a token with a valid HS256 signature that has not
+    expired yet; None otherwise."""
+    try:
+        header, payload, signature = token.split(".")
+        expected = hmac.new(JWT_SECRET, f"{header}.{payload}".encode(), hashlib.sha256).digest()
+        if not hmac.compare_digest(expected, _b64url_decode(signature)):
+            return None
+        claims = json.loads(_b64url_decode(payload))
+    except ValueError:
+        return None
+    return claims if claims.get("exp", 0) > time.time() else None
+
+
+def bearer_token(request) -> str | None:
+    value = request.headers.get("Authorization", "")
+    return value[len("Bearer "):] if value.startswith("Bearer ") else None
+
+
+def query_token(request) -> str | None:
+    values = urllib.parse.parse_qs(urllib.parse.urlsplit(request.path).query).get("access_token")
+    return values[0] if values else None
+
+
+def jwt_server(get_token: Callable[[object], str | None], code: int, reason: str):
+    """(process_request, handler) of a server that needs a valid JWT to
+    upgrade (401 otherwise) and closes the connection with `code` / `reason`
+    when the token's `exp` is reached; until then it echoes."""
+
+    def process_request(connection, request):
+        if check_jwt(get_token(request) or "") is None:
+            response = connection.respond(http.HTTPStatus.UNAUTHORIZED, "Unauthorized\n")
+            response.headers["WWW-Authenticate"] = "Bearer"
+            return response
+        return None
+
+    async def handler(ws) -> None:
+        claims = check_jwt(get_token(ws.request) or "")
+        if claims is None:  # expired between the upgrade and here
+            await ws.close(code, reason)
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + (claims["exp"] - time.time())
+        try:
+            async with asyncio.timeout_at(deadline):
+                await echo_handler(ws)
+        except TimeoutError:
+            await ws.close(code, reason)
+
+    return process_request, handler
+
+
+# --- the scenarios ----------------------------------------------------------
+
+
+async def sc_diag_rate_limit_1008(port: int, ctx: "RunContext") -> None:
+    limit = 20  # messages in any 1-second window
+
+    async def handler(ws) -> None:
+        loop = asyncio.get_running_loop()
+        window: collections.deque[float] = collections.deque()
+        async for message in ws:
+            now = loop.time()
+            window.append(now)
+            while window[0] <= now - 1.0:
+                window.popleft()
+            if len(window) > limit:
+                await ws.close(1008, "rate limit exceeded")
+                return
+            await ws.send(message)
+
+    async with serve(handler, HOST, port, compression=None, **WS_COMMON):
+        async with connect(ws_url(port, "/feed"), compression=None, **WS_COMMON) as ws:
+            echoes = []
+
+            async def read_all() -> None:
+                try:
+                    async for m in ws:
+                        echoes.append(m)
+                except ConnectionClosed:
+                    pass
+
+            reader = asyncio.create_task(read_all())
+            for i in range(1, 9):  # 2 messages per second for 4 s
+                await ws.send(f"tick {i}")
+                await asyncio.sleep(0.5)
+            # Leave only "tick 8" (0.75 s old) in the server's 1 s window.
+            await asyncio.sleep(0.25)
+            sent = 0
+            try:
+                for i in range(1, 51):  # 50 messages, one every 10 ms
+                    await ws.send(f"burst {i}")
+                    sent += 1
+                    await asyncio.sleep(0.01)
+            except ConnectionClosed:
+                pass
+            async with asyncio.timeout(STEP_TIMEOUT):
+                await reader
+                await ws.wait_closed()
+        print(f"  burst messages sent before the close: {sent}; echoes received: {len(echoes)}")
+        if ws.close_code != 1008:
+            raise AssertionError(f"close code {ws.close_code}")
+
+
+async def _jwt_expired(port: int, path_of: Callable[[str], str], headers_of,
+                       get_token, code: int) -> None:
+    process_request, handler = jwt_server(get_token, code, "token expired")
+    async with serve(handler, HOST, port, compression=None,
+                     process_request=process_request, **WS_COMMON):
+        # Connect at a quarter past a whole second, so that exp (a whole second)
+        # falls 2.75 s after the connection opens, between two client messages.
+        now = time.time()
+        await asyncio.sleep(1.25 - (now - int(now)))
+        iat = int(time.time())
+        token = make_jwt({"sub": "user-42", "iat": iat, "exp": iat + 3})
+        print(f"  JWT iat={iat} exp={iat + 3}; connecting at {time.time():.3f}")
+        async with connect(ws_url(port, path_of(token)), compression=None,
+                           additional_headers=headers_of(token), **WS_COMMON) as ws:
+            try:
+                for i in range(1, 21):  # one message every 0.5 s until closed
+                    await send_and_expect_echo(ws, f"update {i}")
+                    await asyncio.sleep(0.5)
+            except ConnectionClosed:
+                pass
+            await drain_until_closed(ws)
+        print(f"  closed at {time.time():.3f}")
+        if ws.close_code != code:
+            raise AssertionError(f"close code {ws.close_code}, expected {code}")
+
+
+async def sc_diag_jwt_expired_1008(port: int, ctx: "RunContext") -> None:
+    await _jwt_expired(port, lambda t: "/stream",
+                       lambda t: {"Authorization": f"Bearer {t}"}, bearer_token, 1008)
+
+
+async def sc_diag_jwt_query_expired_1008(port: int, ctx: "RunContext") -> None:
+    await _jwt_expired(port, lambda t: f"/stream?access_token={t}",
+                       lambda t: {}, query_token, 4001)
+
+
+async def sc_diag_overload_503(port: int, ctx: "RunContext") -> None:
+    await _rejected(port, http.HTTPStatus.SERVICE_UNAVAILABLE,
+                    "Server overloaded, retry later\n", {"Retry-After": "5"})
+
+
+async def sc_diag_unauthorized_401(port: int, ctx: "RunContext") -> None:
+    # The JWT server of diag-jwt-expired-1008, reached without a token.
+    process_request, handler = jwt_server(bearer_token, 1008, "token expired")
+    async with serve(handler, HOST, port, compression=None,
+                     process_request=process_request, **WS_COMMON):
+        try:
+            async with connect(ws_url(port, "/stream"), compression=None, **WS_COMMON):
+                raise AssertionError("the upgrade was accepted")
+        except InvalidStatus as exc:
+            if exc.response.status_code != 401:
+                raise AssertionError(f"status {exc.response.status_code}")
+
+
+async def sc_diag_not_found_404(port: int, ctx: "RunContext") -> None:
+    # aiohttp serves the WebSocket on /ws only; the client asks for /socket.
+    from aiohttp import web
+
+    async def ws_endpoint(request):
+        ws = web.WebSocketResponse(compress=False)
+        await ws.prepare(request)
+        async for msg in ws:
+            await ws.send_str(msg.data)
+        return ws
+
+    app = web.Application()
+    app.router.add_get("/ws", ws_endpoint)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, HOST, port).start()
+        try:
+            async with connect(ws_url(port, "/socket"), compression=None, **WS_COMMON):
+                raise AssertionError("the upgrade was accepted")
+        except InvalidStatus as exc:
+            if exc.response.status_code != 404:
+                raise AssertionError(f"status {exc.response.status_code}")
+    finally:
+        async with asyncio.timeout(STEP_TIMEOUT):
+            await runner.cleanup()
+
+
+async def _through_relay(port: int, relay_kwargs: dict, client, *, server_handler=echo_handler,
+                         server_kwargs: dict | None = None) -> Relay:
+    """A websockets server on a private port, a Relay on the captured port in
+    front of it, and `client(relay)` run against the relay."""
+    upstream = free_port()
+    kwargs = dict(compression=None, **WS_COMMON)
+    kwargs.update(server_kwargs or {})
+    async with serve(server_handler, HOST, upstream, **kwargs):
+        async with Relay(port, upstream, **relay_kwargs) as relay:
+            print(f"  relay port {port} (captured) -> server port {upstream} (not captured)")
+            await client(relay)
+            async with asyncio.timeout(STEP_TIMEOUT):
+                await relay.done.wait()
+    return relay
+
+
+async def sc_diag_proxy_corrupts_1002(port: int, ctx: "RunContext") -> None:
+    notes: list[str] = []
+
+    def flip_mask_bit(frame: bytes) -> bytes:
+        notes.append(f"2nd client data frame: byte 1 {frame[1]:#04x} -> {frame[1] ^ 0x80:#04x} "
+                     "(MASK bit cleared)")
+        return frame[:1] + bytes([frame[1] ^ 0x80]) + frame[2:]
+
+    async def client(relay: Relay) -> None:
+        async with connect(ws_url(port, "/chat"), compression=None, **WS_COMMON) as ws:
+            await send_and_expect_echo(ws, "hello")
+            await ws.send("second message")
+            await drain_until_closed(ws)
+        for n in notes:
+            relay.note(n)
+        if ws.close_code != 1002:
+            raise AssertionError(f"close code {ws.close_code}")
+
+    await _through_relay(port, dict(c2s_frame=nth_data_frame(2, flip_mask_bit)), client)
+
+
+async def sc_diag_proxy_strips_extension(port: int, ctx: "RunContext") -> None:
+    notes: list[str] = []
+    strip = header_hook(notes.append, "Sec-WebSocket-Extensions", lambda v: None)
+
+    async def client(relay: Relay) -> None:
+        async with connect(ws_url(port, "/chat"), compression="deflate", **WS_COMMON) as ws:
+            if "Sec-WebSocket-Extensions" in ws.response.headers:
+                raise AssertionError("the extension header was not removed")
+            await ws.send("hello, compressed world")
+            await drain_until_closed(ws)
+        for n in notes:
+            relay.note(n)
+        if ws.close_code != 1002:
+            raise AssertionError(f"close code {ws.close_code}")
+
+    await _through_relay(port, dict(s2c_head=strip), client,
+                         server_kwargs=dict(compression="deflate"))
+
+
+async def sc_diag_proxy_bad_accept(port: int, ctx: "RunContext") -> None:
+    notes: list[str] = []
+
+    def alter(value: str) -> str:
+        return ("B" if value[0] == "A" else "A") + value[1:]
+
+    async def client(relay: Relay) -> None:
+        try:
+            async with connect(ws_url(port, "/chat"), compression=None, **WS_COMMON):
+                raise AssertionError("the handshake was accepted")
+        except websockets.exceptions.InvalidHeaderValue as exc:
+            print(f"  client: {type(exc).__name__}: {exc}")
+        for n in notes:
+            relay.note(n)
+
+    await _through_relay(port, dict(
+        s2c_head=header_hook(notes.append, "Sec-WebSocket-Accept", alter)), client)
+
+
+async def sc_diag_proxy_corrupts_utf8_1007(port: int, ctx: "RunContext") -> None:
+    notes: list[str] = []
+
+    def to_latin1(frame: bytes) -> bytes:
+        # A "transcoding" intermediary: re-encodes the text as Latin-1 and
+        # re-frames it (new length) with the client's own masking key.
+        opcode, key, payload = split_frame(frame)
+        new = payload.decode("utf-8").encode("latin-1")
+        notes.append(f"2nd client text frame re-encoded UTF-8 -> Latin-1: "
+                     f"{payload!r} ({len(payload)} bytes) -> {new!r} ({len(new)} bytes), "
+                     f"same masking key {key.hex()}")
+        return encode_frame(opcode, new, fin=bool(frame[0] & 0x80), mask=key)
+
+    async def client(relay: Relay) -> None:
+        async with connect(ws_url(port, "/chat"), compression=None, **WS_COMMON) as ws:
+            await send_and_expect_echo(ws, "hello")
+            await ws.send("café crème")
+            await drain_until_closed(ws)
+        for n in notes:
+            relay.note(n)
+        if ws.close_code != 1007:
+            raise AssertionError(f"close code {ws.close_code}")
+
+    await _through_relay(port, dict(c2s_frame=nth_data_frame(2, to_latin1)), client)
+
+
+IDLE_TIMEOUT = 60.0
+
+
+async def sc_diag_idle_timeout(port: int, ctx: "RunContext") -> None:
+    async def client(relay: Relay) -> None:
+        async with connect(ws_url(port, "/chat"), compression=None, **WS_COMMON) as ws:
+            await send_and_expect_echo(ws, "hello")
+            await send_and_expect_echo(ws, "anyone there?")
+            await send_and_expect_echo(ws, "going quiet now")
+            # Nothing more from either side (no keepalive pings).
+            try:
+                async with asyncio.timeout(IDLE_TIMEOUT + 10):
+                    await ws.recv()
+                raise AssertionError("unexpected message")
+            except ConnectionClosed:
+                pass
+        if relay.idle_closed_after is None:
+            raise AssertionError("the relay did not time out")
+        print(f"  client: closed with {ws.close_code} after the relay's idle timeout")
+
+    await _through_relay(port, dict(idle_timeout=IDLE_TIMEOUT), client)
+
+
+async def sc_diag_keepalive_timeout(port: int, ctx: "RunContext") -> None:
+    relay_ref: list[Relay] = []
+    passed = 0
+
+    def stall_after_two(frame: bytes) -> bytes | None:
+        # The server's first two frames (the two echoes) get through; then the
+        # path stalls: nothing more from the server reaches the client, not
+        # even its FIN (the kernel on the client leg still ACKs).
+        nonlocal passed
+        relay = relay_ref[0]
+        if passed < 2:
+            passed += 1
+            return frame
+        if not relay.blackhole["s2c"]:
+            relay.blackhole["s2c"] = True
+            relay.note("s2c stalled: dropping everything from the server from now on")
+        opcode, _, payload = split_frame(frame)
+        relay.note(f"dropped s2c opcode {opcode:#x} payload {payload!r}")
+        return None
+
+    async def client(relay: Relay) -> None:
+        relay_ref.append(relay)
+        kwargs = dict(WS_COMMON, ping_interval=1, ping_timeout=1, close_timeout=2)
+        t0 = time.monotonic()
+        async with connect(ws_url(port, "/chat"), compression=None, **kwargs) as ws:
+            await send_and_expect_echo(ws, "hello")
+            await send_and_expect_echo(ws, "still fine")
+            try:
+                async with asyncio.timeout(10):
+                    await ws.recv()
+                raise AssertionError("unexpected message")
+            except ConnectionClosed:
+                pass
+        print(f"  client: {ws.close_code} {ws.close_reason!r} sent; connection lost "
+              f"{time.monotonic() - t0:.2f} s after connecting")
+
+    await _through_relay(port, dict(s2c_frame=stall_after_two), client)
+
+
+SERVER_PROCESS = r"""
+import asyncio, sys
+from websockets.asyncio.server import serve
+
+async def echo(ws):
+    async for message in ws:
+        await ws.send(message)
+
+async def main():
+    async with serve(echo, "127.0.0.1", int(sys.argv[1]), compression=None,
+                     ping_interval=None):
+        print("ready", flush=True)
+        await asyncio.Future()
+
+asyncio.run(main())
+"""
+
+
+async def sc_diag_server_crash(port: int, ctx: "RunContext") -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", SERVER_PROCESS, str(port),
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
+    try:
+        async with asyncio.timeout(STEP_TIMEOUT):
+            line = await proc.stdout.readline()
+        if line.strip() != b"ready":
+            raise AssertionError(f"server process said {line!r}")
+        async with connect(ws_url(port, "/chat"), compression=None, **WS_COMMON) as ws:
+            await send_and_expect_echo(ws, "hello")
+            await send_and_expect_echo(ws, "are you alive?")
+            await asyncio.sleep(0.2)
+            os.kill(proc.pid, signal.SIGKILL)
+            async with asyncio.timeout(STEP_TIMEOUT):
+                await proc.wait()
+            await drain_until_closed(ws)
+        print(f"  server process {proc.pid} killed (exit {proc.returncode}); "
+              f"client close code {ws.close_code}")
+        if ws.close_code != 1006:
+            raise AssertionError(f"close code {ws.close_code}")
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
+async def sc_diag_restart_wave_1012(port: int, ctx: "RunContext") -> None:
+    server = await serve(echo_handler, HOST, port, compression=None, **WS_COMMON)
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            clients = []
+            for i in range(1, 6):
+                ws = await stack.enter_async_context(
+                    connect(ws_url(port, f"/client-{i}"), compression=None, **WS_COMMON))
+                clients.append(ws)
+            for i, ws in enumerate(clients, 1):
+                await send_and_expect_echo(ws, f"hello from client {i}")
+            await asyncio.sleep(0.2)
+            server.close(code=1012, reason="service restart")
+            await asyncio.gather(*(drain_until_closed(ws) for ws in clients))
+        async with asyncio.timeout(STEP_TIMEOUT):
+            await server.wait_closed()
+        codes = [ws.close_code for ws in clients]
+        if codes != [1012] * 5:
+            raise AssertionError(f"close codes {codes}")
+    finally:
+        server.close()
+
+
+async def sc_diag_empty_close_1005(port: int, ctx: "RunContext") -> None:
+    async with serve(echo_handler, HOST, port, compression=None, **WS_COMMON):
+        raw = await RawClient.open(port, "/chat")
+        try:
+            await raw.send(encode_frame(OP_TEXT, b"hello"))
+            opcode, _, payload = await raw.recv_frame()
+            if (opcode, payload) != (OP_TEXT, b"hello"):
+                raise AssertionError(f"unexpected echo {opcode} {payload!r}")
+            await raw.send(encode_frame(OP_CLOSE, b""))  # close with no status code
+            opcode, _, payload = await raw.recv_frame()
+            print(f"  server answered opcode {opcode:#x} payload {payload!r}")
+            if opcode != OP_CLOSE:
+                raise AssertionError(f"answer {opcode}")
+            async with asyncio.timeout(STEP_TIMEOUT):
+                rest = await raw.reader.read()
+            if rest:
+                raise AssertionError(f"data after close: {rest!r}")
+        finally:
+            await raw.close()
+
+
+async def sc_diag_close_never_echoed(port: int, ctx: "RunContext") -> None:
+    async with RawServer(port) as server:
+        kwargs = dict(WS_COMMON, close_timeout=1)
+        async with connect(ws_url(port, "/chat"), compression=None, **kwargs) as ws:
+            await send_and_expect_echo(ws, "hello")
+            t0 = time.monotonic()
+            await ws.close(1000, "bye")
+            took = time.monotonic() - t0
+        print(f"  client close() returned after {took:.2f} s; raw server got close "
+              f"{server.close_received!r}")
+        async with asyncio.timeout(STEP_TIMEOUT):
+            await server.done.wait()
+        if server.close_received is None:
+            raise AssertionError("the close frame did not arrive")
+
+
+DEFLATE_BIG_TEXT = ("wsdoctor compressible line\n" * 4000)[:102400]  # 100 KiB
+
+
+async def sc_diag_too_big_deflate_1009(port: int, ctx: "RunContext") -> None:
+    async with serve(echo_handler, HOST, port, compression="deflate", max_size=65536,
+                     **WS_COMMON):
+        async with connect(ws_url(port, "/upload"), compression="deflate", **WS_COMMON) as ws:
+            await send_and_expect_echo(ws, "small message")
+            await ws.send(DEFLATE_BIG_TEXT)
+            await drain_until_closed(ws)
+        if ws.close_code != 1009:
+            raise AssertionError(f"close code {ws.close_code}")
+
+
+# ---------------------------------------------------------------------------
 # Capture machinery
 
 
@@ -688,6 +1447,7 @@ class Scenario:
     run: Callable[[int, "RunContext"], Awaitable[None]]
     outputs: list[Output] = field(default_factory=list)
     conversions: list[tuple[str, str, list[str]]] = field(default_factory=list)
+    timeout: float = SCENARIO_TIMEOUT  # bound on the whole scenario's traffic
 
     def __post_init__(self) -> None:
         if not self.outputs:
@@ -719,6 +1479,24 @@ SCENARIOS = [
     Scenario("rejected-429", sc_rejected_429),
     Scenario("http-before-upgrade", sc_http_before_upgrade),
     Scenario("two-connections", sc_two_connections),
+    # Diagnosis scenarios (see the second table in MANIFEST.md).
+    Scenario("diag-rate-limit-1008", sc_diag_rate_limit_1008),
+    Scenario("diag-jwt-expired-1008", sc_diag_jwt_expired_1008),
+    Scenario("diag-jwt-query-expired-1008", sc_diag_jwt_query_expired_1008),
+    Scenario("diag-overload-503", sc_diag_overload_503),
+    Scenario("diag-unauthorized-401", sc_diag_unauthorized_401),
+    Scenario("diag-not-found-404", sc_diag_not_found_404),
+    Scenario("diag-proxy-corrupts-1002", sc_diag_proxy_corrupts_1002),
+    Scenario("diag-proxy-strips-extension", sc_diag_proxy_strips_extension),
+    Scenario("diag-proxy-bad-accept", sc_diag_proxy_bad_accept),
+    Scenario("diag-proxy-corrupts-utf8-1007", sc_diag_proxy_corrupts_utf8_1007),
+    Scenario("diag-idle-timeout", sc_diag_idle_timeout, timeout=IDLE_TIMEOUT + 30),
+    Scenario("diag-keepalive-timeout", sc_diag_keepalive_timeout),
+    Scenario("diag-server-crash", sc_diag_server_crash),
+    Scenario("diag-restart-wave-1012", sc_diag_restart_wave_1012),
+    Scenario("diag-empty-close-1005", sc_diag_empty_close_1005),
+    Scenario("diag-close-never-echoed", sc_diag_close_never_echoed),
+    Scenario("diag-too-big-deflate-1009", sc_diag_too_big_deflate_1009),
 ]
 
 
@@ -801,7 +1579,7 @@ class RunContext:
 
 
 async def run_bounded(scenario: Scenario, port: int, ctx: RunContext) -> None:
-    async with asyncio.timeout(SCENARIO_TIMEOUT):
+    async with asyncio.timeout(scenario.timeout):
         await scenario.run(port, ctx)
 
 
