@@ -10,6 +10,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         .systemLibrary(
@@ -26,7 +27,7 @@ let package = Package(
         ),
         .target(
             name: "Diagnosis",
-            dependencies: ["WebSocketWire"]
+            dependencies: ["WebSocketWire", .product(name: "Yams", package: "Yams")]
         ),
         .target(
             name: "Capture",

@@ -24,6 +24,17 @@ server detects the violation and closes with its code.
 Messages are fixed, so every recording carries the same payloads; only ports,
 timestamps and the client's masking keys / Sec-WebSocket-Key differ between
 runs (the raw client uses a fixed key and fixed masks).
+
+The diagnosis scenarios (diag-*, see "Diagnosis scenarios" in MANIFEST.md)
+add three hand-written parts, each playing only the misbehaving side while
+the side that detects the problem and closes stays a real library: RawServer
+(never answers a close frame), Relay (an intermediary between a websockets
+client and a websockets server that rewrites a header or a frame, stalls,
+or drops idle connections; only the client<->relay leg is captured: the
+relay listens on the captured port and reaches the server on a port that is
+not captured), and a websockets server run as a separate process so that it
+can be killed (diag-server-crash). diag-idle-timeout waits 60 s on purpose;
+a scenario may set its own time bound (Scenario.timeout).
 """
 
 from __future__ import annotations
@@ -1037,8 +1048,10 @@ async def sc_diag_rate_limit_1008(port: int, ctx: "RunContext") -> None:
             for i in range(1, 9):  # 2 messages per second for 4 s
                 await ws.send(f"tick {i}")
                 await asyncio.sleep(0.5)
-            # Leave only "tick 8" (0.75 s old) in the server's 1 s window.
-            await asyncio.sleep(0.25)
+            # Let every tick leave the server's 1 s window (tick 8 is 1.25 s
+            # old when the burst starts), so the burst alone trips the limit:
+            # the 21st burst message is the 21st message in the window.
+            await asyncio.sleep(0.75)
             sent = 0
             try:
                 for i in range(1, 51):  # 50 messages, one every 10 ms
@@ -1186,8 +1199,12 @@ async def sc_diag_proxy_strips_extension(port: int, ctx: "RunContext") -> None:
             await drain_until_closed(ws)
         for n in notes:
             relay.note(n)
-        if ws.close_code != 1002:
-            raise AssertionError(f"close code {ws.close_code}")
+        # The client fails the connection: it sends 1002 and then ignores the
+        # server's answer, so its close_code (received) is 1006.
+        sent = ws.protocol.close_sent
+        print(f"  client sent close {sent.code} {sent.reason!r}; close_code {ws.close_code}")
+        if sent.code != 1002:
+            raise AssertionError(f"client sent close {sent}")
 
     await _through_relay(port, dict(s2c_head=strip), client,
                          server_kwargs=dict(compression="deflate"))
@@ -1294,8 +1311,11 @@ async def sc_diag_keepalive_timeout(port: int, ctx: "RunContext") -> None:
                 raise AssertionError("unexpected message")
             except ConnectionClosed:
                 pass
-        print(f"  client: {ws.close_code} {ws.close_reason!r} sent; connection lost "
-              f"{time.monotonic() - t0:.2f} s after connecting")
+        sent = ws.protocol.close_sent
+        print(f"  client sent close {sent.code} {sent.reason!r}; close_code {ws.close_code}; "
+              f"connection lost {time.monotonic() - t0:.2f} s after connecting")
+        if sent.code != 1011:
+            raise AssertionError(f"client sent close {sent}")
 
     await _through_relay(port, dict(s2c_frame=stall_after_two), client)
 

@@ -70,6 +70,7 @@ public struct ConnectionAnalyzer {
         facts.transport.firstEnd = end
         facts.transport.firstEndBy = side
         facts.transport.firstEndAt = time
+        facts.transport.lastActivityBeforeEnd = [facts.fromClient.lastActivityAt, facts.fromServer.lastActivityAt].compactMap { $0 }.max()
     }
 
     private mutating func finish(at time: Timestamp) {
@@ -138,6 +139,10 @@ public struct ConnectionAnalyzer {
             record(event, at: time)
         case .close(let close):
             let closeFacts = CloseFacts(code: close.code, reason: close.reason, at: time, frameIndex: close.frameIndex, offset: close.offset)
+            if facts.clientClose == nil && facts.serverClose == nil {
+                facts.clientLastMessageBeforeClose = facts.fromClient.lastMessage
+                facts.serverLastMessageBeforeClose = facts.fromServer.lastMessage
+            }
             if close.side == .client {
                 if facts.clientClose == nil { facts.clientClose = closeFacts }
             } else if facts.serverClose == nil {

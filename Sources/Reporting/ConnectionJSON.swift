@@ -10,7 +10,7 @@ public struct ConnectionJSON {
     }
 
     /// - Parameter capture: the file the connection came from, when replaying.
-    public func render(_ facts: ConnectionFacts, capture: String? = nil) -> String {
+    public func render(_ facts: ConnectionFacts, diagnosis: ConnectionDiagnosis? = nil, capture: String? = nil) -> String {
         var json = JSONWriter()
         json.beginObject()
         json.string("type", "connection")
@@ -95,6 +95,22 @@ public struct ConnectionJSON {
             json.endObject()
         }
         json.endArray()
+        if let diagnosis {
+            json.beginObject("diagnosis")
+            json.string("id", diagnosis.id)
+            json.string("category", diagnosis.category)
+            json.string("summary", diagnosis.summary)
+            json.string("explanation", diagnosis.explanation)
+            json.string("fix", diagnosis.fix)
+            json.beginObject("evidence")
+            for item in diagnosis.evidence { json.value(item.fact, item.value) }
+            json.endObject()
+            json.beginArray("references")
+            for reference in diagnosis.references { json.string(nil, reference) }
+            json.endArray()
+            json.string("rule_source", diagnosis.origin.description)
+            json.endObject()
+        }
         json.endObject()
         return json.output
     }

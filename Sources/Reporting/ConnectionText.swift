@@ -9,7 +9,8 @@ public struct ConnectionText {
         self.redaction = redaction
     }
 
-    public func render(_ facts: ConnectionFacts, timeline: [TimelineEntry]? = nil, timelineNotKept: Int = 0) -> String {
+    public func render(_ facts: ConnectionFacts, diagnosis: ConnectionDiagnosis? = nil, timeline: [TimelineEntry]? = nil,
+                       timelineNotKept: Int = 0) -> String {
         var lines: [String] = []
         let duration = facts.closed.map { " (" + formatDuration($0.seconds(since: facts.opened)) + ")" } ?? ""
         lines.append("#\(facts.id + 1)  \(facts.client) → \(facts.server)  \(facts.opened.iso8601)\(duration)")
@@ -43,11 +44,26 @@ public struct ConnectionText {
         if facts.incomplete {
             lines.append(field("capture", incompleteSummary(facts)))
         }
+        if let diagnosis {
+            lines.append(field("diagnosis", "\(diagnosis.category): \(diagnosis.summary)"))
+            if !diagnosis.evidence.isEmpty {
+                let evidence = diagnosis.evidence.map { "\($0.fact) = \(redactedEvidence($0))" }.joined(separator: "; ")
+                lines.append(field("evidence", evidence))
+            }
+            lines.append(field("fix", diagnosis.fix))
+            let references = diagnosis.references.isEmpty ? "" : "; see " + diagnosis.references.joined(separator: ", ")
+            lines.append(field("rule", "\(diagnosis.id) (\(diagnosis.origin))\(references)"))
+        }
         if let timeline {
             lines.append(contentsOf: timeline.compactMap { timelineLine($0, since: facts.opened) })
             if timelineNotKept > 0 { lines.append("    … \(timelineNotKept) more events not kept") }
         }
         return lines.joined(separator: "\n")
+    }
+
+    private func redactedEvidence(_ evidence: ConnectionDiagnosis.Evidence) -> String {
+        let text = evidence.value.description
+        return evidence.fact == "close.reason" || evidence.fact.hasSuffix(".detail") ? "\"\(text)\"" : text
     }
 
     private func field(_ name: String, _ value: String) -> String {

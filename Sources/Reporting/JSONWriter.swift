@@ -1,3 +1,5 @@
+import Diagnosis
+
 /// Writes one JSON object with keys in the order given, so output is stable and diffable.
 public struct JSONWriter {
     public private(set) var output = ""
@@ -49,6 +51,20 @@ public struct JSONWriter {
     public mutating func bool(_ key: String?, _ value: Bool?) {
         prefix(key)
         output += value.map { $0 ? "true" : "false" } ?? "null"
+    }
+
+    /// A fact's value as the matching JSON type.
+    public mutating func value(_ key: String?, _ value: FactValue) {
+        switch value {
+        case .int(let number): self.number(key, number)
+        case .number(let number): self.number(key, number)
+        case .string(let text): string(key, text)
+        case .bool(let flag): bool(key, flag)
+        case .list(let items):
+            beginArray(key)
+            for item in items { string(nil, item) }
+            endArray()
+        }
     }
 
     private mutating func prefix(_ key: String?) {

@@ -40,6 +40,9 @@ struct Replay: ParsableCommand {
     @Flag(help: "Print credentials (Authorization, Cookie, token query parameters) instead of redacting them.")
     var showSecrets = false
 
+    @Option(name: .customLong("rules"), help: "A rules file layered over the defaults (a rule with the same id replaces the default one). Repeatable.")
+    var ruleFiles: [String] = []
+
     @Option(help: "Largest inflated size, in bytes, of one permessage-deflate message before inflation stops (zip-bomb guard).")
     var maxInflatedSize: Int64 = 64 * 1024 * 1024
 
@@ -64,18 +67,27 @@ struct Replay: ParsableCommand {
         configuration.decoder.maxInflatedMessageSize = maxInflatedSize
         configuration.recordTimeline = frames
         let output = Output()
+        let rules: RuleSet
+        do {
+            rules = try RuleSet.loading(files: ruleFiles)
+        } catch {
+            output.error("wsdoctor: \(error)")
+            throw ExitCode(2)
+        }
         var failures = 0
+        var categories = CategoryCounts()
 
         for file in files {
             var printedAny = false
-            let session = ReplaySession(configuration: configuration, webSocketPorts: Set(webSocketPorts)) { analyzer in
+            let session = ReplaySession(configuration: configuration, rules: rules, webSocketPorts: Set(webSocketPorts)) { connection in
+                categories.add(connection.diagnosis.category)
                 switch format {
                 case .text:
                     if printedAny { output.line("") }
-                    output.line(text.render(analyzer.facts, timeline: frames ? analyzer.timeline : nil,
-                                            timelineNotKept: analyzer.timelineEntriesNotKept))
+                    output.line(text.render(connection.facts, diagnosis: connection.diagnosis, timeline: frames ? connection.timeline : nil,
+                                            timelineNotKept: connection.timelineEntriesNotKept))
                 case .json:
-                    output.line(json.render(analyzer.facts, capture: file))
+                    output.line(json.render(connection.facts, diagnosis: connection.diagnosis, capture: file))
                 }
                 printedAny = true
             }
@@ -102,6 +114,12 @@ struct Replay: ParsableCommand {
                 output.flush()
                 output.error("wsdoctor: \(failure)")
             }
+        }
+        switch format {
+        case .text:
+            if !categories.isEmpty { output.line("by diagnosis: " + categories.summary) }
+        case .json:
+            output.line(categories.json)
         }
         output.flush()
         if failures > 0 { throw ExitCode(1) }

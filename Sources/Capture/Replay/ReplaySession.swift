@@ -1,8 +1,17 @@
 import Diagnosis
 import WebSocketWire
 
-/// Feeds reassembled TCP streams to one `ConnectionAnalyzer` per connection and hands
-/// finished WebSocket connections on in the order they opened.
+/// A connection that has ended, with its diagnosis.
+public struct FinishedConnection: Sendable {
+    public var facts: ConnectionFacts
+    public var diagnosis: ConnectionDiagnosis
+    /// Every frame and message, when the configuration asked for a timeline.
+    public var timeline: [TimelineEntry]
+    public var timelineEntriesNotKept: Int
+}
+
+/// Feeds reassembled TCP streams to one `ConnectionAnalyzer` per connection, diagnoses each
+/// when it ends, and hands finished WebSocket connections on in the order they opened.
 ///
 /// A connection is handed on once it has ended and every connection opened before it
 /// has been handed on (or skipped as not WebSocket), so output order never depends on
@@ -16,11 +25,15 @@ public final class ReplaySession: TCPStreamDelegate {
     public private(set) var otherConnections = 0
     public private(set) var webSocketConnections = 0
 
-    private let onConnection: (ConnectionAnalyzer) -> Void
+    public let rules: RuleSet
+    private let onConnection: (FinishedConnection) -> Void
+    private var correlator = CloseCorrelator()
     /// A reference to each analyzer, so feeding one mutates it in place instead of moving
     /// the whole analyzer out of the dictionary and back for every segment.
     private final class AnalyzerBox {
         var analyzer: ConnectionAnalyzer
+        /// Set when the connection ends, in the order connections end.
+        var diagnosis: ConnectionDiagnosis?
         init(_ analyzer: ConnectionAnalyzer) { self.analyzer = analyzer }
     }
 
@@ -34,9 +47,10 @@ public final class ReplaySession: TCPStreamDelegate {
     private var nextToReport = 0
     private var opened = 0
 
-    public init(configuration: AnalyzerConfiguration = AnalyzerConfiguration(), webSocketPorts: Set<UInt16> = [],
-                onConnection: @escaping (ConnectionAnalyzer) -> Void) {
+    public init(configuration: AnalyzerConfiguration = AnalyzerConfiguration(), rules: RuleSet = .defaults(),
+                webSocketPorts: Set<UInt16> = [], onConnection: @escaping (FinishedConnection) -> Void) {
         self.configuration = configuration
+        self.rules = rules
         self.webSocketPorts = webSocketPorts
         self.onConnection = onConnection
     }
@@ -102,28 +116,41 @@ public final class ReplaySession: TCPStreamDelegate {
     /// Ends every connection still open (the source is exhausted) and hands all on.
     public func finishAll(at time: Timestamp) {
         for id in openOrder[nextToReport...] {
-            analyzers[id]?.analyzer.sourceEnded(at: time)
+            guard let box = analyzers[id] else { continue }
+            box.analyzer.sourceEnded(at: time)
+            if box.diagnosis == nil { diagnose(box) }
         }
         flush()
     }
 
     private func flushIfDone(_ id: TCPConnectionID) {
+        if let box = analyzers[id], box.analyzer.isFinished, box.diagnosis == nil { diagnose(box) }
         if openOrder.indices.contains(nextToReport), openOrder[nextToReport] == id { flush() }
+    }
+
+    /// Diagnoses a connection as it ends, so closes are correlated in the order they happen.
+    private func diagnose(_ box: AnalyzerBox) {
+        let facts = box.analyzer.facts
+        guard facts.carriesWebSocket || facts.handshake != nil else { return }
+        let wave = correlator.record(facts)
+        box.diagnosis = rules.diagnose(FactContext(facts: facts, waveSize: wave))
     }
 
     private func flush() {
         while nextToReport < openOrder.count {
             let id = openOrder[nextToReport]
-            guard let analyzer = analyzers[id]?.analyzer else {
+            guard let box = analyzers[id] else {
                 nextToReport += 1
                 continue
             }
-            guard analyzer.isFinished else { break }
+            guard box.analyzer.isFinished else { break }
             analyzers[id] = nil
             nextToReport += 1
-            if analyzer.facts.carriesWebSocket || analyzer.facts.handshake != nil {
+            if let diagnosis = box.diagnosis {
                 webSocketConnections += 1
-                onConnection(analyzer)
+                let analyzer = box.analyzer
+                onConnection(FinishedConnection(facts: analyzer.facts, diagnosis: diagnosis, timeline: analyzer.timeline,
+                                                timelineEntriesNotKept: analyzer.timelineEntriesNotKept))
             } else {
                 otherConnections += 1
             }

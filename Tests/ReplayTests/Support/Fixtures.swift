@@ -30,7 +30,7 @@ let completeFixtures: [String] = allFixtures.filter { !$0.contains("mid-stream")
 let fixturesWithHandshake: [String] = allFixtures.filter { !$0.contains("mid-stream") }
 
 struct ReplayResult {
-    var connections: [ConnectionAnalyzer]
+    var connections: [FinishedConnection]
     var statistics: CaptureFileFeeder.Statistics
     var otherConnections: Int
     var error: CaptureError?
@@ -42,11 +42,11 @@ struct ReplayResult {
 }
 
 /// Replays a capture through the same path as `wsdoctor replay`.
-func replay(_ path: String, webSocketPorts: Set<UInt16> = [], timeline: Bool = true) -> ReplayResult {
-    var connections: [ConnectionAnalyzer] = []
+func replay(_ path: String, webSocketPorts: Set<UInt16> = [], timeline: Bool = true, rules: RuleSet = .defaults()) -> ReplayResult {
+    var connections: [FinishedConnection] = []
     var configuration = AnalyzerConfiguration()
     configuration.recordTimeline = timeline
-    let session = ReplaySession(configuration: configuration, webSocketPorts: webSocketPorts) { connections.append($0) }
+    let session = ReplaySession(configuration: configuration, rules: rules, webSocketPorts: webSocketPorts) { connections.append($0) }
     let feeder = CaptureFileFeeder(path: path, configuration: TCPReassembler.Configuration(serverPorts: webSocketPorts))
     var failure: CaptureError?
     do {

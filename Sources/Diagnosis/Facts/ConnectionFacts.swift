@@ -31,6 +31,10 @@ public struct ConnectionFacts: Sendable {
     /// The first close frame each side sent.
     public var clientClose: CloseFacts?
     public var serverClose: CloseFacts?
+    /// Each side's last data message before the first close frame of the connection
+    /// (what the closing side had received when it decided to close).
+    public var clientLastMessageBeforeClose: MessageSummary?
+    public var serverLastMessageBeforeClose: MessageSummary?
 
     /// How TCP ended, and the first side to end it.
     public var transport: TransportFacts = TransportFacts()
@@ -61,6 +65,10 @@ public struct ConnectionFacts: Sendable {
 
     public func close(from side: Side) -> CloseFacts? {
         side == .client ? clientClose : serverClose
+    }
+
+    public func lastMessageBeforeClose(from side: Side) -> MessageSummary? {
+        side == .client ? clientLastMessageBeforeClose : serverLastMessageBeforeClose
     }
 
     /// The side that sent the first close frame.
@@ -188,6 +196,14 @@ public struct TransportFacts: Sendable, Hashable {
     public var firstEnd: End?
     public var firstEndBy: Side?
     public var firstEndAt: Timestamp?
+    /// When either side last sent a byte before TCP started to end.
+    public var lastActivityBeforeEnd: Timestamp?
+
+    /// Seconds of silence (no byte either way) before TCP started to end.
+    public var idleBeforeEnd: Double? {
+        guard let end = firstEndAt, let last = lastActivityBeforeEnd else { return nil }
+        return end.seconds(since: last)
+    }
 
     public init() {}
 

@@ -1,0 +1,217 @@
+import WebSocketWire
+
+/// One fact rules can name: its type, what it means, and how it is computed.
+public struct FactDefinition: Sendable {
+    public let name: String
+    public let type: FactType
+    public let meaning: String
+    let compute: @Sendable (FactContext) -> FactValue?
+}
+
+/// Every fact a rule condition or summary can name. Rules/README.md documents this list;
+/// a test keeps the two in step.
+public enum FactCatalog {
+    public static let all: [FactDefinition] = connection + handshake + close + tcp + violations + traffic + pings + token + correlation
+
+    public static let byName: [String: FactDefinition] = Dictionary(uniqueKeysWithValues: all.map { ($0.name, $0) })
+
+    /// All facts of a connection that have a value.
+    public static func values(for context: FactContext) -> [String: FactValue] {
+        var values: [String: FactValue] = [:]
+        for definition in all {
+            if let value = definition.compute(context) { values[definition.name] = value }
+        }
+        return values
+    }
+
+    // MARK: Groups
+
+    static let connection: [FactDefinition] = [
+        fact("connection.websocket", .bool, "frames were exchanged (the upgrade succeeded, or frames were found mid-stream)") { .bool($0.facts.carriesWebSocket) },
+        fact("connection.incomplete", .bool, "bytes were lost, or the connection began before the capture") { .bool($0.facts.incomplete) },
+        fact("connection.joined_mid_stream", .bool, "frames were found without the handshake (capture started late)") { .bool($0.facts.joinedMidStream) },
+        fact("connection.age", .number, "seconds from the connection's first packet to when it started to end (first close frame, else TCP end)") { context in
+            context.endTime.map { .number($0.seconds(since: context.facts.opened)) }
+        },
+    ]
+
+    static let handshake: [FactDefinition] = [
+        fact("handshake.seen", .bool, "an upgrade request was captured") { .bool($0.facts.handshake != nil) },
+        fact("handshake.answered", .bool, "the server answered the upgrade request") { c in c.facts.handshake.map { .bool($0.status != nil) } },
+        fact("handshake.status", .int, "HTTP status of the answer to the upgrade (101 when it succeeded)") { c in c.facts.handshake?.status.map { .int(Int64($0)) } },
+        fact("handshake.upgraded", .bool, "the server switched to WebSocket") { c in c.facts.handshake.map { .bool($0.upgraded) } },
+        fact("handshake.path", .string, "request path, without the query string") { c in c.facts.handshake.map { .string($0.path) } },
+        fact("handshake.subprotocol", .string, "subprotocol the server selected") { c in c.facts.handshake?.subprotocol.map { .string($0) } },
+        fact("handshake.extensions", .list, "extensions the server accepted (names)") { c in
+            c.facts.handshake.map { .list($0.extensions.map { String($0.prefix { $0 != ";" }) }) }
+        },
+        fact("handshake.deflate", .bool, "permessage-deflate was negotiated") { c in c.facts.handshake.map { .bool($0.deflate != nil) } },
+        fact("handshake.retry_after", .string, "Retry-After header of a refusal, as sent") { c in c.facts.handshake?.retryAfter.map { .string($0) } },
+        fact("handshake.retry_after_seconds", .number, "Retry-After as a number of seconds, when it is one") { c in
+            c.facts.handshake?.retryAfter.flatMap { Double($0.trimming(" ")) }.map { .number($0) }
+        },
+        fact("handshake.issues", .list, "handshake rules broken (violation kinds), e.g. accept-mismatch") { c in
+            .list(c.facts.violations.filter { $0.frameIndex == nil }.map(\.kind.rawValue))
+        },
+    ]
+
+    static let close: [FactDefinition] = [
+        fact("close.initiator", .string, "side that sent the first close frame: client, server or none") { .string($0.closer?.rawValue ?? "none") },
+        fact("close.receiver", .string, "the other side (the one the close answers): client, server or none") { .string($0.peer?.rawValue ?? "none") },
+        fact("close.code", .int, "status code of the first close frame (absent when it had no payload or there was none)") { c in
+            c.facts.firstClose?.code.map { .int(Int64($0)) }
+        },
+        fact("close.code_name", .string, "registered name of close.code") { c in c.facts.firstClose?.code.map { .string(CloseCode.name(of: $0)) } },
+        fact("close.reason", .string, "reason text of the first close frame") { c in c.facts.firstClose.map { .string($0.reason) } },
+        fact("close.empty", .bool, "the first close frame had no payload (endpoints report it as 1005)") { c in c.facts.firstClose.map { .bool($0.code == nil) } },
+        fact("close.echoed", .bool, "the other side answered with its own close frame") { c in c.facts.firstClose.map { _ in .bool(c.facts.echoClose != nil) } },
+        fact("close.echo_code", .int, "status code of the answering close frame") { c in c.facts.echoClose?.code.map { .int(Int64($0)) } },
+        fact("close.echo_delay", .number, "seconds between the close frame and its answer") { c in
+            guard let first = c.facts.firstClose, let echo = c.facts.echoClose else { return nil }
+            return .number(echo.at.seconds(since: first.at))
+        },
+        fact("close.handshake_complete", .bool, "both sides sent a close frame") { .bool($0.facts.closeHandshakeComplete) },
+        fact("close.idle_before", .number, "seconds between the last data message (either side) and the first close frame") { c in
+            guard let close = c.facts.firstClose else { return nil }
+            let last = [c.facts.clientLastMessageBeforeClose?.at, c.facts.serverLastMessageBeforeClose?.at].compactMap { $0 }.max()
+            return last.map { .number(close.at.seconds(since: $0)) }
+        },
+    ]
+
+    static let tcp: [FactDefinition] = [
+        fact("tcp.end", .string, "how TCP ended: fin, rst or capture-end (still open when the capture stopped)") { c in c.facts.transport.end.map { .string($0.rawValue) } },
+        fact("tcp.first_end_by", .string, "side whose FIN or RST came first (none at capture end)") { c in
+            c.facts.transport.firstEnd.map { _ in .string(c.facts.transport.firstEndBy?.rawValue ?? "none") }
+        },
+        fact("tcp.first_end", .string, "the first way TCP started to end: fin, rst or capture-end") { c in c.facts.transport.firstEnd.map { .string($0.rawValue) } },
+        fact("tcp.reset_by", .string, "side that sent a RST") { c in c.facts.transport.resetBy.map { .string($0.rawValue) } },
+        fact("tcp.idle_before_end", .number, "seconds without a byte either way before TCP started to end") { c in c.facts.transport.idleBeforeEnd.map { .number($0) } },
+        fact("tcp.idle_at_common_timeout", .bool, "tcp.idle_before_end is within 2 s of a common intermediary idle timeout (30, 60, 90, 100, 120, 300, 350, 600, 900 or 3600 s)") { c in
+            c.facts.transport.idleBeforeEnd.map { idle in .bool(commonIdleTimeouts.contains { abs(idle - $0) <= 2 }) }
+        },
+    ]
+
+    static let violations: [FactDefinition] = [
+        fact("violations.count", .int, "protocol violations seen, both sides") { .int(Int64($0.facts.violations.count + $0.facts.violationsNotKept)) },
+        fact("violations.kinds", .list, "kinds of the violations seen, both sides") { c in .list(unique(c.facts.violations.map(\.kind.rawValue))) },
+        fact("client.violations", .int, "violations committed by the client") { .int(Int64($0.facts.violations(by: .client).count)) },
+        fact("server.violations", .int, "violations committed by the server") { .int(Int64($0.facts.violations(by: .server).count)) },
+        fact("peer.violations", .int, "violations committed by close.receiver (the side the closer may be answering)") { c in
+            c.peer.map { .int(Int64(c.facts.violations(by: $0).count)) }
+        },
+        fact("peer.violation_kinds", .list, "kinds of close.receiver's violations") { c in c.peer.map { .list(unique(c.facts.violations(by: $0).map(\.kind.rawValue))) } },
+        fact("peer.violation.kind", .string, "close.receiver's first violation: its kind") { c in firstViolation(c).map { .string($0.kind.rawValue) } },
+        fact("peer.violation.rfc", .string, "close.receiver's first violation: the RFC section") { c in firstViolation(c).map { .string($0.rfc) } },
+        fact("peer.violation.frame", .int, "close.receiver's first violation: frame index in its stream") { c in firstViolation(c)?.frameIndex.map { .int(Int64($0)) } },
+        fact("peer.violation.offset", .int, "close.receiver's first violation: byte offset in its stream") { c in firstViolation(c).map { .int($0.streamOffset) } },
+        fact("peer.violation.detail", .string, "close.receiver's first violation: what exactly was wrong") { c in firstViolation(c).map { .string($0.detail) } },
+        fact("closer.violations", .int, "violations committed by close.initiator") { c in c.closer.map { .int(Int64(c.facts.violations(by: $0).count)) } },
+        fact("peer.invalid_utf8", .bool, "close.receiver sent a text message that is not UTF-8") { c in
+            c.peer.map { side in .bool(c.facts.violations(by: side).contains { $0.kind == .textNotUTF8 }) }
+        },
+        fact("peer.invalid_utf8.frame", .int, "frame index of close.receiver's first non-UTF-8 text") { c in invalidUTF8(c)?.frameIndex.map { .int(Int64($0)) } },
+        fact("peer.invalid_utf8.offset", .int, "stream offset of the first bad byte") { c in invalidUTF8(c).map { .int($0.streamOffset) } },
+        fact("peer.invalid_utf8.detail", .string, "message index and byte offset inside the message of the first bad byte") { c in invalidUTF8(c).map { .string($0.detail) } },
+        fact("rsv1_without_extension", .bool, "a side set RSV1 though no extension was negotiated (an intermediary may have stripped Sec-WebSocket-Extensions)") { c in
+            .bool(c.facts.violations.contains { $0.kind == .rsv1WithoutExtension })
+        },
+        fact("rsv1_without_extension.side", .string, "the side that sent RSV1 without an extension") { c in
+            c.facts.violations.first { $0.kind == .rsv1WithoutExtension }.map { .string($0.side.rawValue) }
+        },
+    ]
+
+    static let traffic: [FactDefinition] = Side.allCases.flatMap { side in [
+        fact("\(side).messages", .int, "data messages \(side) sent") { .int(Int64($0.facts.direction(from: side).messages)) },
+        fact("\(side).largest_message", .int, "largest message \(side) sent, in bytes after inflation") { .int($0.facts.direction(from: side).largestMessage) },
+    ] } + [
+        fact("peer.messages", .int, "data messages close.receiver sent") { c in c.peer.map { .int(Int64(c.facts.direction(from: $0).messages)) } },
+        fact("peer.rate_before_close", .number, "close.receiver's messages per second in the \(FactContext.recentRateWindow) s before the close") { c in
+            c.peer.flatMap { c.rateBeforeClose(of: $0) }.map { .number($0) }
+        },
+        fact("peer.rate_earlier", .number, "close.receiver's messages per second in up to \(FactContext.earlierRateWindow) s before that") { c in
+            c.peer.flatMap { c.rateEarlier(of: $0) }.map { .number($0) }
+        },
+        fact("peer.rate_ratio", .number, "peer.rate_before_close divided by peer.rate_earlier") { c in
+            guard let peer = c.peer, let before = c.rateBeforeClose(of: peer), let earlier = c.rateEarlier(of: peer) else { return nil }
+            return .number(earlier > 0 ? before / earlier : (before > 0 ? 1_000 : 0))
+        },
+        fact("peer.largest_message", .int, "largest message close.receiver sent, in bytes after inflation") { c in c.peer.map { .int(c.facts.direction(from: $0).largestMessage) } },
+        fact("peer.largest_frame", .int, "largest frame payload close.receiver sent (as declared in its header)") { c in
+            c.peer.map { .int(Int64(clamping: c.facts.direction(from: $0).largestFrame)) }
+        },
+        fact("peer.last_message.index", .int, "index of close.receiver's last message before the close") { c in lastMessage(c).map { .int(Int64($0.index)) } },
+        fact("peer.last_message.type", .string, "its type: text or binary") { c in lastMessage(c).map { .string($0.opcode.name) } },
+        fact("peer.last_message.size", .int, "its size in bytes (after inflation)") { c in lastMessage(c).map { .int($0.size ?? $0.wireSize) } },
+        fact("peer.last_message.before_close", .number, "seconds between it and the close frame") { c in
+            guard let message = lastMessage(c), let close = c.facts.firstClose else { return nil }
+            return .number(close.at.seconds(since: message.at))
+        },
+    ]
+
+    static let pings: [FactDefinition] = Side.allCases.flatMap { side in [
+        fact("\(side).pings", .int, "pings \(side) sent") { .int(Int64($0.facts.direction(from: side).pings)) },
+        fact("\(side).pings_unanswered", .int, "pings \(side) sent that got no pong") { .int(Int64($0.facts.direction(from: side).unansweredPings)) },
+    ] } + [
+        fact("pings.unanswered", .int, "pings without a pong, both sides") { .int(Int64($0.facts.fromClient.unansweredPings + $0.facts.fromServer.unansweredPings)) },
+        fact("pings.oldest_unanswered_age", .number, "seconds from the oldest unanswered ping to the end of the connection") { c in
+            let oldest = [c.facts.fromClient.oldestUnansweredPingAt, c.facts.fromServer.oldestUnansweredPingAt].compactMap { $0 }.min()
+            guard let oldest, let end = c.facts.closed ?? c.endTime else { return nil }
+            return .number(end.seconds(since: oldest))
+        },
+    ]
+
+    static let token: [FactDefinition] = [
+        fact("jwt.found", .bool, "a JSON Web Token was found in the handshake (Authorization, query string, subprotocol or cookie)") { .bool($0.token != nil) },
+        fact("jwt.source", .string, "where: authorization, query, subprotocol or cookie") { c in c.token.map { .string($0.source.rawValue) } },
+        fact("jwt.expires_after", .number, "seconds from the connection's start to the token's exp (negative: expired before)") { c in
+            c.token?.expires.map { .number($0.seconds(since: c.facts.opened)) }
+        },
+        fact("jwt.lifetime", .number, "seconds from the token's iat to its exp") { c in
+            guard let expires = c.token?.expires, let issued = c.token?.issued else { return nil }
+            return .number(expires.seconds(since: issued))
+        },
+        fact("jwt.end_after_expiry", .number, "seconds from the token's exp to the first close (or TCP end); near 0 means the close came as it expired") { c in
+            guard let expires = c.token?.expires, let end = c.endTime else { return nil }
+            return .number(end.seconds(since: expires))
+        },
+    ]
+
+    static let correlation: [FactDefinition] = [
+        fact("wave.size", .int, "connections to the same server that ended with the same close code in the \(Int(CloseCorrelator.window)) s up to this one, this one included") { .int(Int64($0.waveSize)) },
+    ]
+
+    // MARK: Helpers
+
+    static let commonIdleTimeouts: [Double] = [30, 60, 90, 100, 120, 300, 350, 600, 900, 3600]
+
+    private static func fact(_ name: String, _ type: FactType, _ meaning: String,
+                             _ compute: @escaping @Sendable (FactContext) -> FactValue?) -> FactDefinition {
+        FactDefinition(name: name, type: type, meaning: meaning, compute: compute)
+    }
+
+    private static func unique(_ values: [String]) -> [String] {
+        var seen = Set<String>()
+        return values.filter { seen.insert($0).inserted }
+    }
+
+    private static func firstViolation(_ context: FactContext) -> Violation? {
+        context.peer.flatMap { side in context.facts.violations.first { $0.side == side } }
+    }
+
+    private static func invalidUTF8(_ context: FactContext) -> Violation? {
+        context.peer.flatMap { side in context.facts.violations.first { $0.side == side && $0.kind == .textNotUTF8 } }
+    }
+
+    private static func lastMessage(_ context: FactContext) -> MessageSummary? {
+        context.peer.flatMap { context.facts.lastMessageBeforeClose(from: $0) }
+    }
+}
+
+extension String {
+    func trimming(_ character: Character) -> String {
+        var text = Substring(self)
+        while text.first == character { text = text.dropFirst() }
+        while text.last == character { text = text.dropLast() }
+        return String(text)
+    }
+}

@@ -1,0 +1,96 @@
+/// One diagnosis rule: when its condition holds over a connection's facts, it names the cause.
+public struct Rule: Sendable {
+    public var id: String
+    public var category: String
+    /// Higher wins when several rules match; ties go to the rule listed first.
+    public var priority: Int
+    /// `nil` matches every connection (the catch-all).
+    public var condition: Condition?
+    public var summary: SummaryTemplate
+    public var explanation: String
+    public var fix: SummaryTemplate
+    public var references: [String]
+    /// Close codes this rule is about, for `wsdoctor explain` (from `close.code` conditions).
+    public var closeCodes: [UInt16] { condition?.closeCodes ?? [] }
+    public var origin: RuleOrigin
+
+    /// Default priority when a rule names none.
+    public static let defaultPriority = 50
+}
+
+/// Where a rule was defined.
+public struct RuleOrigin: Sendable, Hashable, CustomStringConvertible {
+    public var file: String
+    public var line: Int
+
+    public var description: String { "\(file):\(line)" }
+}
+
+/// A test over facts, combined with all/any/not.
+public indirect enum Condition: Sendable {
+    case all([Condition])
+    case any([Condition])
+    case not(Condition)
+    case compare(fact: String, Comparison)
+
+    /// Every fact the condition names, in order of first mention.
+    public var factNames: [String] {
+        var names: [String] = []
+        func visit(_ condition: Condition) {
+            switch condition {
+            case .all(let parts), .any(let parts): parts.forEach(visit)
+            case .not(let inner): visit(inner)
+            case .compare(let fact, _): if !names.contains(fact) { names.append(fact) }
+            }
+        }
+        visit(self)
+        return names
+    }
+
+    var closeCodes: [UInt16] {
+        switch self {
+        case .all(let parts), .any(let parts): return parts.flatMap(\.closeCodes)
+        case .not: return []
+        case .compare(let fact, let comparison):
+            guard fact == "close.code" || fact == "close.echo_code" else { return [] }
+            switch comparison {
+            case .equals(.int(let code)): return [UInt16(clamping: code)]
+            case .oneOf(let values): return values.compactMap { if case .int(let code) = $0 { return UInt16(clamping: code) } else { return nil } }
+            default: return []
+            }
+        }
+    }
+}
+
+/// How one fact is tested.
+public enum Comparison: Sendable {
+    case equals(FactValue)
+    case notEquals(FactValue)
+    case oneOf([FactValue])
+    case greaterThan(Double)
+    case atLeast(Double)
+    case lessThan(Double)
+    case atMost(Double)
+    /// Regular expression searched in a string fact (anywhere; anchor with ^ and $).
+    case matches(RegexPattern)
+    /// A list fact contains the string.
+    case contains(String)
+    /// The fact has a value (`true`) or has none (`false`).
+    case present(Bool)
+}
+
+/// A compiled regular expression with its source text.
+public struct RegexPattern: @unchecked Sendable {
+    // Regex is immutable once built; it is only read after loading.
+    public let source: String
+    let regex: Regex<AnyRegexOutput>
+
+    public init(_ source: String) throws {
+        self.source = source
+        self.regex = try Regex(source)
+    }
+
+    func matches(_ text: String) -> Bool {
+        (try? regex.firstMatch(in: text)) != nil
+    }
+}

@@ -1,0 +1,85 @@
+import Foundation
+
+/// The rules in effect: the defaults, with the user's files layered on top.
+public struct RuleSet: Sendable {
+    /// In evaluation order: defaults first, then rules the user added.
+    public private(set) var rules: [Rule]
+
+    public init(rules: [Rule]) {
+        self.rules = rules
+    }
+
+    /// The rules shipped with wsdoctor (Rules/*.yaml, built in).
+    public static func defaults() -> RuleSet {
+        var rules: [Rule] = []
+        for (file, text) in DefaultRules.files {
+            do {
+                rules += try RulesParser.parse(yaml: text, file: file)
+            } catch {
+                // A broken built-in file is a build defect; the test suite parses every one.
+                preconditionFailure("built-in rules do not parse: \(error)")
+            }
+        }
+        return RuleSet(rules: rules)
+    }
+
+    /// Parses a user's rules file.
+    public static func parse(yaml: String, file: String) throws(RulesError) -> [Rule] {
+        try RulesParser.parse(yaml: yaml, file: file)
+    }
+
+    /// Reads and parses a rules file from disk.
+    public static func load(file path: String) throws(RulesError) -> [Rule] {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            let reason = FileManager.default.fileExists(atPath: path) ? "cannot be read" : "does not exist"
+            throw RulesError(file: path, line: 1, column: 1, message: "the rules file \(reason)")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw RulesError(file: path, line: 1, column: 1, message: "the rules file is not UTF-8 text")
+        }
+        return try RulesParser.parse(yaml: text, file: path)
+    }
+
+    /// The defaults with each of `files` layered on in order.
+    public static func loading(files: [String]) throws(RulesError) -> RuleSet {
+        var set = RuleSet.defaults()
+        for file in files { set.layer(try load(file: file)) }
+        return set
+    }
+
+    /// Adds `newRules`: one with the id of an existing rule replaces it in place.
+    public mutating func layer(_ newRules: [Rule]) {
+        for rule in newRules {
+            if let index = rules.firstIndex(where: { $0.id == rule.id }) {
+                rules[index] = rule
+            } else {
+                rules.append(rule)
+            }
+        }
+    }
+
+    /// The diagnosis of one connection: the matching rule with the highest priority,
+    /// the first listed among equals.
+    public func diagnose(_ context: FactContext) -> ConnectionDiagnosis {
+        let facts = FactCatalog.values(for: context)
+        var winner: Rule?
+        for rule in rules where rule.condition?.holds(in: facts) ?? true {
+            if winner == nil || rule.priority > winner!.priority { winner = rule }
+        }
+        guard let rule = winner else { return Self.unclassified(facts) }
+        var names = rule.condition?.factNames ?? []
+        for name in rule.summary.factNames where !names.contains(name) { names.append(name) }
+        let evidence = names.compactMap { name in facts[name].map { ConnectionDiagnosis.Evidence(fact: name, value: $0) } }
+        return ConnectionDiagnosis(id: rule.id, category: rule.category, summary: rule.summary.render(facts),
+                                   explanation: rule.explanation, fix: rule.fix.render(facts), references: rule.references,
+                                   evidence: evidence, origin: rule.origin)
+    }
+
+    /// What is said when user rules replaced the catch-all and nothing matched.
+    private static func unclassified(_ facts: [String: FactValue]) -> ConnectionDiagnosis {
+        ConnectionDiagnosis(id: "unclassified", category: "unknown", summary: "no rule matched this connection",
+                            explanation: "None of the rules in effect applies; the default rules end with a catch-all that was replaced.",
+                            fix: "Add a rule for this situation, or keep a rule without `when:` last.", references: [],
+                            evidence: [], origin: RuleOrigin(file: "built-in", line: 0))
+    }
+}

@@ -1,0 +1,269 @@
+import Yams
+
+/// Reads a rules file (YAML) into rules, refusing anything it cannot use with a precise error.
+///
+/// The format is documented in Rules/README.md.
+enum RulesParser {
+    static let ruleFields = ["id", "category", "priority", "when", "summary", "explanation", "fix", "references"]
+    static let requiredFields = ["id", "category", "summary", "explanation", "fix"]
+    static let operators = ["equals", "not_equals", "in", "greater_than", "at_least", "less_than", "at_most", "matches", "contains", "present"]
+
+    static func parse(yaml: String, file: String) throws(RulesError) -> [Rule] {
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: yaml)
+        } catch let error as YamlError {
+            throw syntaxError(error, file: file)
+        } catch {
+            throw RulesError(file: file, line: 1, column: 1, message: "cannot read YAML: \(error)")
+        }
+        guard let root, case .mapping(let top) = root else {
+            throw RulesError(file: file, line: 1, column: 1, message: "a rules file is a mapping with a `rules:` list; see Rules/README.md")
+        }
+        let context = Context(file: file)
+        var rulesNode: Node?
+        for (key, value) in top {
+            guard key.string == "rules" else {
+                throw context.error(at: key, "unknown top-level key `\(key.string ?? "?")`; a rules file has only `rules:`")
+            }
+            rulesNode = value
+        }
+        guard let rulesNode, case .sequence(let list) = rulesNode else {
+            throw context.error(at: root, "`rules:` must be a list of rules (each starting with `- id:`)")
+        }
+        var rules: [Rule] = []
+        var firstLine: [String: Int] = [:]
+        for node in list {
+            let rule = try parseRule(node, context)
+            if let earlier = firstLine[rule.id] {
+                throw context.error(at: node, "duplicate rule id `\(rule.id)` (first defined on line \(earlier)); give each rule its own id")
+            }
+            firstLine[rule.id] = rule.origin.line
+            rules.append(rule)
+        }
+        return rules
+    }
+
+    struct Context {
+        let file: String
+
+        func error(at node: Node?, _ message: String) -> RulesError {
+            RulesError(file: file, line: node?.mark?.line ?? 1, column: node?.mark?.column ?? 1, message: message)
+        }
+    }
+
+    private static func syntaxError(_ error: YamlError, file: String) -> RulesError {
+        switch error {
+        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
+             .composer(let context, let problem, let mark, _):
+            let detail = context.map { "\(problem) \($0.text)" } ?? problem
+            return RulesError(file: file, line: mark.line, column: mark.column, message: "YAML syntax: \(detail); check indentation and quoting")
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            return RulesError(file: file, line: context.mark.line, column: context.mark.column,
+                              message: "the same key appears twice in one mapping: \(duplicates.joined(separator: ", "))")
+        default:
+            return RulesError(file: file, line: 1, column: 1, message: "cannot read YAML: \(error)")
+        }
+    }
+
+    // MARK: Rules
+
+    private static func parseRule(_ node: Node, _ context: Context) throws(RulesError) -> Rule {
+        guard case .mapping(let mapping) = node else {
+            throw context.error(at: node, "each rule is a mapping of fields (id, category, when, summary, explanation, fix, references)")
+        }
+        var fields: [String: (key: Node, value: Node)] = [:]
+        for (key, value) in mapping {
+            let name = key.string ?? ""
+            guard ruleFields.contains(name) else {
+                let hint = closestName(to: name, among: ruleFields).map { "; did you mean `\($0)`?" } ?? "; rule fields are \(ruleFields.joined(separator: ", "))"
+                throw context.error(at: key, "unknown rule field `\(name)`\(hint)")
+            }
+            fields[name] = (key, value)
+        }
+        let id = fields["id"]?.value.string ?? ""
+        let label = id.isEmpty ? "rule" : "rule `\(id)`"
+        for required in requiredFields where fields[required] == nil {
+            throw context.error(at: node, "\(label) has no `\(required)`; every rule needs \(requiredFields.joined(separator: ", "))")
+        }
+        guard id.isKebabCase else {
+            throw context.error(at: fields["id"]!.value, "rule id `\(id)` must be lower-case letters, digits and dashes, like `rate-limit-1008`")
+        }
+        let category = try scalarString(fields["category"]!.value, field: "category", label, context)
+        guard category.isKebabCase, category.first?.isLetter == true else {
+            throw context.error(at: fields["category"]!.value, "category `\(category)` must be lower-case letters, digits and dashes, like `broken-proxy`")
+        }
+        var priority = Rule.defaultPriority
+        if let entry = fields["priority"] {
+            guard let value = entry.value.int else {
+                throw context.error(at: entry.value, "\(label): priority must be a whole number (higher wins; default \(Rule.defaultPriority))")
+            }
+            priority = value
+        }
+        let condition = try fields["when"].map { entry throws(RulesError) in try parseCondition(entry.value, context) }
+        let summary = try template(fields["summary"]!.value, field: "summary", label, context)
+        let fix = try template(fields["fix"]!.value, field: "fix", label, context)
+        let explanation = try scalarString(fields["explanation"]!.value, field: "explanation", label, context)
+        var references: [String] = []
+        if let entry = fields["references"] {
+            guard case .sequence(let items) = entry.value else {
+                throw context.error(at: entry.value, "\(label): references is a list, e.g. [\"RFC 6455 §7.4.1\"]")
+            }
+            for item in items { references.append(try scalarString(item, field: "references", label, context)) }
+        }
+        return Rule(id: id, category: category, priority: priority, condition: condition, summary: summary,
+                    explanation: explanation, fix: fix, references: references,
+                    origin: RuleOrigin(file: context.file, line: node.mark?.line ?? 1))
+    }
+
+    private static func scalarString(_ node: Node, field: String, _ label: String, _ context: Context) throws(RulesError) -> String {
+        guard case .scalar(let scalar) = node else {
+            throw context.error(at: node, "\(label): `\(field)` must be text, not a list or mapping")
+        }
+        return scalar.string
+    }
+
+    private static func template(_ node: Node, field: String, _ label: String, _ context: Context) throws(RulesError) -> SummaryTemplate {
+        let text = try scalarString(node, field: field, label, context)
+        let template: SummaryTemplate
+        do {
+            template = try SummaryTemplate(text)
+        } catch .unknownFilter(let filter) {
+            throw context.error(at: node, "\(label): `\(field)` uses unknown filter `|\(filter)`; the only filter is `|quoted`")
+        } catch {
+            throw context.error(at: node, "\(label): `\(field)` has a `{` without its `}`; write `{fact.name}` to cite a fact, `{{` for a brace")
+        }
+        for name in template.factNames where FactCatalog.byName[name] == nil {
+            throw context.error(at: node, "\(label): `\(field)` cites unknown fact `{\(name)}`\(factHint(name))")
+        }
+        return template
+    }
+
+    private static func factHint(_ name: String) -> String {
+        if let close = closestName(to: name, among: FactCatalog.byName.keys) { return "; did you mean `\(close)`?" }
+        return "; the facts are listed in Rules/README.md"
+    }
+
+    // MARK: Conditions
+
+    private static func parseCondition(_ node: Node, _ context: Context) throws(RulesError) -> Condition {
+        guard case .mapping(let mapping) = node else {
+            throw context.error(at: node, "a condition is a mapping: `all:`, `any:`, `not:`, or `fact:` with one test such as `equals:`")
+        }
+        let keys = mapping.map { $0.key.string ?? "" }
+        if keys.count == 1, let combinator = keys.first, ["all", "any", "not"].contains(combinator) {
+            let value = mapping.first!.value
+            if combinator == "not" { return .not(try parseCondition(value, context)) }
+            guard case .sequence(let items) = value, !items.isEmpty else {
+                throw context.error(at: value, "`\(combinator):` takes a non-empty list of conditions")
+            }
+            var parts: [Condition] = []
+            for item in items { parts.append(try parseCondition(item, context)) }
+            return combinator == "all" ? .all(parts) : .any(parts)
+        }
+        guard let factEntry = mapping.first(where: { $0.key.string == "fact" }) else {
+            let unknown = keys.first { !["all", "any", "not"].contains($0) } ?? keys.first ?? ""
+            let hint = closestName(to: unknown, among: ["all", "any", "not", "fact"]).map { "; did you mean `\($0)`?" } ?? ""
+            throw context.error(at: node, "a condition needs `fact:` and one test, or one of `all:`, `any:`, `not:`; found `\(keys.joined(separator: "`, `"))`\(hint)")
+        }
+        let name = factEntry.value.string ?? ""
+        guard let definition = FactCatalog.byName[name] else {
+            throw context.error(at: factEntry.value, "unknown fact `\(name)`\(factHint(name))")
+        }
+        let tests = mapping.filter { $0.key.string != "fact" }
+        guard tests.count == 1, let test = tests.first else {
+            throw context.error(at: node, "fact `\(name)` needs exactly one test: \(operators.joined(separator: ", "))")
+        }
+        let op = test.key.string ?? ""
+        guard operators.contains(op) else {
+            let hint = closestName(to: op, among: operators).map { "; did you mean `\($0)`?" } ?? "; tests are \(operators.joined(separator: ", "))"
+            throw context.error(at: test.key, "unknown test `\(op)`\(hint)")
+        }
+        return .compare(fact: name, try parseComparison(op, test.value, definition, context))
+    }
+
+    private static func parseComparison(_ op: String, _ node: Node, _ fact: FactDefinition, _ context: Context) throws(RulesError) -> Comparison {
+        switch op {
+        case "equals", "not_equals":
+            guard fact.type != .list else {
+                throw context.error(at: node, "`\(fact.name)` is a list; test it with `contains:`")
+            }
+            let value = try typedValue(node, for: fact, context)
+            return op == "equals" ? .equals(value) : .notEquals(value)
+        case "in":
+            guard case .sequence(let items) = node, !items.isEmpty else {
+                throw context.error(at: node, "`in:` takes a list of values, e.g. `in: [1001, 1012]`")
+            }
+            var values: [FactValue] = []
+            for item in items { values.append(try typedValue(item, for: fact, context)) }
+            return .oneOf(values)
+        case "greater_than", "at_least", "less_than", "at_most":
+            guard fact.type.isNumeric else {
+                throw context.error(at: node, "`\(op)` compares numbers, but `\(fact.name)` is a \(fact.type.rawValue); use `equals:`\(fact.type == .string ? " or `matches:`" : "")")
+            }
+            guard let bound = node.float ?? node.int.map(Double.init), case .scalar = node else {
+                throw context.error(at: node, "`\(op)` needs a number, e.g. `\(op): 5`")
+            }
+            switch op {
+            case "greater_than": return .greaterThan(bound)
+            case "at_least": return .atLeast(bound)
+            case "less_than": return .lessThan(bound)
+            default: return .atMost(bound)
+            }
+        case "matches":
+            guard fact.type == .string else {
+                throw context.error(at: node, "`matches:` applies to text facts, but `\(fact.name)` is a \(fact.type.rawValue)")
+            }
+            let source = node.string ?? ""
+            do {
+                return .matches(try RegexPattern(source))
+            } catch {
+                throw context.error(at: node, "`\(source)` is not a valid regular expression: \(error); quote it in single quotes so YAML leaves backslashes alone")
+            }
+        case "contains":
+            guard fact.type == .list else {
+                throw context.error(at: node, "`contains:` applies to list facts, but `\(fact.name)` is a \(fact.type.rawValue); use `equals:` or `matches:`")
+            }
+            guard case .scalar(let scalar) = node else { throw context.error(at: node, "`contains:` takes one value") }
+            return .contains(scalar.string)
+        default:
+            guard let wanted = node.bool, case .scalar = node else {
+                throw context.error(at: node, "`present:` takes true or false")
+            }
+            return .present(wanted)
+        }
+    }
+
+    private static func typedValue(_ node: Node, for fact: FactDefinition, _ context: Context) throws(RulesError) -> FactValue {
+        guard case .scalar(let scalar) = node else {
+            throw context.error(at: node, "expected one value for `\(fact.name)`, not a list or mapping")
+        }
+        let quoted = scalar.style == .singleQuoted || scalar.style == .doubleQuoted
+        switch fact.type {
+        case .int:
+            guard !quoted, let value = node.int else {
+                throw context.error(at: node, "`\(fact.name)` is a whole number; `\(scalar.string)` is not (write it unquoted, e.g. 1008)")
+            }
+            return .int(Int64(value))
+        case .number:
+            guard !quoted, let value = node.float ?? node.int.map(Double.init) else {
+                throw context.error(at: node, "`\(fact.name)` is a number; `\(scalar.string)` is not")
+            }
+            return .number(value)
+        case .bool:
+            guard !quoted, let value = node.bool else {
+                throw context.error(at: node, "`\(fact.name)` is true or false; `\(scalar.string)` is neither")
+            }
+            return .bool(value)
+        case .string, .list:
+            return .string(scalar.string)
+        }
+    }
+}
+
+extension String {
+    /// Lower-case letters, digits and dashes, not starting with a dash.
+    var isKebabCase: Bool {
+        !isEmpty && first != "-" && allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" }
+    }
+}
