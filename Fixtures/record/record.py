@@ -1439,6 +1439,235 @@ async def sc_diag_too_big_deflate_1009(port: int, ctx: "RunContext") -> None:
             raise AssertionError(f"close code {ws.close_code}")
 
 
+# --- more diagnosis scenarios: handshakes that fail, codes, silent drops ----
+
+
+async def _read_http_answer(reader: asyncio.StreamReader) -> tuple[bytes, bytes]:
+    """(head, rest) of an HTTP answer read until the server ends TCP."""
+    async with asyncio.timeout(STEP_TIMEOUT):
+        head = await reader.readuntil(b"\r\n\r\n")
+        rest = await reader.read()
+    return head, rest
+
+
+async def sc_diag_version_426(port: int, ctx: "RunContext") -> None:
+    # A client speaking an old draft (hybi-08 used Sec-WebSocket-Version: 8).
+    async with serve(echo_handler, HOST, port, compression=None, **WS_COMMON):
+        async with asyncio.timeout(STEP_TIMEOUT):
+            reader, writer = await asyncio.open_connection(HOST, port)
+        try:
+            writer.write((
+                "GET /chat HTTP/1.1\r\n"
+                f"Host: {HOST}:{port}\r\n"
+                "Upgrade: websocket\r\n"
+                "Connection: Upgrade\r\n"
+                f"Sec-WebSocket-Key: {RAW_KEY}\r\n"
+                "Sec-WebSocket-Version: 8\r\n"
+                "User-Agent: wsdoctor-raw-client\r\n"
+                "\r\n").encode())
+            await writer.drain()
+            head, rest = await _read_http_answer(reader)
+        finally:
+            writer.close()
+            with contextlib.suppress(ConnectionError, TimeoutError):
+                async with asyncio.timeout(STEP_TIMEOUT):
+                    await writer.wait_closed()
+        status_line = head.split(b"\r\n")[0].decode()
+        print(f"  server answered {status_line!r}; body {rest!r}")
+        if head.startswith(b"HTTP/1.1 101 "):
+            raise AssertionError("the upgrade was accepted")
+
+
+async def sc_diag_handshake_unanswered(port: int, ctx: "RunContext") -> None:
+    # A raw TCP server (a backend that is not a WebSocket server, or one that
+    # crashes on the request): reads the request head, then ends TCP.
+    got: list[bytes] = []
+    handled = asyncio.Event()
+
+    async def handle(reader, writer) -> None:
+        try:
+            async with asyncio.timeout(STEP_TIMEOUT):
+                got.append(await reader.readuntil(b"\r\n\r\n"))
+        finally:
+            writer.close()
+            handled.set()
+
+    server = await asyncio.start_server(handle, HOST, port)
+    try:
+        try:
+            async with connect(ws_url(port, "/chat"), compression=None, **WS_COMMON):
+                raise AssertionError("the handshake succeeded")
+        except websockets.exceptions.InvalidHandshake as exc:
+            print(f"  client: {type(exc).__name__}: {exc} (cause: {exc.__cause__!r})")
+        async with asyncio.timeout(STEP_TIMEOUT):
+            await handled.wait()
+        if not got:
+            raise AssertionError("the request did not arrive")
+    finally:
+        server.close()
+        async with asyncio.timeout(STEP_TIMEOUT):
+            await server.wait_closed()
+
+
+async def sc_diag_handshake_refused_200(port: int, ctx: "RunContext") -> None:
+    # Python's own http.server (a plain web server, not a WebSocket server)
+    # in an empty directory: it answers the upgrade with a directory listing.
+    with tempfile.TemporaryDirectory(prefix="wsdoctor-empty-") as empty:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-u", "-m", "http.server", str(port), "--bind", HOST,
+            cwd=empty, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL)
+        try:
+            async with asyncio.timeout(STEP_TIMEOUT):
+                line = await proc.stdout.readline()
+            if not line.startswith(b"Serving HTTP on"):
+                raise AssertionError(f"http.server said {line!r}")
+            try:
+                # "/" (the empty directory's listing, 200); any other path is a 404.
+                async with connect(ws_url(port, "/"), compression=None, **WS_COMMON):
+                    raise AssertionError("the handshake succeeded")
+            except websockets.exceptions.InvalidHandshake as exc:
+                print(f"  client: {type(exc).__name__}: {exc} (cause: {exc.__cause__!r})")
+            await asyncio.sleep(0.2)  # let http.server finish with the connection
+        finally:
+            if proc.returncode is None:
+                proc.terminate()
+                try:
+                    async with asyncio.timeout(STEP_TIMEOUT):
+                        await proc.wait()
+                except TimeoutError:
+                    proc.kill()
+                    await proc.wait()
+
+
+async def sc_diag_policy_unexplained_1008(port: int, ctx: "RunContext") -> None:
+    # The server decides 1.5 s after the connection opened, with nothing from
+    # the client in between, that it does not want it (an origin check done
+    # late, e.g. after an asynchronous lookup).
+    async def handler(ws) -> None:
+        loop = asyncio.get_running_loop()
+        opened = loop.time()
+        message = await ws.recv()
+        await ws.send(message)
+        await asyncio.sleep(max(0.0, opened + 1.5 - loop.time()))
+        await ws.close(1008, "origin not allowed")
+
+    async with serve(handler, HOST, port, compression=None, **WS_COMMON):
+        async with connect(ws_url(port, "/chat"), compression=None, **WS_COMMON) as ws:
+            await send_and_expect_echo(ws, "hello")
+            await drain_until_closed(ws)
+        if ws.close_code != 1008:
+            raise AssertionError(f"close code {ws.close_code}")
+
+
+async def sc_diag_mandatory_extension_1010(port: int, ctx: "RunContext") -> None:
+    # The client needs permessage-deflate; the server did not negotiate it.
+    # (The client itself offers nothing here: compression=None.)
+    async with serve(echo_handler, HOST, port, compression=None, **WS_COMMON):
+        async with connect(ws_url(port, "/chat"), compression=None, **WS_COMMON) as ws:
+            if "Sec-WebSocket-Extensions" in ws.response.headers:
+                raise AssertionError("an extension was negotiated")
+            await send_and_expect_echo(ws, "hello")
+            await ws.close(1010, "permessage-deflate required")
+        if ws.close_code != 1010:
+            raise AssertionError(f"close code {ws.close_code}")
+
+
+def _echo_one_then_close(code: int, reason: str):
+    async def handler(ws) -> None:
+        message = await ws.recv()
+        await ws.send(message)
+        await asyncio.sleep(0.2)
+        await ws.close(code, reason)
+
+    return handler
+
+
+async def _echo_one_then_server_closes(port: int, path: str, code: int, reason: str) -> None:
+    async with serve(_echo_one_then_close(code, reason), HOST, port, compression=None,
+                     **WS_COMMON):
+        async with connect(ws_url(port, path), compression=None, **WS_COMMON) as ws:
+            await send_and_expect_echo(ws, "hello")
+            await drain_until_closed(ws)
+        if (ws.close_code, ws.close_reason) != (code, reason):
+            raise AssertionError(f"close {ws.close_code} {ws.close_reason!r}")
+
+
+async def sc_diag_bad_gateway_1014(port: int, ctx: "RunContext") -> None:
+    await _echo_one_then_server_closes(port, "/chat", 1014, "upstream unavailable")
+
+
+async def sc_diag_application_close_4000(port: int, ctx: "RunContext") -> None:
+    await _echo_one_then_server_closes(port, "/room", 4000, "room closed")
+
+
+async def sc_diag_keepalive_no_close(port: int, ctx: "RunContext") -> None:
+    import aiohttp
+
+    relay_ref: list[Relay] = []
+    passed = 0
+
+    def stall_after_one(frame: bytes) -> bytes | None:
+        # The echo of the first message gets through; then nothing more from
+        # the server reaches the client (not even its FIN).
+        nonlocal passed
+        relay = relay_ref[0]
+        if passed < 1:
+            passed += 1
+            return frame
+        if not relay.blackhole["s2c"]:
+            relay.blackhole["s2c"] = True
+            relay.note("s2c stalled: dropping everything from the server from now on")
+        opcode, _, payload = split_frame(frame)
+        relay.note(f"dropped s2c opcode {opcode:#x} payload {payload!r}")
+        return None
+
+    async def client(relay: Relay) -> None:
+        relay_ref.append(relay)
+        t0 = time.monotonic()
+        async with aiohttp.ClientSession() as session:
+            async with session.ws_connect(ws_url(port, "/chat"), heartbeat=1, compress=0,
+                                          autoclose=True, autoping=True) as ws:
+                await ws.send_str("hello")
+                async with asyncio.timeout(STEP_TIMEOUT):
+                    msg = await ws.receive()
+                if (msg.type, msg.data) != (aiohttp.WSMsgType.TEXT, "hello"):
+                    raise AssertionError(f"echo {msg!r}")
+                async with asyncio.timeout(10):
+                    msg = await ws.receive()
+                took = time.monotonic() - t0
+                print(f"  aiohttp client: {msg.type.name} {msg.data!r} after {took:.2f} s; "
+                      f"close_code {ws.close_code}; exception {ws.exception()!r}")
+                if msg.type not in (aiohttp.WSMsgType.ERROR, aiohttp.WSMsgType.CLOSED):
+                    raise AssertionError(f"unexpected message {msg!r}")
+
+    await _through_relay(port, dict(s2c_frame=stall_after_one), client)
+
+
+async def sc_diag_invalid_close_code_2999(port: int, ctx: "RunContext") -> None:
+    async with serve(echo_handler, HOST, port, compression=None, **WS_COMMON):
+        raw = await RawClient.open(port, "/chat")
+        try:
+            await raw.send(encode_frame(OP_TEXT, b"hello"))
+            opcode, _, payload = await raw.recv_frame()
+            if (opcode, payload) != (OP_TEXT, b"hello"):
+                raise AssertionError(f"unexpected echo {opcode} {payload!r}")
+            # 2999 is in 1000-2999 (reserved for the RFC and its extensions)
+            # but not assigned: not allowed in a close frame.
+            await raw.send(encode_frame(OP_CLOSE, struct.pack("!H", 2999) + b"bye"))
+            opcode, _, payload = await raw.recv_frame()
+            print(f"  server answered opcode {opcode:#x} payload {payload!r}")
+            if opcode != OP_CLOSE or payload[:2] != struct.pack("!H", 1002):
+                raise AssertionError(f"answer {opcode} {payload!r}")
+            # Our close was already sent: the closing handshake is complete.
+            async with asyncio.timeout(STEP_TIMEOUT):
+                rest = await raw.reader.read()
+            if rest:
+                raise AssertionError(f"data after close: {rest!r}")
+        finally:
+            await raw.close()
+
+
 # ---------------------------------------------------------------------------
 # Capture machinery
 
@@ -1517,6 +1746,15 @@ SCENARIOS = [
     Scenario("diag-empty-close-1005", sc_diag_empty_close_1005),
     Scenario("diag-close-never-echoed", sc_diag_close_never_echoed),
     Scenario("diag-too-big-deflate-1009", sc_diag_too_big_deflate_1009),
+    Scenario("diag-version-426", sc_diag_version_426),
+    Scenario("diag-handshake-unanswered", sc_diag_handshake_unanswered),
+    Scenario("diag-handshake-refused-200", sc_diag_handshake_refused_200),
+    Scenario("diag-policy-unexplained-1008", sc_diag_policy_unexplained_1008),
+    Scenario("diag-mandatory-extension-1010", sc_diag_mandatory_extension_1010),
+    Scenario("diag-bad-gateway-1014", sc_diag_bad_gateway_1014),
+    Scenario("diag-application-close-4000", sc_diag_application_close_4000),
+    Scenario("diag-keepalive-no-close", sc_diag_keepalive_no_close),
+    Scenario("diag-invalid-close-code-2999", sc_diag_invalid_close_code_2999),
 ]
 
 

@@ -191,7 +191,7 @@ public struct ConnectionAnalyzer {
             direction.lastMessageAt = time
             direction.lastMessage = MessageSummary(index: message.index, opcode: message.opcode, size: message.size,
                                                    wireSize: message.wireSize, at: time)
-            direction.messageRate.record(at: time)
+            direction.recentMessageTimes.record(time)
         }
     }
 

@@ -79,8 +79,8 @@ import WireTestSupport
         #expect(client.messageBytes == 150)
         #expect(client.firstMessageAt == at(1) && client.lastMessageAt == at(5))
         #expect(client.lastMessage?.index == 4)
-        #expect(client.messageRate.count(inLast: 3, endingAt: at(5)) == 3)
-        #expect(client.messageRate.count(inLast: 60, endingAt: at(5)) == 5)
+        #expect(client.recentMessageTimes.count(overLast: 2.5, endingAt: at(5)) == 3)
+        #expect(client.recentMessageTimes.rate(overLast: 10, endingAt: at(5)) == 0.5)
     }
 
     @Test func violationsAreBoundedAndCounted() {

@@ -27,7 +27,7 @@ import Testing
         let objects = try result.stdout.split(separator: "\n").map {
             try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
         }
-        #expect(objects.map { $0["type"] as? String } == ["connection", "connection", "summary", "connection", "summary"])
+        #expect(objects.map { $0["type"] as? String } == ["connection", "connection", "summary", "connection", "summary", "categories"])
         let first = objects[0]
         for key in ["client", "server", "opened", "closed", "handshake", "close", "violations"] {
             #expect(first[key] != nil, "missing \(key)")

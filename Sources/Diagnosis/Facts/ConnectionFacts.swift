@@ -157,8 +157,8 @@ public struct DirectionFacts: Sendable {
     public var lastMessage: MessageSummary?
     /// Last time any byte arrived from this side.
     public var lastActivityAt: Timestamp?
-    /// Messages per second over the last minute (for rates before a close).
-    public var messageRate = MessageRate()
+    /// Times of the latest messages (for the rate just before a close).
+    public var recentMessageTimes = RecentMessageTimes()
 
     public init() {}
 }

@@ -125,10 +125,10 @@ public enum FactCatalog {
         fact("\(side).largest_message", .int, "largest message \(side) sent, in bytes after inflation") { .int($0.facts.direction(from: side).largestMessage) },
     ] } + [
         fact("peer.messages", .int, "data messages close.receiver sent") { c in c.peer.map { .int(Int64(c.facts.direction(from: $0).messages)) } },
-        fact("peer.rate_before_close", .number, "close.receiver's messages per second in the \(FactContext.recentRateWindow) s before the close") { c in
+        fact("peer.rate_before_close", .number, "close.receiver's messages per second in the second before the close") { c in
             c.peer.flatMap { c.rateBeforeClose(of: $0) }.map { .number($0) }
         },
-        fact("peer.rate_earlier", .number, "close.receiver's messages per second in up to \(FactContext.earlierRateWindow) s before that") { c in
+        fact("peer.rate_earlier", .number, "close.receiver's messages per second from its first message until that second (absent when that is under 1 s)") { c in
             c.peer.flatMap { c.rateEarlier(of: $0) }.map { .number($0) }
         },
         fact("peer.rate_ratio", .number, "peer.rate_before_close divided by peer.rate_earlier") { c in

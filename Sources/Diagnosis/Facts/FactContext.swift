@@ -11,9 +11,8 @@ public struct FactContext: Sendable {
     public var token: JSONWebTokenClaims?
 
     /// Seconds before a close over which the sender's "rate before the close" is measured.
-    public static let recentRateWindow = 5
-    /// Seconds before that window over which the "earlier" rate is measured (at most).
-    public static let earlierRateWindow = 30
+    /// One second: rate limits are counted per second, and a burst shows at this scale.
+    public static let recentRateWindow: Double = 1
 
     public init(facts: ConnectionFacts, waveSize: Int = 1) {
         self.facts = facts
@@ -32,21 +31,17 @@ public struct FactContext: Sendable {
     /// `side`'s messages per second in the `recentRateWindow` seconds before the first close.
     func rateBeforeClose(of side: Side) -> Double? {
         guard let close = facts.firstClose else { return nil }
-        let direction = facts.direction(from: side)
-        guard direction.firstMessageAt != nil else { return 0 }
-        let window = Self.recentRateWindow
-        return Double(direction.messageRate.count(inLast: window, endingAt: close.at)) / Double(window)
+        return facts.direction(from: side).recentMessageTimes.rate(overLast: Self.recentRateWindow, endingAt: close.at)
     }
 
-    /// `side`'s messages per second before that window (up to `earlierRateWindow` seconds).
+    /// `side`'s messages per second from its first message to the start of that window.
     func rateEarlier(of side: Side) -> Double? {
-        guard let close = facts.firstClose, let first = facts.direction(from: side).firstMessageAt else { return nil }
-        let recent = Self.recentRateWindow
-        let earlierSpan = min(Double(Self.earlierRateWindow), close.at.seconds(since: first) - Double(recent))
-        guard earlierSpan >= 1 else { return nil }
-        let span = Int(earlierSpan.rounded(.down))
-        let rate = facts.direction(from: side).messageRate
-        let count = rate.count(inLast: recent + span, endingAt: close.at) - rate.count(inLast: recent, endingAt: close.at)
-        return Double(count) / Double(span)
+        guard let close = facts.firstClose, let first = facts.direction(from: side).firstMessageAt,
+              let last = facts.lastMessageBeforeClose(from: side) else { return nil }
+        let windowStart = Timestamp(nanoseconds: close.at.nanoseconds - Int64(Self.recentRateWindow * 1e9))
+        let span = windowStart.seconds(since: first)
+        guard span >= 1 else { return nil }
+        let recent = facts.direction(from: side).recentMessageTimes.count(overLast: Self.recentRateWindow, endingAt: close.at)
+        return Double(max(0, last.index + 1 - recent)) / span
     }
 }

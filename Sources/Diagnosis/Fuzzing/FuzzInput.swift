@@ -118,17 +118,8 @@ package struct FuzzInput {
 
     /// Touches the computed facts that reporters and rules read, so their code is fuzzed too.
     private static func readDerivedFacts(_ facts: ConnectionFacts, at time: Timestamp) {
-        _ = facts.firstClose
-        _ = facts.echoClose
-        _ = facts.closeHandshakeComplete
-        _ = facts.incomplete
-        _ = facts.transport.end
-        _ = facts.handshake?.path
-        _ = facts.handshake?.retryAfter
-        for side in Side.allCases {
-            _ = facts.violations(by: side).count
-            _ = facts.direction(from: side).messageRate.count(inLast: 10, endingAt: time)
-        }
+        // Every fact and every default rule, over whatever state the input reached.
+        _ = RuleSet.defaults().diagnose(FactContext(facts: facts))
     }
 
     // MARK: Reading

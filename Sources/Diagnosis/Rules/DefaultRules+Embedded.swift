@@ -42,34 +42,19 @@ rules:
     fix: "Inspect the proxies and load balancers between client and server: they must pass Sec-WebSocket-Key and Sec-WebSocket-Accept unchanged and must not cache or reuse upgrade responses."
     references: ["RFC 6455 §4.1", "RFC 6455 §4.2.2"]
 
-  - id: handshake-overload-retry-after
-    category: overload
-    priority: 92
-    when:
-      all:
-        - fact: handshake.status
-          in: [429, 503]
-        - fact: handshake.retry_after
-          present: true
-    summary: "The server refused the upgrade with HTTP {handshake.status} and Retry-After: {handshake.retry_after}: it is overloaded or limiting new connections."
-    explanation: >-
-      429 (Too Many Requests) and 503 (Service Unavailable) in answer to an upgrade mean the
-      server, or a gateway in front of it, is shedding load. Retry-After says how long to wait.
-    fix: "Wait as long as Retry-After says before reconnecting ({handshake.retry_after}), then back off exponentially; if it persists, add capacity or lower the number of concurrent connections."
-    references: ["RFC 9110 §15.6.4", "RFC 6585 §4", "RFC 9110 §10.2.3"]
-
   - id: handshake-overload
     category: overload
     priority: 91
     when:
       fact: handshake.status
       in: [429, 503]
-    summary: "The server refused the upgrade with HTTP {handshake.status}: it is overloaded or limiting new connections (no Retry-After given)."
+    summary: "The server refused the upgrade with HTTP {handshake.status} (Retry-After: {handshake.retry_after}): it is overloaded or limiting new connections."
     explanation: >-
-      429 and 503 in answer to an upgrade mean the server, or a gateway in front of it, is
-      shedding load. Without Retry-After the client has to choose its own delay.
-    fix: "Reconnect with exponential backoff starting at 1 second and doubling each attempt; if it persists, add capacity or reduce concurrent connections."
-    references: ["RFC 6585 §4", "RFC 9110 §15.6.4"]
+      429 (Too Many Requests) and 503 (Service Unavailable) in answer to an upgrade mean the
+      server, or a gateway in front of it, is shedding load. Retry-After, when given, says how
+      long to wait.
+    fix: "Wait as long as Retry-After says ({handshake.retry_after}) before reconnecting, then back off exponentially starting at 1 second; if it persists, add capacity or lower the number of concurrent connections."
+    references: ["RFC 6585 §4", "RFC 9110 §15.6.4", "RFC 9110 §10.2.3"]
 
   - id: handshake-unauthorized
     category: handshake-failed
@@ -107,19 +92,6 @@ rules:
       Connection or Upgrade headers); 426 means the server wants another protocol version.
     fix: "Check the upgrade headers the client sends (Upgrade: websocket, Connection: Upgrade, Sec-WebSocket-Version: 13, a 16-byte base64 key) and whether a proxy strips hop-by-hop headers."
     references: ["RFC 6455 §4.2.1", "RFC 6455 §4.4"]
-
-  - id: handshake-gateway-error
-    category: handshake-failed
-    priority: 90
-    when:
-      fact: handshake.status
-      in: [500, 502, 504]
-    summary: "The upgrade failed with HTTP {handshake.status}: the server, or a gateway in front of it, failed before WebSocket could start."
-    explanation: >-
-      500 is an error inside the server; 502 and 504 come from a gateway that could not get
-      a good or timely answer from the server behind it.
-    fix: "Look at the logs of the server and of the proxy or load balancer in front of it at the time of the request."
-    references: ["RFC 9110 §15.6"]
 
   - id: handshake-unanswered
     category: handshake-failed
@@ -285,7 +257,7 @@ rules:
           at_least: 3
         - fact: peer.rate_before_close
           at_least: 5
-    summary: "The {close.initiator} closed with {close.code} ({close.reason|quoted}) after the {close.receiver} sped up to {peer.rate_before_close} messages/s in the last 5 s, from {peer.rate_earlier} messages/s before: a rate limit."
+    summary: "The {close.initiator} closed with {close.code} ({close.reason|quoted}) after the {close.receiver} sped up to {peer.rate_before_close} messages/s in the last second, from {peer.rate_earlier} messages/s before: a rate limit."
     explanation: >-
       The sender's message rate jumped just before the close, compared with its rate
       earlier in the session. Servers enforce such limits with 1008 (or a private code).
@@ -520,7 +492,7 @@ rules:
     fix: "Find why pongs stopped: a blocked event loop on the other side, a stalled network path, or a proxy dropping control frames; tune ping interval and timeout to the path's latency."
     references: ["RFC 6455 §5.5.2"]
 
-  - id: idle-timeout-at-common-value
+  - id: idle-timeout
     category: idle-timeout
     priority: 65
     when:
@@ -537,20 +509,6 @@ rules:
       (60 s is common: nginx proxy_read_timeout, AWS ALB; Cloudflare 100 s). They close TCP
       without a WebSocket close frame.
     fix: "Send application pings (or WebSocket pings) more often than the intermediary's idle timeout, or raise that timeout for WebSocket routes."
-    references: ["RFC 6455 §5.5.2"]
-
-  - id: idle-timeout
-    category: idle-timeout
-    priority: 64
-    when:
-      all:
-        - fact: close.initiator
-          equals: none
-        - fact: tcp.idle_before_end
-          at_least: 30
-    summary: "No close frame: after {tcp.idle_before_end} s without traffic the {tcp.first_end_by} ended TCP ({tcp.first_end}): an idle timeout."
-    explanation: "Long silence followed by a transport-level close points to an idle timeout in an endpoint or in between."
-    fix: "Keep the connection alive with pings more often than every {tcp.idle_before_end} s, or raise the idle timeout of the component that closed it."
     references: ["RFC 6455 §5.5.2"]
 
   - id: reset-without-close

@@ -10,8 +10,10 @@ public struct Rule: Sendable {
     public var explanation: String
     public var fix: SummaryTemplate
     public var references: [String]
-    /// Close codes this rule is about, for `wsdoctor explain` (from `close.code` conditions).
-    public var closeCodes: [UInt16] { condition?.closeCodes ?? [] }
+    /// Whether one of the rule's `close.code` tests accepts `code` (for `wsdoctor explain`).
+    public func concerns(closeCode code: UInt16) -> Bool {
+        condition?.testsCloseCode(code) ?? false
+    }
     public var origin: RuleOrigin
 
     /// Default priority when a rule names none.
@@ -47,17 +49,11 @@ public indirect enum Condition: Sendable {
         return names
     }
 
-    var closeCodes: [UInt16] {
+    func testsCloseCode(_ code: UInt16) -> Bool {
         switch self {
-        case .all(let parts), .any(let parts): return parts.flatMap(\.closeCodes)
-        case .not: return []
-        case .compare(let fact, let comparison):
-            guard fact == "close.code" || fact == "close.echo_code" else { return [] }
-            switch comparison {
-            case .equals(.int(let code)): return [UInt16(clamping: code)]
-            case .oneOf(let values): return values.compactMap { if case .int(let code) = $0 { return UInt16(clamping: code) } else { return nil } }
-            default: return []
-            }
+        case .all(let parts), .any(let parts): return parts.contains { $0.testsCloseCode(code) }
+        case .not: return false
+        case .compare(let fact, let comparison): return fact == "close.code" && comparison.holds(for: .int(Int64(code)))
         }
     }
 }

@@ -9,8 +9,10 @@ public struct RuleSet: Sendable {
         self.rules = rules
     }
 
-    /// The rules shipped with wsdoctor (Rules/*.yaml, built in).
-    public static func defaults() -> RuleSet {
+    /// The rules shipped with wsdoctor (Rules/*.yaml, built in), parsed once.
+    public static func defaults() -> RuleSet { builtIn }
+
+    private static let builtIn: RuleSet = {
         var rules: [Rule] = []
         for (file, text) in DefaultRules.files {
             do {
@@ -21,7 +23,7 @@ public struct RuleSet: Sendable {
             }
         }
         return RuleSet(rules: rules)
-    }
+    }()
 
     /// Parses a user's rules file.
     public static func parse(yaml: String, file: String) throws(RulesError) -> [Rule] {
