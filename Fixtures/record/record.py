@@ -34,7 +34,11 @@ or drops idle connections; only the client<->relay leg is captured: the
 relay listens on the captured port and reaches the server on a port that is
 not captured), and a websockets server run as a separate process so that it
 can be killed (diag-server-crash). diag-idle-timeout waits 60 s on purpose;
-a scenario may set its own time bound (Scenario.timeout).
+a scenario may set its own time bound (Scenario.timeout). The failed-handshake
+scenarios use a raw TCP server that never answers the upgrade
+(diag-handshake-unanswered) and Python's own `python -m http.server` as a
+subprocess in an empty directory (diag-handshake-refused-200);
+diag-keepalive-no-close uses an aiohttp client (heartbeat) through a Relay.
 """
 
 from __future__ import annotations

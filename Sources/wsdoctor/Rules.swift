@@ -55,7 +55,18 @@ struct Rules: ParsableCommand {
     struct Facts: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List every fact a rule can name, with its type and meaning.")
 
+        @Flag(help: "Print a Markdown table (as in Rules/README.md).")
+        var markdown = false
+
         func run() {
+            if markdown {
+                print("| fact | type | meaning |")
+                print("| --- | --- | --- |")
+                for fact in FactCatalog.all {
+                    print("| `\(fact.name)` | \(fact.type.rawValue) | \(fact.meaning) |")
+                }
+                return
+            }
             for fact in FactCatalog.all {
                 print(fact.name.padding(toLength: 34) + fact.type.rawValue.padding(toLength: 8) + fact.meaning)
             }

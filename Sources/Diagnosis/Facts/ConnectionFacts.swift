@@ -179,6 +179,14 @@ public struct CloseFacts: Sendable, Hashable {
     public var at: Timestamp
     public var frameIndex: Int
     public var offset: Int64
+
+    public init(code: UInt16?, reason: String, at: Timestamp, frameIndex: Int, offset: Int64) {
+        self.code = code
+        self.reason = reason
+        self.at = at
+        self.frameIndex = frameIndex
+        self.offset = offset
+    }
 }
 
 /// How the TCP connection ended.

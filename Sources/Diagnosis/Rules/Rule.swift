@@ -25,6 +25,11 @@ public struct RuleOrigin: Sendable, Hashable, CustomStringConvertible {
     public var file: String
     public var line: Int
 
+    public init(file: String, line: Int) {
+        self.file = file
+        self.line = line
+    }
+
     public var description: String { "\(file):\(line)" }
 }
 
