@@ -1454,7 +1454,7 @@ async def _read_http_answer(reader: asyncio.StreamReader) -> tuple[bytes, bytes]
     return head, rest
 
 
-async def sc_diag_version_426(port: int, ctx: "RunContext") -> None:
+async def sc_diag_bad_version_400(port: int, ctx: "RunContext") -> None:
     # A client speaking an old draft (hybi-08 used Sec-WebSocket-Version: 8).
     async with serve(echo_handler, HOST, port, compression=None, **WS_COMMON):
         async with asyncio.timeout(STEP_TIMEOUT):
@@ -1750,7 +1750,7 @@ SCENARIOS = [
     Scenario("diag-empty-close-1005", sc_diag_empty_close_1005),
     Scenario("diag-close-never-echoed", sc_diag_close_never_echoed),
     Scenario("diag-too-big-deflate-1009", sc_diag_too_big_deflate_1009),
-    Scenario("diag-version-426", sc_diag_version_426),
+    Scenario("diag-bad-version-400", sc_diag_bad_version_400),
     Scenario("diag-handshake-unanswered", sc_diag_handshake_unanswered),
     Scenario("diag-handshake-refused-200", sc_diag_handshake_refused_200),
     Scenario("diag-policy-unexplained-1008", sc_diag_policy_unexplained_1008),

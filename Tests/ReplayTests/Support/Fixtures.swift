@@ -24,7 +24,7 @@ let allFixtures: [String] = {
 }()
 
 /// Captures recorded whole, from the SYN on (the derived mid-stream and lost-segment cuts excluded).
-let completeFixtures: [String] = allFixtures.filter { !$0.contains("mid-stream") && !$0.contains("lost-segment") }
+let completeFixtures: [String] = allFixtures.filter { !$0.contains("mid-stream") && !$0.contains("lost-") }
 
 /// Captures that contain their connections' SYN (tshark needs it to find the WebSocket port).
 let fixturesWithHandshake: [String] = allFixtures.filter { !$0.contains("mid-stream") }
