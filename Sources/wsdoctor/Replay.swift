@@ -92,16 +92,7 @@ struct Replay: ParsableCommand {
                 printedAny = true
             }
             if files.count > 1 && format == .text { output.line("== \(file)") }
-            let feeder = CaptureFileFeeder(path: file, filter: filter,
-                                           configuration: TCPReassembler.Configuration(serverPorts: Set(webSocketPorts)))
-            var failure: CaptureError?
-            do {
-                try feeder.run(delegate: session)
-            } catch {
-                failure = error
-            }
-            session.finishAll(at: Timestamp(nanoseconds: 0))
-            let stats = feeder.statistics
+            let (stats, failure) = session.replay(file: file, filter: filter)
             switch format {
             case .text:
                 if printedAny { output.line("") }

@@ -46,6 +46,8 @@ public final class ReplaySession: TCPStreamDelegate {
     private var openOrder: [TCPConnectionID] = []
     private var nextToReport = 0
     private var opened = 0
+    /// The latest time any event carried.
+    private var latest = Timestamp(nanoseconds: 0)
 
     public init(configuration: AnalyzerConfiguration = AnalyzerConfiguration(), rules: RuleSet = .defaults(),
                 webSocketPorts: Set<UInt16> = [], onConnection: @escaping (FinishedConnection) -> Void) {
@@ -57,6 +59,7 @@ public final class ReplaySession: TCPStreamDelegate {
 
     public func connectionOpened(_ id: TCPConnectionID, client: Endpoint, server: Endpoint, at time: Timestamp,
                                  sawSYN: Bool, sidesGuessed: Bool) {
+        latest = max(latest, time)
         var config = configuration
         config.decoder.assumeWebSocket = !sawSYN && webSocketPorts.contains(server.port)
         let facts = ConnectionFacts(id: opened, client: client, server: server, opened: time, sawTCPOpen: sawSYN, sidesGuessed: sidesGuessed)
@@ -67,6 +70,7 @@ public final class ReplaySession: TCPStreamDelegate {
     }
 
     public func received(_ id: TCPConnectionID, from side: Side, bytes: UnsafeRawBufferPointer, at time: Timestamp) {
+        latest = max(latest, time)
         if unconfirmedSides.contains(id) { confirmSides(id, firstBytesFrom: side, bytes) }
         analyzers[id]?.analyzer.received(bytes, from: actual(side, id), at: time)
     }
@@ -109,8 +113,25 @@ public final class ReplaySession: TCPStreamDelegate {
     }
 
     public func captureEnded(_ id: TCPConnectionID, at time: Timestamp) {
+        latest = max(latest, time)
         analyzers[id]?.analyzer.sourceEnded(at: time)
         flushIfDone(id)
+    }
+
+    /// Reads a whole capture file through this session and hands on every connection in it.
+    ///
+    /// - Returns: what the file held, and the error that cut reading short, if any (everything
+    ///   before it has been handed on).
+    public func replay(file path: String, filter: String? = nil) -> (statistics: CaptureFileFeeder.Statistics, error: CaptureError?) {
+        let feeder = CaptureFileFeeder(path: path, filter: filter, configuration: TCPReassembler.Configuration(serverPorts: webSocketPorts))
+        var failure: CaptureError?
+        do {
+            try feeder.run(delegate: self)
+        } catch {
+            failure = error
+        }
+        finishAll(at: latest)
+        return (feeder.statistics, failure)
     }
 
     /// Ends every connection still open (the source is exhausted) and hands all on.

@@ -203,6 +203,8 @@ public struct ConnectionDecoder {
     private mutating func acceptResponse(_ head: HTTPResponseHead, into events: inout [WireEvent]) {
         // Interim answers (100 Continue, 103 Early Hints) precede the real one.
         if (100...199).contains(head.status) && head.status != 101 {
+            // Interim answers have no body; the parser must be reset or it repeats this head forever.
+            startBody(&server, .none, then: .http)
             return
         }
         guard !pendingRequests.isEmpty else {

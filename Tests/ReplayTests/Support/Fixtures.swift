@@ -47,15 +47,8 @@ func replay(_ path: String, webSocketPorts: Set<UInt16> = [], timeline: Bool = t
     var configuration = AnalyzerConfiguration()
     configuration.recordTimeline = timeline
     let session = ReplaySession(configuration: configuration, rules: rules, webSocketPorts: webSocketPorts) { connections.append($0) }
-    let feeder = CaptureFileFeeder(path: path, configuration: TCPReassembler.Configuration(serverPorts: webSocketPorts))
-    var failure: CaptureError?
-    do {
-        try feeder.run(delegate: session)
-    } catch {
-        failure = error
-    }
-    session.finishAll(at: Timestamp(nanoseconds: 0))
-    return ReplayResult(connections: connections, statistics: feeder.statistics, otherConnections: session.otherConnections, error: failure)
+    let (statistics, failure) = session.replay(file: path)
+    return ReplayResult(connections: connections, statistics: statistics, otherConnections: session.otherConnections, error: failure)
 }
 
 func replayFixture(_ name: String) -> ReplayResult { replay(fixturePath(name)) }
