@@ -182,3 +182,16 @@ import WebSocketWire
         }
     }
 }
+
+@Suite struct ReplayOrderingTests {
+    @Test func finishedConnectionsWaitingBehindAnOpenOneAreBounded() {
+        var reported: [Int] = []
+        let session = ReplaySession { reported.append($0.facts.id) }
+        session.maxFinishedWaiting = 0
+        _ = session.replay(file: fixturePath("diag-restart-wave-1012.pcap"))
+        // Every connection is still reported once, in the order they ended rather than opened.
+        #expect(reported.sorted() == [0, 1, 2, 3, 4])
+        let inOpeningOrder = replayFixture("diag-restart-wave-1012.pcap").connections.map(\.facts.id)
+        #expect(inOpeningOrder == [0, 1, 2, 3, 4])
+    }
+}

@@ -34,6 +34,8 @@ public final class ReplaySession: TCPStreamDelegate {
         var analyzer: ConnectionAnalyzer
         /// Set when the connection ends, in the order connections end.
         var diagnosis: ConnectionDiagnosis?
+        /// Counted in `finishedWaiting`.
+        var counted = false
         init(_ analyzer: ConnectionAnalyzer) { self.analyzer = analyzer }
     }
 
@@ -46,6 +48,11 @@ public final class ReplaySession: TCPStreamDelegate {
     private var openOrder: [TCPConnectionID] = []
     private var nextToReport = 0
     private var opened = 0
+    /// Finished connections not yet handed on because one opened before them is still open.
+    private var finishedWaiting = 0
+    /// Bound on `finishedWaiting`. 10,000 finished connections are tens of MiB of facts;
+    /// past it, reporting order gives way to bounded memory.
+    public var maxFinishedWaiting = 10_000
     /// The latest time any event carried.
     private var latest = Timestamp(nanoseconds: 0)
 
@@ -137,15 +144,19 @@ public final class ReplaySession: TCPStreamDelegate {
     /// Ends every connection still open (the source is exhausted) and hands all on.
     public func finishAll(at time: Timestamp) {
         for id in openOrder[nextToReport...] {
-            guard let box = analyzers[id] else { continue }
-            box.analyzer.sourceEnded(at: time)
-            if box.diagnosis == nil { diagnose(box) }
+            guard analyzers[id] != nil else { continue }
+            analyzers[id]!.analyzer.sourceEnded(at: time)
+            flushIfDone(id)
         }
         flush()
     }
 
     private func flushIfDone(_ id: TCPConnectionID) {
-        if let box = analyzers[id], box.analyzer.isFinished, box.diagnosis == nil { diagnose(box) }
+        if let box = analyzers[id], box.analyzer.isFinished, !box.counted {
+            box.counted = true
+            finishedWaiting += 1
+            if box.diagnosis == nil { diagnose(box) }
+        }
         if openOrder.indices.contains(nextToReport), openOrder[nextToReport] == id { flush() }
     }
 
@@ -165,21 +176,35 @@ public final class ReplaySession: TCPStreamDelegate {
                 continue
             }
             guard box.analyzer.isFinished else { break }
-            analyzers[id] = nil
             nextToReport += 1
-            if let diagnosis = box.diagnosis {
-                webSocketConnections += 1
-                let analyzer = box.analyzer
-                onConnection(FinishedConnection(facts: analyzer.facts, diagnosis: diagnosis, timeline: analyzer.timeline,
-                                                timelineEntriesNotKept: analyzer.timelineEntriesNotKept))
-            } else {
-                otherConnections += 1
-            }
+            handOn(id, box)
         }
+        if finishedWaiting > maxFinishedWaiting { flushOutOfOrder() }
         // Keep the order list from growing without bound over long captures.
         if nextToReport > 4096 && nextToReport * 2 > openOrder.count {
             openOrder.removeFirst(nextToReport)
             nextToReport = 0
+        }
+    }
+
+    /// A long-lived connection must not hold every later one in memory: past the bound,
+    /// finished connections are handed on before the open ones that precede them.
+    private func flushOutOfOrder() {
+        for id in openOrder[nextToReport...] {
+            if let box = analyzers[id], box.analyzer.isFinished { handOn(id, box) }
+        }
+    }
+
+    private func handOn(_ id: TCPConnectionID, _ box: AnalyzerBox) {
+        analyzers[id] = nil
+        if box.counted { finishedWaiting -= 1 }
+        if let diagnosis = box.diagnosis {
+            webSocketConnections += 1
+            let analyzer = box.analyzer
+            onConnection(FinishedConnection(facts: analyzer.facts, diagnosis: diagnosis, timeline: analyzer.timeline,
+                                            timelineEntriesNotKept: analyzer.timelineEntriesNotKept))
+        } else {
+            otherConnections += 1
         }
     }
 }
