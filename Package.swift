@@ -11,6 +11,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
     ],
     targets: [
         .systemLibrary(
@@ -34,13 +35,22 @@ let package = Package(
             dependencies: ["WebSocketWire", "Diagnosis", "CPcap"]
         ),
         .target(
+            name: "LiveProxy",
+            dependencies: [
+                "Diagnosis", "WebSocketWire", "Capture",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
+        .target(
             name: "Reporting",
             dependencies: ["Diagnosis", "WebSocketWire"]
         ),
         .executableTarget(
             name: "wsdoctor",
             dependencies: [
-                "WebSocketWire", "Diagnosis", "Capture", "Reporting",
+                "WebSocketWire", "Diagnosis", "Capture", "Reporting", "LiveProxy",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -30,4 +30,4 @@ export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=Fuzz/lsan.supp:print_suppressio
 
 exec .build-fuzz/debug/wsdoctor-fuzz fuzz-out/corpus Fuzz/corpus Fuzz/regressions \
     -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -max_len=65536 \
-    -artifact_prefix=fuzz-out/crashes/ -print_final_stats=1 "$@"
+    -dict=Fuzz/wsdoctor.dict -artifact_prefix=fuzz-out/crashes/ -print_final_stats=1 "$@"

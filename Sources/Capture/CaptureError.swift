@@ -1,4 +1,4 @@
-/// Why a capture file could not be read.
+/// Why a capture file could not be read or written.
 ///
 /// A struct wrapping a private enum so cases can be added without breaking
 /// callers; compare `reason` against the static members of ``Reason``.
@@ -8,7 +8,7 @@ public struct CaptureError: Error, CustomStringConvertible, Sendable {
     public struct Reason: Hashable, Sendable, CustomStringConvertible {
         fileprivate enum Base: Hashable, Sendable {
             case missingFile, notACaptureFile, cannotOpen, truncatedCapture
-            case unsupportedLinkType, badFilter, readFailed
+            case unsupportedLinkType, badFilter, readFailed, writeFailed
         }
         fileprivate let base: Base
 
@@ -26,6 +26,8 @@ public struct CaptureError: Error, CustomStringConvertible, Sendable {
         public static let badFilter = Reason(base: .badFilter)
         /// libpcap failed while reading packets, for a reason other than truncation.
         public static let readFailed = Reason(base: .readFailed)
+        /// Writing a recorded capture failed (disk full, file removed…); packets may be missing.
+        public static let writeFailed = Reason(base: .writeFailed)
 
         public var description: String {
             switch base {
@@ -36,6 +38,7 @@ public struct CaptureError: Error, CustomStringConvertible, Sendable {
             case .unsupportedLinkType: return "unsupportedLinkType"
             case .badFilter: return "badFilter"
             case .readFailed: return "readFailed"
+            case .writeFailed: return "writeFailed"
             }
         }
     }
@@ -48,6 +51,7 @@ public struct CaptureError: Error, CustomStringConvertible, Sendable {
         case unsupportedLinkType(Int32, name: String?)
         case badFilter(filter: String, detail: String)
         case readFailed(packetsRead: Int, detail: String)
+        case writeFailed(detail: String)
     }
 
     private let kind: Kind
@@ -68,6 +72,7 @@ public struct CaptureError: Error, CustomStringConvertible, Sendable {
         case .unsupportedLinkType: return .unsupportedLinkType
         case .badFilter: return .badFilter
         case .readFailed: return .readFailed
+        case .writeFailed: return .writeFailed
         }
     }
 
@@ -89,6 +94,8 @@ public struct CaptureError: Error, CustomStringConvertible, Sendable {
             return "\(path): bad capture filter '\(filter)': \(detail)"
         case .readFailed(let packetsRead, let detail):
             return "\(path): read failed after \(packetsRead) packets (libpcap: \(detail))"
+        case .writeFailed(let detail):
+            return "\(path): cannot write capture file (\(detail)); packets recorded since the last flush may be missing"
         }
     }
 
@@ -107,4 +114,5 @@ public struct CaptureError: Error, CustomStringConvertible, Sendable {
     static func readFailed(_ path: String, packetsRead: Int, detail: String) -> CaptureError {
         .init(.readFailed(packetsRead: packetsRead, detail: detail), path: path)
     }
+    static func writeFailed(_ path: String, detail: String) -> CaptureError { .init(.writeFailed(detail: detail), path: path) }
 }

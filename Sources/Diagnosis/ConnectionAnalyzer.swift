@@ -57,6 +57,13 @@ public struct ConnectionAnalyzer {
         finish(at: time)
     }
 
+    /// A proxy could not connect to the server for this client; the connection is over.
+    public mutating func noteUpstreamFailure(_ reason: String, at time: Timestamp) {
+        facts.upstreamError = reason
+        noteEnd(.rst, by: .server, at: time)
+        finish(at: time)
+    }
+
     /// The source ended (capture over, proxy shutting down) with the connection still open.
     public mutating func sourceEnded(at time: Timestamp) {
         guard facts.closed == nil else { return }

@@ -2,7 +2,7 @@ import Diagnosis
 import WebSocketWire
 
 /// One JSON object per connection (JSON Lines); the schema is documented in the README.
-public struct ConnectionJSON {
+public struct ConnectionJSON: Sendable {
     public var redaction: Redaction
 
     public init(redaction: Redaction = Redaction()) {

@@ -2,7 +2,7 @@ import Diagnosis
 import WebSocketWire
 
 /// The human-readable report of one connection.
-public struct ConnectionText {
+public struct ConnectionText: Sendable {
     public var redaction: Redaction
 
     public init(redaction: Redaction = Redaction()) {

@@ -10,6 +10,6 @@ struct WSDoctor: ParsableCommand {
             against RFC 6455 and RFC 7692, and reports how each connection ended.
             """,
         version: "0.1.0",
-        subcommands: [Replay.self, Explain.self, Rules.self]
+        subcommands: [Replay.self, Proxy.self, Explain.self, Rules.self]
     )
 }

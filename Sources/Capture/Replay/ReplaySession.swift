@@ -8,6 +8,13 @@ public struct FinishedConnection: Sendable {
     /// Every frame and message, when the configuration asked for a timeline.
     public var timeline: [TimelineEntry]
     public var timelineEntriesNotKept: Int
+
+    public init(facts: ConnectionFacts, diagnosis: ConnectionDiagnosis, timeline: [TimelineEntry], timelineEntriesNotKept: Int) {
+        self.facts = facts
+        self.diagnosis = diagnosis
+        self.timeline = timeline
+        self.timelineEntriesNotKept = timelineEntriesNotKept
+    }
 }
 
 /// Feeds reassembled TCP streams to one `ConnectionAnalyzer` per connection, diagnoses each

@@ -46,6 +46,8 @@ public struct ConnectionFacts: Sendable {
     public var notices: [DecoderNotice] = []
     /// Directions the decoder gave up on, with why.
     public var undecodable: [UndecodableDirection] = []
+    /// Why a proxy could not reach the server for this client, when it could not.
+    public var upstreamError: String?
     /// Bytes the capture lost, per side; a non-zero value makes the connection incomplete.
     public var missingClientBytes: Int64 = 0
     public var missingServerBytes: Int64 = 0

@@ -11,7 +11,7 @@ public struct FactDefinition: Sendable {
 /// Every fact a rule condition or summary can name. Rules/README.md documents this list;
 /// a test keeps the two in step.
 public enum FactCatalog {
-    public static let all: [FactDefinition] = connection + handshake + close + tcp + violations + traffic + pings + token + correlation
+    public static let all: [FactDefinition] = connection + handshake + close + tcp + violations + traffic + pings + token + proxy + correlation
 
     public static let byName: [String: FactDefinition] = Dictionary(uniqueKeysWithValues: all.map { ($0.name, $0) })
 
@@ -174,6 +174,11 @@ public enum FactCatalog {
             guard let expires = c.token?.expires, let end = c.endTime else { return nil }
             return .number(end.seconds(since: expires))
         },
+    ]
+
+    static let proxy: [FactDefinition] = [
+        fact("upstream.unreachable", .bool, "wsdoctor proxy could not connect to the upstream server for this client") { .bool($0.facts.upstreamError != nil) },
+        fact("upstream.error", .string, "why the upstream connection failed (refused, timed out, name not resolved…)") { c in c.facts.upstreamError.map { .string($0) } },
     ]
 
     static let correlation: [FactDefinition] = [

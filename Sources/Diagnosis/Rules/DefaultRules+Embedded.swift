@@ -548,5 +548,23 @@ rules:
     fix: "Read the evidence above; if this situation recurs, add a rule for it in your own rules file (--rules)."
     references: []
 """##),
+        ("Rules/proxy.yaml", ##"""
+# Diagnoses only the live proxy can make (wsdoctor proxy). Same format as default.yaml.
+
+rules:
+  - id: upstream-unreachable
+    category: upstream-unreachable
+    priority: 99
+    when:
+      fact: upstream.unreachable
+      equals: true
+    summary: "wsdoctor could not reach the upstream server ({upstream.error}); the client got HTTP 502 Bad Gateway."
+    explanation: >-
+      The proxy accepted the client but its own connection to the server failed, so there
+      was nothing to relay. Without wsdoctor in between the client would have failed the
+      same way.
+    fix: "Check that the server is running and listening on the address given to --upstream, and that nothing blocks the connection."
+    references: ["RFC 9110 §15.6.3"]
+"""##),
     ]
 }

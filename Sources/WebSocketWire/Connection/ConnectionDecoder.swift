@@ -42,6 +42,8 @@ public struct ConnectionDecoder {
         var compression: FrameDecoderConfiguration.Compression = .none
         var resyncBuffer: [UInt8] = []
         var resyncStart: Int64 = 0
+        /// Leading offsets of `resyncBuffer` already ruled out as frame starts.
+        var resyncRuledOut = 0
         /// The very first bytes of a direction joined without a handshake may still be HTTP.
         var mayStartWithHTTP = false
         /// Bytes of this direction consumed so far (held bytes count once processed).
@@ -362,6 +364,8 @@ public struct ConnectionDecoder {
     /// - Returns: bytes to feed again as HTTP, when the direction turned out to start with HTTP.
     private func resync(_ direction: inout Direction, _ bytes: UnsafeRawBufferPointer, atEnd: Bool = false,
                         into events: inout [WireEvent]) -> [UInt8]? {
+        // Every reset of the search empties the buffer; offsets ruled out before it no longer apply.
+        if direction.resyncBuffer.isEmpty { direction.resyncRuledOut = 0 }
         let room = configuration.maxResyncBytes - direction.resyncBuffer.count
         let taken = min(room, bytes.count)
         if taken > 0 {
@@ -385,7 +389,7 @@ public struct ConnectionDecoder {
         }
         let atLimit = direction.resyncBuffer.count >= configuration.maxResyncBytes
         let verdict = direction.resyncBuffer.withUnsafeBytes {
-            FrameBoundaryScanner.scan($0, side: direction.side, atLimit: atLimit, atEnd: atEnd)
+            FrameBoundaryScanner.scan($0, side: direction.side, atLimit: atLimit, atEnd: atEnd, ruledOut: &direction.resyncRuledOut)
         }
         switch verdict {
         case .needMoreData:

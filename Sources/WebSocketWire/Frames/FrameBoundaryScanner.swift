@@ -18,8 +18,13 @@ struct FrameBoundaryScanner {
     /// - Parameters:
     ///   - atLimit: no more bytes will be buffered: settle for the first offset not ruled out.
     ///   - atEnd: the stream has ended: a chain reaching the last byte is complete.
-    static func scan(_ bytes: UnsafeRawBufferPointer, side: Side, atLimit: Bool, atEnd: Bool = false) -> Verdict {
-        for start in 0..<bytes.count {
+    ///   - ruledOut: offsets below it were ruled out by an earlier scan of the same bytes with
+    ///     fewer appended, and are skipped; updated for the next scan. An implausible offset
+    ///     stays implausible as bytes are appended, and rescanning it on every segment made a
+    ///     buffer fed in small pieces cost quadratic time.
+    static func scan(_ bytes: UnsafeRawBufferPointer, side: Side, atLimit: Bool, atEnd: Bool = false,
+                     ruledOut: inout Int) -> Verdict {
+        for start in min(ruledOut, bytes.count)..<bytes.count {
             switch chain(bytes, from: start, side: side, atEnd: atEnd) {
             case .trusted: return .found(offset: start)
             case .pending(let completeFrames):
@@ -27,7 +32,10 @@ struct FrameBoundaryScanner {
                 // a lone header claiming a huge payload is as likely to be noise.
                 if atLimit { return completeFrames > 0 ? .found(offset: start) : .notFound }
                 return .needMoreData
-            case .implausible: continue
+            case .implausible:
+                // At the end, a chain cut short is implausible only because no more bytes will come.
+                if !atEnd { ruledOut = start + 1 }
+                continue
             }
         }
         return atLimit || atEnd ? .notFound : .needMoreData

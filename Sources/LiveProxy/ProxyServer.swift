@@ -1,0 +1,159 @@
+import Diagnosis
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import WebSocketWire
+
+/// Accepts clients, connects each to the upstream, relays both ways and diagnoses every close.
+public final class ProxyServer: Sendable {
+    public let configuration: ProxyConfiguration
+    private let group: MultiThreadedEventLoopGroup
+    private let events: any ProxyEvents
+    private let diagnoser: ProxyDiagnoser
+    private let state = NIOLockedValueBox(State())
+
+    private struct State {
+        var listener: (any Channel)?
+        var nextID = 0
+        var stopping = false
+        /// Open sessions by id, with the event loop each lives on.
+        var sessions: [Int: (loop: any EventLoop, session: NIOLoopBound<ProxySession>)] = [:]
+    }
+
+    public init(configuration: ProxyConfiguration, events: any ProxyEvents, threads: Int = System.coreCount) {
+        self.configuration = configuration
+        self.events = events
+        self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
+        self.diagnoser = ProxyDiagnoser(rules: configuration.rules)
+    }
+
+    /// Binds the listening socket; returns the address actually bound (port 0 picks one).
+    public func start() throws -> SocketAddress {
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
+            .childChannelOption(.autoRead, value: false)  // until the upstream is connected
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { [self] channel in
+                channel.eventLoop.makeCompletedFuture { try self.accept(channel) }
+            }
+        let listener = try bootstrap.bind(host: configuration.listenHost, port: configuration.listenPort).wait()
+        state.withLockedValue { $0.listener = listener }
+        guard let address = listener.localAddress else { throw ProxyError.noLocalAddress }
+        return address
+    }
+
+    /// Resolves when the listener has closed (after `stop()`).
+    public var closeFuture: EventLoopFuture<Void>? {
+        state.withLockedValue { $0.listener?.closeFuture }
+    }
+
+    /// Stops accepting, reports every open connection as still open and closes it.
+    public func stop() {
+        let (listener, open) = state.withLockedValue { state -> ((any Channel)?, [(any EventLoop, NIOLoopBound<ProxySession>)]) in
+            state.stopping = true
+            return (state.listener, state.sessions.values.map { ($0.loop, $0.session) })
+        }
+        for (loop, session) in open {
+            loop.execute { session.value.abandon() }
+        }
+        listener?.close(promise: nil)
+    }
+
+    public func shutdown() throws {
+        stop()
+        try group.syncShutdownGracefully()
+    }
+
+    /// Number of connections being relayed now.
+    public var activeConnections: Int {
+        state.withLockedValue { $0.sessions.count }
+    }
+
+    // MARK: Per connection
+
+    private func accept(_ client: any Channel) throws {
+        let (id, stopping) = state.withLockedValue { state -> (Int, Bool) in
+            defer { state.nextID += 1 }
+            return (state.nextID, state.stopping)
+        }
+        if stopping {
+            client.close(promise: nil)
+            return
+        }
+        let loop = client.eventLoop
+        let clientEndpoint = Self.endpoint(client.remoteAddress)
+        let serverEndpoint = Endpoint(address: configuration.upstream.host, port: UInt16(configuration.upstream.port))
+        let session = ProxySession(id: id, client: clientEndpoint, server: serverEndpoint, configuration: configuration.analyzer,
+                                   diagnoser: diagnoser, events: events) { [state] finished in
+            _ = state.withLockedValue { $0.sessions.removeValue(forKey: finished.id) }
+        }
+        state.withLockedValue { $0.sessions[id] = (loop, NIOLoopBound(session, eventLoop: loop)) }
+        let clientHandler = RelayHandler(side: .client, session: session)
+        try client.pipeline.syncOperations.addHandler(clientHandler)
+        let boundClient = NIOLoopBound(clientHandler, eventLoop: loop)
+        let boundSession = NIOLoopBound(session, eventLoop: loop)
+
+        ClientBootstrap(group: loop)
+            .channelOption(.allowRemoteHalfClosure, value: true)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .connectTimeout(.seconds(configuration.connectTimeoutSeconds))
+            .channelInitializer { upstream in
+                upstream.eventLoop.makeCompletedFuture {
+                    let serverHandler = RelayHandler(side: .server, session: boundSession.value)
+                    try upstream.pipeline.syncOperations.addHandler(serverHandler)
+                    RelayHandler.pair(boundClient.value, serverHandler)
+                }
+            }
+            .connect(host: configuration.upstream.host, port: configuration.upstream.port)
+            .assumeIsolated()
+            .whenComplete { result in
+                switch result {
+                case .success:
+                    // The client waited unread until there was somewhere to send its bytes.
+                    client.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in client.close(promise: nil) }
+                case .failure(let error):
+                    Self.refuse(client, reason: Self.describe(error), upstream: self.configuration.upstream)
+                    boundSession.value.upstreamFailed(Self.describe(error))
+                }
+            }
+    }
+
+    /// Answers a client whose upstream could not be reached with a one-line 502.
+    private static func refuse(_ client: any Channel, reason: String, upstream: UpstreamAddress) {
+        let body = "wsdoctor: cannot reach upstream \(upstream): \(reason)\n"
+        var buffer = client.allocator.buffer(capacity: 256)
+        buffer.writeString("HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n")
+        buffer.writeString(body)
+        client.writeAndFlush(buffer).whenComplete { _ in client.close(promise: nil) }
+    }
+
+    static func describe(_ error: any Error) -> String {
+        if let connect = error as? NIOConnectionError {
+            let reasons = connect.connectionErrors.map { "\($0.error)" }
+            if let dns = connect.dnsAError ?? connect.dnsAAAAError, reasons.isEmpty { return "name not resolved (\(dns))" }
+            return reasons.first.map { $0.contains("refused") ? "connection refused" : $0 } ?? "\(error)"
+        }
+        if error is ChannelError, "\(error)".contains("connectTimeout") { return "connection timed out" }
+        return "\(error)"
+    }
+
+    static func endpoint(_ address: SocketAddress?) -> Endpoint {
+        Endpoint(address: address?.ipAddress ?? "unknown", port: UInt16(clamping: address?.port ?? 0))
+    }
+}
+
+/// Errors starting the proxy.
+public struct ProxyError: Error, CustomStringConvertible, Sendable {
+    private enum Kind: Sendable { case noLocalAddress }
+    private let kind: Kind
+
+    static let noLocalAddress = ProxyError(kind: .noLocalAddress)
+
+    public var description: String {
+        switch kind {
+        case .noLocalAddress: return "the listening socket has no local address"
+        }
+    }
+}

@@ -1,0 +1,78 @@
+import Capture
+import Diagnosis
+import NIOCore
+import WebSocketWire
+
+/// One client connection through the proxy: its analyzer and how far each side has ended.
+///
+/// Lives on the event loop both of its channels share; never touched from elsewhere.
+final class ProxySession {
+    enum End { case fin, rst }
+
+    let id: Int
+    private(set) var analyzer: ConnectionAnalyzer
+    private let diagnoser: ProxyDiagnoser
+    private let events: any ProxyEvents
+    private let onFinish: (ProxySession) -> Void
+    private var reportedOpen = false
+    private(set) var isFinished = false
+    private var clientEnded = false
+    private var serverEnded = false
+
+    init(id: Int, client: Endpoint, server: Endpoint, configuration: AnalyzerConfiguration, diagnoser: ProxyDiagnoser,
+         events: any ProxyEvents, onFinish: @escaping (ProxySession) -> Void) {
+        self.id = id
+        let facts = ConnectionFacts(id: id, client: client, server: server, opened: wallClockNow(), sawTCPOpen: true, sidesGuessed: false)
+        self.analyzer = ConnectionAnalyzer(facts: facts, configuration: configuration)
+        self.diagnoser = diagnoser
+        self.events = events
+        self.onFinish = onFinish
+    }
+
+    /// Analyses bytes that have already been forwarded.
+    func received(_ buffer: ByteBuffer, from side: Side) {
+        guard !isFinished else { return }
+        let now = wallClockNow()
+        buffer.withUnsafeReadableBytes { analyzer.received($0, from: side, at: now) }
+        if !reportedOpen, analyzer.facts.handshake?.status != nil {
+            reportedOpen = true
+            events.connectionOpened(analyzer.facts)
+        }
+    }
+
+    func ended(_ side: Side, _ how: End) {
+        guard !isFinished else { return }
+        let now = wallClockNow()
+        switch how {
+        case .fin:
+            if side == .client { clientEnded = true } else { serverEnded = true }
+            analyzer.finished(from: side, at: now)
+        case .rst:
+            clientEnded = true
+            serverEnded = true
+            analyzer.reset(from: side, at: now)
+        }
+        if clientEnded && serverEnded { finish() }
+    }
+
+    /// The server could not be reached for this client.
+    func upstreamFailed(_ reason: String) {
+        analyzer.noteUpstreamFailure(reason, at: wallClockNow())
+        finish()
+    }
+
+    /// The proxy is stopping with this connection still open, or a channel went away.
+    func abandon() {
+        guard !isFinished else { return }
+        analyzer.sourceEnded(at: wallClockNow())
+        finish()
+    }
+
+    private func finish() {
+        guard !isFinished else { return }
+        isFinished = true
+        if !analyzer.isFinished { analyzer.sourceEnded(at: wallClockNow()) }
+        events.connectionClosed(diagnoser.diagnose(analyzer))
+        onFinish(self)
+    }
+}

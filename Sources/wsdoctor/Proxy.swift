@@ -1,0 +1,199 @@
+import ArgumentParser
+import Capture
+import Diagnosis
+import Dispatch
+import LiveProxy
+import NIOConcurrencyHelpers
+import Reporting
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+struct Proxy: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Relay WebSocket traffic between clients and a server, diagnosing every close live.",
+        discussion: """
+            Point your client at --listen instead of the server. Every byte is forwarded unchanged, \
+            as soon as it arrives, in both directions; wsdoctor only watches. Each connection's close \
+            is diagnosed with the same rules as replay. Ctrl-C or SIGTERM stops accepting, reports \
+            the connections still open and prints a summary.
+            """
+    )
+
+    @Option(help: "Address to listen on, HOST:PORT (e.g. 127.0.0.1:8080; port 0 picks a free one).")
+    var listen: String
+
+    @Option(help: "The server to forward to: ws://HOST:PORT.")
+    var upstream: String
+
+    @Option(help: "Output format: text or json (one JSON object per closed connection, as replay prints).")
+    var format: Replay.OutputFormat = .text
+
+    @Option(name: .customLong("rules"), help: "A rules file layered over the defaults. Repeatable.")
+    var ruleFiles: [String] = []
+
+    @Flag(help: "Print credentials instead of redacting them.")
+    var showSecrets = false
+
+    @Option(help: "Largest inflated size, in bytes, of one permessage-deflate message before inflation stops.")
+    var maxInflatedSize: Int64 = 64 * 1024 * 1024
+
+    func validate() throws {
+        guard Self.splitHostPort(listen) != nil else {
+            throw ValidationError("--listen must be HOST:PORT, e.g. 127.0.0.1:8080 (got \(listen))")
+        }
+        guard let address = UpstreamAddress(url: upstream) else {
+            throw ValidationError("--upstream must be ws://HOST:PORT (got \(upstream))")
+        }
+        if address.secure {
+            throw ValidationError("--upstream \(upstream): wss:// (TLS to the server) is not supported yet; use ws://")
+        }
+    }
+
+    func run() throws {
+        let (host, port) = Self.splitHostPort(listen)!
+        let rules: RuleSet
+        do {
+            rules = try RuleSet.loading(files: ruleFiles)
+        } catch {
+            printError("wsdoctor: \(error)")
+            throw ExitCode(2)
+        }
+        var analyzer = AnalyzerConfiguration()
+        analyzer.decoder.maxInflatedMessageSize = maxInflatedSize
+        let configuration = ProxyConfiguration(listenHost: host, listenPort: port, upstream: UpstreamAddress(url: upstream)!,
+                                               analyzer: analyzer, rules: rules)
+        let reporter = LiveReporter(format: format, redaction: Redaction(showSecrets: showSecrets), colour: isatty(1) == 1)
+        let server = ProxyServer(configuration: configuration, events: reporter)
+        let bound: String
+        do {
+            let address = try server.start()
+            bound = address.ipAddress.map { $0.contains(":") ? "[\($0)]:\(address.port ?? 0)" : "\($0):\(address.port ?? 0)" } ?? listen
+        } catch {
+            printError("wsdoctor: cannot listen on \(listen): \(error)")
+            try? server.shutdown()
+            throw ExitCode(2)
+        }
+        reporter.notice("wsdoctor proxy listening on \(bound), forwarding to \(configuration.upstream)")
+
+        // Stop on Ctrl-C and SIGTERM: report what is open, print the summary, exit 0.
+        let stopped = DispatchSemaphore(value: 0)
+        signal(SIGINT, SIG_IGN)
+        signal(SIGTERM, SIG_IGN)
+        let sources = [SIGINT, SIGTERM].map { DispatchSource.makeSignalSource(signal: $0, queue: .global()) }
+        for source in sources {
+            source.setEventHandler { stopped.signal() }
+            source.resume()
+        }
+        stopped.wait()
+        server.stop()
+        // Give open connections' reports a moment to be written from their event loops.
+        var waited = 0
+        while server.activeConnections > 0 && waited < 50 {
+            usleep(20_000)
+            waited += 1
+        }
+        try? server.shutdown()
+        reporter.finish()
+    }
+
+    static func splitHostPort(_ text: String) -> (String, Int)? {
+        guard let colon = text.lastIndex(of: ":") else { return nil }
+        var host = String(text[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty, let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else { return nil }
+        return (host, port)
+    }
+}
+
+/// Prints live proxy events, one whole report at a time.
+final class LiveReporter: ProxyEvents {
+    private let format: Replay.OutputFormat
+    private let text: ConnectionText
+    private let json: ConnectionJSON
+    private let redaction: Redaction
+    private let colour: Bool
+    private let state = NIOLockedValueBox(CategoryCounts())
+
+    init(format: Replay.OutputFormat, redaction: Redaction, colour: Bool) {
+        self.format = format
+        self.redaction = redaction
+        self.text = ConnectionText(redaction: redaction)
+        self.json = ConnectionJSON(redaction: redaction)
+        self.colour = colour
+    }
+
+    func notice(_ line: String) {
+        write(format == .text ? line : Self.jsonNotice(line))
+    }
+
+    func connectionOpened(_ facts: ConnectionFacts) {
+        guard format == .text, let handshake = facts.handshake else { return }
+        var parts = ["open   #\(facts.id + 1) \(facts.client) \(handshake.method) \(redaction.target(handshake.target)) → \(handshake.status ?? 0)"]
+        if let subprotocol = handshake.subprotocol { parts.append("subprotocol \(subprotocol)") }
+        if !handshake.extensions.isEmpty { parts.append("extensions \(handshake.extensions.joined(separator: ", "))") }
+        write(parts.joined(separator: "  "))
+    }
+
+    func connectionClosed(_ connection: FinishedConnection) {
+        state.withLockedValue { $0.add(connection.diagnosis.category) }
+        switch format {
+        case .text:
+            var block = text.render(connection.facts, diagnosis: connection.diagnosis)
+            if colour { block = Self.highlight(block, category: connection.diagnosis.category) }
+            write(block + "\n")
+        case .json:
+            write(json.render(connection.facts, diagnosis: connection.diagnosis))
+        }
+    }
+
+    func finish() {
+        let counts = state.withLockedValue { $0 }
+        switch format {
+        case .text: write(counts.isEmpty ? "no connections" : "by diagnosis: " + counts.summary)
+        case .json: write(counts.json)
+        }
+    }
+
+    private let output = NIOLock()
+
+    private func write(_ line: String) {
+        output.withLock {
+            let bytes = Array((line + "\n").utf8)
+            bytes.withUnsafeBytes { raw in
+                var offset = 0
+                while offset < raw.count {
+                    let written = Glibc.write(1, raw.baseAddress! + offset, raw.count - offset)
+                    if written <= 0 { break }
+                    offset += written
+                }
+            }
+        }
+    }
+
+    private static func highlight(_ block: String, category: String) -> String {
+        let colour: String
+        switch category {
+        case "normal", "going-away": colour = "32"
+        case "restart", "still-open", "application": colour = "36"
+        case "overload", "idle-timeout", "keepalive-timeout", "policy": colour = "33"
+        default: colour = "31"
+        }
+        return block.split(separator: "\n", omittingEmptySubsequences: false).map { line in
+            line.hasPrefix("    diagnosis") ? "\u{1B}[\(colour)m\(line)\u{1B}[0m" : (line.hasPrefix("#") ? "\u{1B}[1m\(line)\u{1B}[0m" : String(line))
+        }.joined(separator: "\n")
+    }
+
+    private static func jsonNotice(_ message: String) -> String {
+        var writer = JSONWriter()
+        writer.beginObject()
+        writer.string("type", "notice")
+        writer.string("message", message)
+        writer.endObject()
+        return writer.output
+    }
+}
