@@ -202,6 +202,13 @@ public struct ConnectionAnalyzer {
         }
     }
 
+    /// Hands over the timeline recorded so far and forgets it (live display, where entries
+    /// are printed as they happen instead of kept).
+    public mutating func drainTimeline() -> [TimelineEntry] {
+        defer { timeline.removeAll(keepingCapacity: true) }
+        return timeline
+    }
+
     private mutating func record(_ event: WireEvent, at time: Timestamp) {
         guard configuration.recordTimeline else { return }
         if timeline.count < configuration.maxTimelineEntries {

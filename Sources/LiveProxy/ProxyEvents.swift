@@ -6,6 +6,9 @@ import Diagnosis
 public protocol ProxyEvents: Sendable {
     /// A WebSocket handshake completed (or was refused) on a connection.
     func connectionOpened(_ facts: ConnectionFacts)
+    /// Frames and other events of a connection as they happen (only when the analyzer
+    /// configuration records a timeline).
+    func connectionEvents(_ facts: ConnectionFacts, _ entries: [TimelineEntry])
     /// A connection ended and was diagnosed.
     func connectionClosed(_ connection: FinishedConnection)
 }

@@ -38,6 +38,10 @@ final class ProxySession {
             reportedOpen = true
             events.connectionOpened(analyzer.facts)
         }
+        if analyzer.configuration.recordTimeline {
+            let entries = analyzer.drainTimeline()
+            if !entries.isEmpty { events.connectionEvents(analyzer.facts, entries) }
+        }
     }
 
     func ended(_ side: Side, _ how: End) {

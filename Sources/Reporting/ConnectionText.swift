@@ -145,7 +145,9 @@ public struct ConnectionText: Sendable {
         return "incomplete: " + parts.joined(separator: ", ")
     }
 
-    private func timelineLine(_ entry: TimelineEntry, since start: Timestamp) -> String? {
+    /// One line for a timeline entry (frames, requests, closes, violations), or nil for
+    /// entries that the connection block already summarises.
+    public func timelineLine(_ entry: TimelineEntry, since start: Timestamp) -> String? {
         let time = "      +" + format6(entry.at.seconds(since: start))
         switch entry.event {
         case .frame(let f):

@@ -36,6 +36,9 @@ struct Proxy: ParsableCommand {
     @Option(name: .customLong("rules"), help: "A rules file layered over the defaults. Repeatable.")
     var ruleFiles: [String] = []
 
+    @Flag(help: "Show every frame live, as it passes (text format).")
+    var frames = false
+
     @Flag(help: "Print credentials instead of redacting them.")
     var showSecrets = false
 
@@ -65,6 +68,7 @@ struct Proxy: ParsableCommand {
         }
         var analyzer = AnalyzerConfiguration()
         analyzer.decoder.maxInflatedMessageSize = maxInflatedSize
+        analyzer.recordTimeline = frames && format == .text
         let configuration = ProxyConfiguration(listenHost: host, listenPort: port, upstream: UpstreamAddress(url: upstream)!,
                                                analyzer: analyzer, rules: rules)
         let reporter = LiveReporter(format: format, redaction: Redaction(showSecrets: showSecrets), colour: isatty(1) == 1)
@@ -137,6 +141,12 @@ final class LiveReporter: ProxyEvents {
         if let subprotocol = handshake.subprotocol { parts.append("subprotocol \(subprotocol)") }
         if !handshake.extensions.isEmpty { parts.append("extensions \(handshake.extensions.joined(separator: ", "))") }
         write(parts.joined(separator: "  "))
+    }
+
+    func connectionEvents(_ facts: ConnectionFacts, _ entries: [TimelineEntry]) {
+        let lines = entries.compactMap { text.timelineLine($0, since: facts.opened) }
+        guard !lines.isEmpty else { return }
+        write(lines.map { "#\(facts.id + 1)" + $0.dropFirst(4) }.joined(separator: "\n"))
     }
 
     func connectionClosed(_ connection: FinishedConnection) {
