@@ -57,7 +57,8 @@ public final class CaptureRecorder: @unchecked Sendable {
 
     /// Default bound on open recorded connections: 100,000, the same as
     /// ``TCPReassembler/Configuration/defaultMaxConnections`` so that every recorded
-    /// connection fits a reader with default limits. Each costs about 150 bytes.
+    /// connection fits a reader with default limits. Each open connection costs about
+    /// 200 bytes (its sequence state and 4-tuple), so the full table is about 20 MB.
     public static let defaultMaxConnections = 100_000
     /// The largest segment payload: 65,000 keeps an IPv4 total length (payload plus
     /// 40 bytes of headers) under its 65,535 limit with room to spare.

@@ -17,7 +17,7 @@ import Darwin
 /// ``CaptureRecorder`` serialises all use.
 final class PacketWriter {
     /// Room for the largest packet: Ethernet, IPv6 and TCP with options, then the payload.
-    static let headroom = 14 + 40 + 24
+    static let headroom = 14 + 40 + 28
     /// The snap length written in the file header: libpcap's usual maximum, above any packet written.
     static let snapLength: Int32 = 262_144
 
@@ -59,7 +59,7 @@ final class PacketWriter {
         let b = buffer
         let fromClient = segment.from == .client
         let ipHeader = flow.isIPv6 ? 40 : 20
-        let tcpHeader = segment.synOptions ? 24 : 20
+        let tcpHeader = segment.synOptions ? 28 : 20
         let tcpLength = tcpHeader + payload.count
         let total = 14 + ipHeader + tcpLength
         precondition(total <= b.count, "segment payload larger than the recorder's buffer")
@@ -115,11 +115,14 @@ final class PacketWriter {
         b.storeBytes(of: UInt16(0), toByteOffset: tcp + 16, as: UInt16.self)  // checksum, filled below
         b.storeBytes(of: UInt16(0), toByteOffset: tcp + 18, as: UInt16.self)  // urgent pointer
         if segment.synOptions {
-            // NOP, window scale (kind 3, length 3, shift).
-            b[tcp + 20] = 1
-            b[tcp + 21] = 3
-            b[tcp + 22] = 3
-            b[tcp + 23] = RecordedConnection.windowScale
+            // MSS (kind 2, length 4), NOP, window scale (kind 3, length 3, shift).
+            b[tcp + 20] = 2
+            b[tcp + 21] = 4
+            b.storeBytes(of: RecordedConnection.maximumSegmentSize.bigEndian, toByteOffset: tcp + 22, as: UInt16.self)
+            b[tcp + 24] = 1
+            b[tcp + 25] = 3
+            b[tcp + 26] = 3
+            b[tcp + 27] = RecordedConnection.windowScale
         }
         if let source = payload.baseAddress, payload.count > 0 {
             (b.baseAddress! + tcp + tcpHeader).copyMemory(from: source, byteCount: payload.count)

@@ -9,6 +9,9 @@ struct RecordedConnection {
     /// Initial sequence numbers of the client's and the server's SYN.
     static let clientISN: UInt32 = 1000
     static let serverISN: UInt32 = 5000
+    /// The MSS both SYNs announce: a loopback interface's (65,535 − 40), the largest that
+    /// fits an IPv4 packet, so the 65,000-byte segments stay within it.
+    static let maximumSegmentSize: UInt16 = 65_495
     /// The window scale both SYNs offer: 65,535 × 2⁷ ≈ 8 MiB of window.
     static let windowScale: UInt8 = 7
     /// Bytes (and FINs) one side may have outstanding before the peer's pure ACK is
@@ -22,7 +25,7 @@ struct RecordedConnection {
         var sequence: UInt32
         var acknowledgment: UInt32
         var flags: TCPFlags
-        /// Whether the segment carries the SYN's window-scale option.
+        /// Whether the segment carries the SYN's options (MSS and window scale).
         var synOptions = false
     }
 
