@@ -10,6 +10,8 @@ public struct ProxyConfiguration: Sendable {
     /// How long to wait for the upstream to accept a connection. 10 s: beyond it the client
     /// gets a 502 rather than hanging.
     public var connectTimeoutSeconds: Int64
+    /// Where to record what was relayed (a pcap file), if anywhere.
+    public var recordPath: String?
 
     public init(listenHost: String, listenPort: Int, upstream: UpstreamAddress, analyzer: AnalyzerConfiguration = AnalyzerConfiguration(),
                 rules: RuleSet = .defaults(), connectTimeoutSeconds: Int64 = 10) {

@@ -1,3 +1,4 @@
+import Capture
 import Diagnosis
 import NIOConcurrencyHelpers
 import NIOCore
@@ -10,6 +11,7 @@ public final class ProxyServer: Sendable {
     private let group: MultiThreadedEventLoopGroup
     private let events: any ProxyEvents
     private let diagnoser: ProxyDiagnoser
+    private let recorder: CaptureRecorder?
     private let state = NIOLockedValueBox(State())
 
     private struct State {
@@ -20,9 +22,11 @@ public final class ProxyServer: Sendable {
         var sessions: [Int: (loop: any EventLoop, session: NIOLoopBound<ProxySession>)] = [:]
     }
 
-    public init(configuration: ProxyConfiguration, events: any ProxyEvents, threads: Int = System.coreCount) {
+    /// - Throws: `CaptureError` when the record file cannot be created (before anything listens).
+    public init(configuration: ProxyConfiguration, events: any ProxyEvents, threads: Int = System.coreCount) throws {
         self.configuration = configuration
         self.events = events
+        self.recorder = try configuration.recordPath.map { path throws(CaptureError) in try CaptureRecorder(path: path) }
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
         self.diagnoser = ProxyDiagnoser(rules: configuration.rules)
     }
@@ -64,6 +68,7 @@ public final class ProxyServer: Sendable {
     public func shutdown() throws {
         stop()
         try group.syncShutdownGracefully()
+        try recorder?.close()
     }
 
     /// Number of connections being relayed now.
@@ -86,7 +91,7 @@ public final class ProxyServer: Sendable {
         let clientEndpoint = Self.endpoint(client.remoteAddress)
         let serverEndpoint = Endpoint(address: configuration.upstream.host, port: UInt16(configuration.upstream.port))
         let session = ProxySession(id: id, client: clientEndpoint, server: serverEndpoint, configuration: configuration.analyzer,
-                                   diagnoser: diagnoser, events: events) { [state] finished in
+                                   diagnoser: diagnoser, events: events, recorder: recorder) { [state] finished in
             _ = state.withLockedValue { $0.sessions.removeValue(forKey: finished.id) }
         }
         state.withLockedValue { $0.sessions[id] = (loop, NIOLoopBound(session, eventLoop: loop)) }

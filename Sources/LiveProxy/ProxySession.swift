@@ -14,16 +14,20 @@ final class ProxySession {
     private let diagnoser: ProxyDiagnoser
     private let events: any ProxyEvents
     private let onFinish: (ProxySession) -> Void
+    private let recorder: CaptureRecorder?
     private var reportedOpen = false
     private(set) var isFinished = false
     private var clientEnded = false
     private var serverEnded = false
 
     init(id: Int, client: Endpoint, server: Endpoint, configuration: AnalyzerConfiguration, diagnoser: ProxyDiagnoser,
-         events: any ProxyEvents, onFinish: @escaping (ProxySession) -> Void) {
+         events: any ProxyEvents, recorder: CaptureRecorder?, onFinish: @escaping (ProxySession) -> Void) {
         self.id = id
-        let facts = ConnectionFacts(id: id, client: client, server: server, opened: wallClockNow(), sawTCPOpen: true, sidesGuessed: false)
+        let now = wallClockNow()
+        let facts = ConnectionFacts(id: id, client: client, server: server, opened: now, sawTCPOpen: true, sidesGuessed: false)
         self.analyzer = ConnectionAnalyzer(facts: facts, configuration: configuration)
+        self.recorder = recorder
+        recorder?.opened(connection: id, client: client, server: server, at: now)
         self.diagnoser = diagnoser
         self.events = events
         self.onFinish = onFinish
@@ -33,7 +37,10 @@ final class ProxySession {
     func received(_ buffer: ByteBuffer, from side: Side) {
         guard !isFinished else { return }
         let now = wallClockNow()
-        buffer.withUnsafeReadableBytes { analyzer.received($0, from: side, at: now) }
+        buffer.withUnsafeReadableBytes { bytes in
+            recorder?.data(connection: id, from: side, bytes: bytes, at: now)
+            analyzer.received(bytes, from: side, at: now)
+        }
         if !reportedOpen, analyzer.facts.handshake?.status != nil {
             reportedOpen = true
             events.connectionOpened(analyzer.facts)
@@ -50,10 +57,12 @@ final class ProxySession {
         switch how {
         case .fin:
             if side == .client { clientEnded = true } else { serverEnded = true }
+            recorder?.finished(connection: id, from: side, at: now)
             analyzer.finished(from: side, at: now)
         case .rst:
             clientEnded = true
             serverEnded = true
+            recorder?.reset(connection: id, from: side, at: now)
             analyzer.reset(from: side, at: now)
         }
         if clientEnded && serverEnded { finish() }

@@ -36,6 +36,9 @@ struct Proxy: ParsableCommand {
     @Option(name: .customLong("rules"), help: "A rules file layered over the defaults. Repeatable.")
     var ruleFiles: [String] = []
 
+    @Option(help: "Record what was relayed, both directions, as a pcap file that `wsdoctor replay` reads back.")
+    var record: String?
+
     @Flag(help: "Show every frame live, as it passes (text format).")
     var frames = false
 
@@ -69,10 +72,17 @@ struct Proxy: ParsableCommand {
         var analyzer = AnalyzerConfiguration()
         analyzer.decoder.maxInflatedMessageSize = maxInflatedSize
         analyzer.recordTimeline = frames && format == .text
-        let configuration = ProxyConfiguration(listenHost: host, listenPort: port, upstream: UpstreamAddress(url: upstream)!,
+        var configuration = ProxyConfiguration(listenHost: host, listenPort: port, upstream: UpstreamAddress(url: upstream)!,
                                                analyzer: analyzer, rules: rules)
+        configuration.recordPath = record
         let reporter = LiveReporter(format: format, redaction: Redaction(showSecrets: showSecrets), colour: isatty(1) == 1)
-        let server = ProxyServer(configuration: configuration, events: reporter)
+        let server: ProxyServer
+        do {
+            server = try ProxyServer(configuration: configuration, events: reporter)
+        } catch {
+            printError("wsdoctor: \(error)")
+            throw ExitCode(2)
+        }
         let bound: String
         do {
             let address = try server.start()
@@ -82,7 +92,8 @@ struct Proxy: ParsableCommand {
             try? server.shutdown()
             throw ExitCode(2)
         }
-        reporter.notice("wsdoctor proxy listening on \(bound), forwarding to \(configuration.upstream)")
+        reporter.notice("wsdoctor proxy listening on \(bound), forwarding to \(configuration.upstream)"
+                        + (record.map { ", recording to \($0)" } ?? ""))
 
         // Stop on Ctrl-C and SIGTERM: report what is open, print the summary, exit 0.
         let stopped = DispatchSemaphore(value: 0)
