@@ -60,6 +60,10 @@ let package = Package(
         .executableTarget(name: "wsdoctor-fuzz", dependencies: ["Diagnosis", "WebSocketWire"]),
         .testTarget(name: "WebSocketWireTests", dependencies: ["WebSocketWire", "WireTestSupport"]),
         .testTarget(name: "DiagnosisTests", dependencies: ["Diagnosis", "WebSocketWire", "WireTestSupport"]),
+        .testTarget(
+            name: "LiveProxyTests",
+            dependencies: ["LiveProxy", .product(name: "NIOCore", package: "swift-nio")]
+        ),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", "Diagnosis", "WebSocketWire"]),
         .testTarget(name: "CaptureTests", dependencies: ["Capture", "Diagnosis", "WebSocketWire", "CPcap"]),
         .testTarget(

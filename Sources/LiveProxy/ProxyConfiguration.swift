@@ -10,6 +10,9 @@ public struct ProxyConfiguration: Sendable {
     /// How long to wait for the upstream to accept a connection. 10 s: beyond it the client
     /// gets a 502 rather than hanging.
     public var connectTimeoutSeconds: Int64
+    /// Replace the Host header of client requests with the upstream's `host:port`. This
+    /// alters traffic; off unless asked.
+    public var rewriteHost = false
     /// Where to record what was relayed (a pcap file), if anywhere.
     public var recordPath: String?
 

@@ -95,7 +95,11 @@ public final class ProxyServer: Sendable {
             _ = state.withLockedValue { $0.sessions.removeValue(forKey: finished.id) }
         }
         state.withLockedValue { $0.sessions[id] = (loop, NIOLoopBound(session, eventLoop: loop)) }
-        let clientHandler = RelayHandler(side: .client, session: session)
+        let upstream = configuration.upstream
+        let rewriter = configuration.rewriteHost
+            ? HostRewriter(host: (upstream.host.contains(":") ? "[\(upstream.host)]" : upstream.host) + ":\(upstream.port)")
+            : nil
+        let clientHandler = RelayHandler(side: .client, session: session, hostRewriter: rewriter)
         try client.pipeline.syncOperations.addHandler(clientHandler)
         let boundClient = NIOLoopBound(clientHandler, eventLoop: loop)
         let boundSession = NIOLoopBound(session, eventLoop: loop)

@@ -23,9 +23,13 @@ final class RelayHandler: ChannelDuplexHandler {
     private var inputClosed = false
     private var outputClosed = false
 
-    init(side: Side, session: ProxySession) {
+    /// Rewrites Host headers on their way to the server (`--rewrite-host`), if asked.
+    private var hostRewriter: HostRewriter?
+
+    init(side: Side, session: ProxySession, hostRewriter: HostRewriter? = nil) {
         self.side = side
         self.session = session
+        self.hostRewriter = hostRewriter
     }
 
     /// Pairs two handlers; call on their shared event loop.
@@ -46,7 +50,11 @@ final class RelayHandler: ChannelDuplexHandler {
     // MARK: Inbound
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let buffer = unwrapInboundIn(data)
+        var buffer = unwrapInboundIn(data)
+        if hostRewriter != nil {
+            buffer = hostRewriter!.process(buffer, allocator: context.channel.allocator)
+            if buffer.readableBytes == 0 { return }
+        }
         // Forward first, untouched; analyse the same bytes after.
         partner?.partnerWrite(buffer)
         session.received(buffer, from: side)

@@ -39,6 +39,9 @@ struct Proxy: ParsableCommand {
     @Option(help: "Record what was relayed, both directions, as a pcap file that `wsdoctor replay` reads back.")
     var record: String?
 
+    @Flag(help: "Replace the Host header of client requests with the upstream's host:port. This alters traffic.")
+    var rewriteHost = false
+
     @Flag(help: "Show every frame live, as it passes (text format).")
     var frames = false
 
@@ -75,6 +78,7 @@ struct Proxy: ParsableCommand {
         var configuration = ProxyConfiguration(listenHost: host, listenPort: port, upstream: UpstreamAddress(url: upstream)!,
                                                analyzer: analyzer, rules: rules)
         configuration.recordPath = record
+        configuration.rewriteHost = rewriteHost
         let reporter = LiveReporter(format: format, redaction: Redaction(showSecrets: showSecrets), colour: isatty(1) == 1)
         let server: ProxyServer
         do {
@@ -93,7 +97,8 @@ struct Proxy: ParsableCommand {
             throw ExitCode(2)
         }
         reporter.notice("wsdoctor proxy listening on \(bound), forwarding to \(configuration.upstream)"
-                        + (record.map { ", recording to \($0)" } ?? ""))
+                        + (record.map { ", recording to \($0)" } ?? "")
+                        + (rewriteHost ? "; rewriting Host headers to \(configuration.upstream.host):\(configuration.upstream.port) (traffic is altered)" : ""))
 
         // Stop on Ctrl-C and SIGTERM: report what is open, print the summary, exit 0.
         let stopped = DispatchSemaphore(value: 0)
