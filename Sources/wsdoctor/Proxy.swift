@@ -64,6 +64,13 @@ struct Proxy: ParsableCommand {
     }
 
     func run() throws {
+        // Block SIGINT and SIGTERM in every thread (the event loops inherit the mask) so
+        // that only `waitForStopSignal` receives them.
+        var stopSignals = sigset_t()
+        sigemptyset(&stopSignals)
+        sigaddset(&stopSignals, SIGINT)
+        sigaddset(&stopSignals, SIGTERM)
+        pthread_sigmask(SIG_BLOCK, &stopSignals, nil)
         let (host, port) = Self.splitHostPort(listen)!
         let rules: RuleSet
         do {
@@ -101,15 +108,8 @@ struct Proxy: ParsableCommand {
                         + (rewriteHost ? "; rewriting Host headers to \(configuration.upstream.host):\(configuration.upstream.port) (traffic is altered)" : ""))
 
         // Stop on Ctrl-C and SIGTERM: report what is open, print the summary, exit 0.
-        let stopped = DispatchSemaphore(value: 0)
-        signal(SIGINT, SIG_IGN)
-        signal(SIGTERM, SIG_IGN)
-        let sources = [SIGINT, SIGTERM].map { DispatchSource.makeSignalSource(signal: $0, queue: .global()) }
-        for source in sources {
-            source.setEventHandler { stopped.signal() }
-            source.resume()
-        }
-        stopped.wait()
+        var received: Int32 = 0
+        sigwait(&stopSignals, &received)
         server.stop()
         // Give open connections' reports a moment to be written from their event loops.
         var waited = 0
