@@ -57,6 +57,11 @@ public struct ConnectionAnalyzer {
         finish(at: time)
     }
 
+    /// The server's address once known (a proxy connecting to a host name learns it late).
+    public mutating func setServerEndpoint(_ endpoint: Endpoint) {
+        facts.server = endpoint
+    }
+
     /// A proxy could not connect to the server for this client; the connection is over.
     public mutating func noteUpstreamFailure(_ reason: String, at time: Timestamp) {
         facts.upstreamError = reason

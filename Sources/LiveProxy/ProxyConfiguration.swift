@@ -13,6 +13,8 @@ public struct ProxyConfiguration: Sendable {
     /// Replace the Host header of client requests with the upstream's `host:port`. This
     /// alters traffic; off unless asked.
     public var rewriteHost = false
+    /// TLS toward clients and toward a `wss://` upstream.
+    public var tls = ProxyTLSOptions()
     /// Where to record what was relayed (a pcap file), if anywhere.
     public var recordPath: String?
 

@@ -3,6 +3,7 @@ import Diagnosis
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import NIOSSL
 import WebSocketWire
 
 /// Accepts clients, connects each to the upstream, relays both ways and diagnoses every close.
@@ -12,6 +13,7 @@ public final class ProxyServer: Sendable {
     private let events: any ProxyEvents
     private let diagnoser: ProxyDiagnoser
     private let recorder: CaptureRecorder?
+    private let tls: ProxyTLSContexts
     private let state = NIOLockedValueBox(State())
 
     private struct State {
@@ -22,10 +24,12 @@ public final class ProxyServer: Sendable {
         var sessions: [Int: (loop: any EventLoop, session: NIOLoopBound<ProxySession>)] = [:]
     }
 
-    /// - Throws: `CaptureError` when the record file cannot be created (before anything listens).
+    /// - Throws: `TLSSetupError` for an unusable certificate, key or CA file, `CaptureError`
+    ///   when the record file cannot be created — before anything listens.
     public init(configuration: ProxyConfiguration, events: any ProxyEvents, threads: Int = System.coreCount) throws {
         self.configuration = configuration
         self.events = events
+        self.tls = try ProxyTLSContexts(options: configuration.tls, upstreamSecure: configuration.upstream.secure)
         self.recorder = try configuration.recordPath.map { path throws(CaptureError) in try CaptureRecorder(path: path) }
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
         self.diagnoser = ProxyDiagnoser(rules: configuration.rules)
@@ -100,33 +104,48 @@ public final class ProxyServer: Sendable {
             ? HostRewriter(host: (upstream.host.contains(":") ? "[\(upstream.host)]" : upstream.host) + ":\(upstream.port)")
             : nil
         let clientHandler = RelayHandler(side: .client, session: session, hostRewriter: rewriter)
+        if let serverTLS = tls.server {
+            try client.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: serverTLS))
+        }
         try client.pipeline.syncOperations.addHandler(clientHandler)
         let boundClient = NIOLoopBound(clientHandler, eventLoop: loop)
         let boundSession = NIOLoopBound(session, eventLoop: loop)
 
+        let ready = loop.makePromise(of: SocketAddress?.self)
+        let upstreamAddress = configuration.upstream
         ClientBootstrap(group: loop)
             .channelOption(.allowRemoteHalfClosure, value: true)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .connectTimeout(.seconds(configuration.connectTimeoutSeconds))
-            .channelInitializer { upstream in
+            .channelInitializer { [tls] upstream in
                 upstream.eventLoop.makeCompletedFuture {
+                    let operations = upstream.pipeline.syncOperations
+                    if let clientTLS = tls.client {
+                        // SNI carries names only, never addresses.
+                        let name = upstreamAddress.host.isIPAddress ? nil : upstreamAddress.host
+                        try operations.addHandler(NIOSSLClientHandler(context: clientTLS, serverHostname: name))
+                    }
+                    try operations.addHandler(UpstreamReadyHandler(ready: ready, waitsForTLS: tls.client != nil))
                     let serverHandler = RelayHandler(side: .server, session: boundSession.value)
-                    try upstream.pipeline.syncOperations.addHandler(serverHandler)
+                    try operations.addHandler(serverHandler)
                     RelayHandler.pair(boundClient.value, serverHandler)
                 }
             }
             .connect(host: configuration.upstream.host, port: configuration.upstream.port)
-            .assumeIsolated()
-            .whenComplete { result in
-                switch result {
-                case .success:
-                    // The client waited unread until there was somewhere to send its bytes.
-                    client.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in client.close(promise: nil) }
-                case .failure(let error):
-                    Self.refuse(client, reason: Self.describe(error), upstream: self.configuration.upstream)
-                    boundSession.value.upstreamFailed(Self.describe(error))
-                }
+            .whenFailure { ready.fail($0) }
+        ready.futureResult.assumeIsolated().whenComplete { result in
+            switch result {
+            case .success(let address):
+                boundSession.value.upstreamReady(at: address.map(Self.endpoint))
+                // The client waited unread until there was somewhere to send its bytes.
+                client.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in client.close(promise: nil) }
+            case .failure(let error):
+                boundClient.value.readWithoutPartner()
+                client.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
+                Self.refuse(client, reason: Self.describe(error), upstream: upstreamAddress)
+                boundSession.value.upstreamFailed(Self.describe(error))
             }
+        }
     }
 
     /// Answers a client whose upstream could not be reached with a one-line 502.
@@ -145,6 +164,8 @@ public final class ProxyServer: Sendable {
             return reasons.first.map { $0.contains("refused") ? "connection refused" : $0 } ?? "\(error)"
         }
         if error is ChannelError, "\(error)".contains("connectTimeout") { return "connection timed out" }
+        if let tls = error as? NIOSSLError { return "TLS handshake with the upstream failed: \(tls)" }
+        if let tls = error as? BoringSSLError { return "TLS handshake with the upstream failed: \(tls)" }
         return "\(error)"
     }
 
@@ -164,5 +185,12 @@ public struct ProxyError: Error, CustomStringConvertible, Sendable {
         switch kind {
         case .noLocalAddress: return "the listening socket has no local address"
         }
+    }
+}
+
+extension String {
+    /// Whether this is a literal IPv4 or IPv6 address rather than a name.
+    var isIPAddress: Bool {
+        (try? SocketAddress(ipAddress: self, port: 0)) != nil
     }
 }

@@ -27,10 +27,17 @@ final class ProxySession {
         let facts = ConnectionFacts(id: id, client: client, server: server, opened: now, sawTCPOpen: true, sidesGuessed: false)
         self.analyzer = ConnectionAnalyzer(facts: facts, configuration: configuration)
         self.recorder = recorder
-        recorder?.opened(connection: id, client: client, server: server, at: now)
         self.diagnoser = diagnoser
         self.events = events
         self.onFinish = onFinish
+    }
+
+    /// The upstream accepted (and finished TLS): from now on bytes flow. `address` is the
+    /// server's actual address, which replaces a host name in the facts and the recording.
+    func upstreamReady(at address: Endpoint?) {
+        if let address { analyzer.setServerEndpoint(address) }
+        let facts = analyzer.facts
+        recorder?.opened(connection: id, client: facts.client, server: facts.server, at: facts.opened)
     }
 
     /// Analyses bytes that have already been forwarded.

@@ -100,8 +100,23 @@ final class RelayHandler: ChannelDuplexHandler {
 
     // MARK: Outbound
 
+    /// Reads with no partner: the connection is being refused, and a TLS handshake
+    /// with the client must still complete for the refusal to reach it.
+    func readWithoutPartner() {
+        // The partner's channel is going away; it must not take this one with it.
+        partner?.partner = nil
+        partner = nil
+        readsWithoutPartner = true
+        if pendingRead {
+            pendingRead = false
+            context?.read()
+        }
+    }
+
+    private var readsWithoutPartner = false
+
     func read(context: ChannelHandlerContext) {
-        if partner?.partnerWritable ?? false {
+        if readsWithoutPartner || partner?.partnerWritable ?? false {
             context.read()
         } else {
             pendingRead = true

@@ -36,6 +36,21 @@ struct Proxy: ParsableCommand {
     @Option(name: .customLong("rules"), help: "A rules file layered over the defaults. Repeatable.")
     var ruleFiles: [String] = []
 
+    @Option(name: .customLong("tls-cert"), help: "PEM certificate chain to present to clients (terminates TLS from clients; needs --tls-key).")
+    var tlsCertificate: String?
+
+    @Option(name: .customLong("tls-key"), help: "PEM private key for --tls-cert.")
+    var tlsKey: String?
+
+    @Option(name: .customLong("upstream-ca"), help: "PEM file of certificate authorities to trust for a wss:// upstream instead of the system store.")
+    var upstreamCA: String?
+
+    @Flag(name: .customLong("upstream-insecure"), help: "Do not verify the wss:// upstream's certificate (said loudly at start-up).")
+    var upstreamInsecure = false
+
+    @Option(help: "Append the TLS session keys of both legs to FILE in the NSS key log format, so Wireshark can decrypt a capture.")
+    var keylog: String?
+
     @Option(help: "Record what was relayed, both directions, as a pcap file that `wsdoctor replay` reads back.")
     var record: String?
 
@@ -58,8 +73,11 @@ struct Proxy: ParsableCommand {
         guard let address = UpstreamAddress(url: upstream) else {
             throw ValidationError("--upstream must be ws://HOST:PORT (got \(upstream))")
         }
-        if address.secure {
-            throw ValidationError("--upstream \(upstream): wss:// (TLS to the server) is not supported yet; use ws://")
+        if (tlsCertificate == nil) != (tlsKey == nil) {
+            throw ValidationError("--tls-cert and --tls-key go together")
+        }
+        if !address.secure && (upstreamCA != nil || upstreamInsecure) {
+            throw ValidationError("--upstream-ca and --upstream-insecure apply to a wss:// upstream")
         }
     }
 
@@ -86,6 +104,11 @@ struct Proxy: ParsableCommand {
                                                analyzer: analyzer, rules: rules)
         configuration.recordPath = record
         configuration.rewriteHost = rewriteHost
+        configuration.tls.certificatePath = tlsCertificate
+        configuration.tls.keyPath = tlsKey
+        configuration.tls.upstreamCAPath = upstreamCA
+        configuration.tls.upstreamInsecure = upstreamInsecure
+        configuration.tls.keyLogPath = keylog
         let reporter = LiveReporter(format: format, redaction: Redaction(showSecrets: showSecrets), colour: isatty(1) == 1)
         let server: ProxyServer
         do {
@@ -97,7 +120,8 @@ struct Proxy: ParsableCommand {
         let bound: String
         do {
             let address = try server.start()
-            bound = address.ipAddress.map { $0.contains(":") ? "[\($0)]:\(address.port ?? 0)" : "\($0):\(address.port ?? 0)" } ?? listen
+            let shown = address.ipAddress.map { $0.contains(":") ? "[\($0)]:\(address.port ?? 0)" : "\($0):\(address.port ?? 0)" } ?? listen
+            bound = shown + (tlsCertificate != nil ? " (TLS)" : "")
         } catch {
             printError("wsdoctor: cannot listen on \(listen): \(error)")
             try? server.shutdown()
@@ -106,6 +130,12 @@ struct Proxy: ParsableCommand {
         reporter.notice("wsdoctor proxy listening on \(bound), forwarding to \(configuration.upstream)"
                         + (record.map { ", recording to \($0)" } ?? "")
                         + (rewriteHost ? "; rewriting Host headers to \(configuration.upstream.host):\(configuration.upstream.port) (traffic is altered)" : ""))
+        if upstreamInsecure {
+            reporter.notice("WARNING: --upstream-insecure: the upstream's TLS certificate is NOT verified; anyone in between can read and change the traffic")
+        }
+        if let keylog {
+            reporter.notice("WARNING: --keylog: TLS session keys are being written to \(keylog); anyone with that file can decrypt the traffic")
+        }
 
         // Stop on Ctrl-C and SIGTERM: report what is open, print the summary, exit 0.
         var received: Int32 = 0
