@@ -74,6 +74,7 @@ let package = Package(
             dependencies: ["Capture", "Diagnosis", "Reporting", "WebSocketWire", "WireTestSupport"],
             resources: []
         ),
+        .testTarget(name: "ProxyTests", dependencies: [], exclude: ["peers"]),
     ],
     swiftLanguageModes: [.v6]
 )

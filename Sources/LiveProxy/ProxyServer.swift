@@ -109,6 +109,7 @@ public final class ProxyServer: Sendable {
         }
         try client.pipeline.syncOperations.addHandler(clientHandler)
         let boundClient = NIOLoopBound(clientHandler, eventLoop: loop)
+        let boundServer = NIOLoopBound(RelayHandler(side: .server, session: session), eventLoop: loop)
         let boundSession = NIOLoopBound(session, eventLoop: loop)
 
         let ready = loop.makePromise(of: SocketAddress?.self)
@@ -126,9 +127,7 @@ public final class ProxyServer: Sendable {
                         try operations.addHandler(NIOSSLClientHandler(context: clientTLS, serverHostname: name))
                     }
                     try operations.addHandler(UpstreamReadyHandler(ready: ready, waitsForTLS: tls.client != nil))
-                    let serverHandler = RelayHandler(side: .server, session: boundSession.value)
-                    try operations.addHandler(serverHandler)
-                    RelayHandler.pair(boundClient.value, serverHandler)
+                    try operations.addHandler(boundServer.value)
                 }
             }
             .connect(host: configuration.upstream.host, port: configuration.upstream.port)
@@ -137,6 +136,7 @@ public final class ProxyServer: Sendable {
             switch result {
             case .success(let address):
                 boundSession.value.upstreamReady(at: address.map(Self.endpoint))
+                RelayHandler.pair(boundClient.value, boundServer.value)
                 // The client waited unread until there was somewhere to send its bytes.
                 client.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in client.close(promise: nil) }
             case .failure(let error):
@@ -154,7 +154,10 @@ public final class ProxyServer: Sendable {
         var buffer = client.allocator.buffer(capacity: 256)
         buffer.writeString("HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n")
         buffer.writeString(body)
-        client.writeAndFlush(buffer).whenComplete { _ in client.close(promise: nil) }
+        // Half-close after the answer and read the client out, so the close is a FIN rather
+        // than a reset that could destroy the 502 before the client reads it; 2 s at most.
+        client.writeAndFlush(buffer).whenComplete { _ in client.close(mode: .output, promise: nil) }
+        client.eventLoop.scheduleTask(in: .seconds(2)) { client.close(promise: nil) }
     }
 
     static func describe(_ error: any Error) -> String {

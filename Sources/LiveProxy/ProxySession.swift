@@ -88,11 +88,20 @@ final class ProxySession {
         finish()
     }
 
+    /// Everything is reported except plain HTTP exchanges that went well and never tried
+    /// to upgrade (replay skips those too): WebSocket connections, refused upgrades,
+    /// unreachable upstreams, and whatever broke off or did not parse.
+    private var isWorthReporting: Bool {
+        let facts = analyzer.facts
+        let plainHTTP = facts.httpRequestsBeforeUpgrade > 0 && facts.handshake == nil && !facts.carriesWebSocket
+        return !plainHTTP || facts.upstreamError != nil || !facts.undecodable.isEmpty || !facts.violations.isEmpty
+    }
+
     private func finish() {
         guard !isFinished else { return }
         isFinished = true
         if !analyzer.isFinished { analyzer.sourceEnded(at: wallClockNow()) }
-        events.connectionClosed(diagnoser.diagnose(analyzer))
+        if isWorthReporting { events.connectionClosed(diagnoser.diagnose(analyzer)) }
         onFinish(self)
     }
 }

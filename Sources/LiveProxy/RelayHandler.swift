@@ -32,10 +32,33 @@ final class RelayHandler: ChannelDuplexHandler {
         self.hostRewriter = hostRewriter
     }
 
-    /// Pairs two handlers; call on their shared event loop.
+    /// Bytes (and an end of input) that arrived before the partner was ready for them.
+    private var held: [ByteBuffer] = []
+    private var heldEndOfInput = false
+
+    /// Pairs two handlers once both channels are ready; call on their shared event loop.
+    /// Whatever either side sent before is passed on now, in order.
     static func pair(_ first: RelayHandler, _ second: RelayHandler) {
         first.partner = second
         second.partner = first
+        first.releaseHeld()
+        second.releaseHeld()
+    }
+
+    private func releaseHeld() {
+        let buffers = held
+        held = []
+        for buffer in buffers { forward(buffer) }
+        if !buffers.isEmpty { partner?.partnerFlush() }
+        if heldEndOfInput {
+            heldEndOfInput = false
+            endOfInput()
+        }
+        // A read asked for before there was a partner can go ahead now.
+        if pendingRead, partnerWritable {
+            pendingRead = false
+            context?.read()
+        }
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -55,7 +78,18 @@ final class RelayHandler: ChannelDuplexHandler {
             buffer = hostRewriter!.process(buffer, allocator: context.channel.allocator)
             if buffer.readableBytes == 0 { return }
         }
-        // Forward first, untouched; analyse the same bytes after.
+        if readsWithoutPartner { return }
+        guard partner != nil else {
+            // Bounded: reads stay off until the partner exists, except for what the kernel
+            // hands over with an end of file.
+            held.append(buffer)
+            return
+        }
+        forward(buffer)
+    }
+
+    /// Forwards first, untouched; analyses the same bytes after.
+    private func forward(_ buffer: ByteBuffer) {
         partner?.partnerWrite(buffer)
         session.received(buffer, from: side)
     }
@@ -67,12 +101,22 @@ final class RelayHandler: ChannelDuplexHandler {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let event = event as? ChannelEvent, event == .inputClosed {
             inputClosed = true
-            session.ended(side, .fin)
-            partner?.partnerCloseOutput()
-            closeIfDone()
+            if readsWithoutPartner {
+                context.close(promise: nil)
+            } else if partner == nil {
+                heldEndOfInput = true
+            } else {
+                endOfInput()
+            }
             return
         }
         context.fireUserInboundEventTriggered(event)
+    }
+
+    private func endOfInput() {
+        session.ended(side, .fin)
+        partner?.partnerCloseOutput()
+        closeIfDone()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
@@ -116,7 +160,7 @@ final class RelayHandler: ChannelDuplexHandler {
     private var readsWithoutPartner = false
 
     func read(context: ChannelHandlerContext) {
-        if readsWithoutPartner || partner?.partnerWritable ?? false {
+        if readsWithoutPartner || partner?.partnerWritableNow ?? false {
             context.read()
         } else {
             pendingRead = true
@@ -133,8 +177,13 @@ final class RelayHandler: ChannelDuplexHandler {
         context?.flush()
     }
 
-    private var partnerWritable: Bool {
+    private var partnerWritableNow: Bool {
         context?.channel.isWritable ?? false
+    }
+
+    /// Whether this handler's partner can take bytes now.
+    private var partnerWritable: Bool {
+        partner?.partnerWritableNow ?? false
     }
 
     private func partnerBecameWritable() {
