@@ -160,7 +160,10 @@ final class RelayHandler: ChannelDuplexHandler {
     private var readsWithoutPartner = false
 
     func read(context: ChannelHandlerContext) {
-        if readsWithoutPartner || partner?.partnerWritableNow ?? false {
+        // The server side reads before it is paired: a TLS handshake to the upstream needs
+        // it, and what arrives meanwhile is held (pairing follows at once).
+        let unpairedServer = partner == nil && side == .server
+        if readsWithoutPartner || unpairedServer || partner?.partnerWritableNow ?? false {
             context.read()
         } else {
             pendingRead = true

@@ -108,11 +108,12 @@ final class ProxyProcess: Sendable {
     }
 
     /// Starts the proxy in front of `127.0.0.1:upstreamPort` and waits for its listening notice.
-    static func start(upstreamPort: Int, format: String = "json") async throws -> ProxyProcess {
+    static func start(upstreamPort: Int, format: String = "json", extraArguments: [String] = [],
+                      upstreamURL: String? = nil) async throws -> ProxyProcess {
         let stdout = try OutputFile("proxy-stdout"), stderr = try OutputFile("proxy-stderr")
         let process = Process()
         process.executableURL = wsdoctorExecutable()
-        process.arguments = ["proxy", "--listen", "127.0.0.1:0", "--upstream", "ws://127.0.0.1:\(upstreamPort)", "--format", format]
+        process.arguments = ["proxy", "--listen", "127.0.0.1:0", "--upstream", upstreamURL ?? "ws://127.0.0.1:\(upstreamPort)", "--format", format] + extraArguments
         process.standardOutput = try stdout.handle()
         process.standardError = try stderr.handle()
         process.standardInput = FileHandle.nullDevice
@@ -180,9 +181,9 @@ final class ProxyProcess: Sendable {
 
 /// Runs `body` with a proxy in front of `upstreamPort`; the proxy is killed and reaped after,
 /// whatever happens.
-func withProxy<T>(upstream upstreamPort: Int, format: String = "json",
+func withProxy<T>(upstream upstreamPort: Int, format: String = "json", extraArguments: [String] = [],
                   _ body: (ProxyProcess) async throws -> T) async throws -> T {
-    let proxy = try await ProxyProcess.start(upstreamPort: upstreamPort, format: format)
+    let proxy = try await ProxyProcess.start(upstreamPort: upstreamPort, format: format, extraArguments: extraArguments)
     defer { proxy.cleanUp() }
     return try await body(proxy)
 }
