@@ -15,6 +15,8 @@ final class ProxySession {
     private let events: any ProxyEvents
     private let onFinish: (ProxySession) -> Void
     private let recorder: CaptureRecorder?
+    /// Frames are handed to the events as they are decoded (`--frames`).
+    private let showsFramesLive: Bool
     private var reportedOpen = false
     private(set) var isFinished = false
     private var clientEnded = false
@@ -27,6 +29,7 @@ final class ProxySession {
         let facts = ConnectionFacts(id: id, client: client, server: server, opened: now, sawTCPOpen: true, sidesGuessed: false)
         self.analyzer = ConnectionAnalyzer(facts: facts, configuration: configuration)
         self.recorder = recorder
+        self.showsFramesLive = configuration.recordTimeline
         self.diagnoser = diagnoser
         self.events = events
         self.onFinish = onFinish
@@ -52,7 +55,7 @@ final class ProxySession {
             reportedOpen = true
             events.connectionOpened(analyzer.facts)
         }
-        if analyzer.configuration.recordTimeline {
+        if showsFramesLive {
             let entries = analyzer.drainTimeline()
             if !entries.isEmpty { events.connectionEvents(analyzer.facts, entries) }
         }
