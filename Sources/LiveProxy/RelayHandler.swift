@@ -63,7 +63,11 @@ final class RelayHandler: ChannelDuplexHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        writable = context.channel.isWritable
     }
+
+    /// This channel's writability, kept as it changes so the read path need not ask the channel.
+    private var writable = true
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
@@ -138,7 +142,8 @@ final class RelayHandler: ChannelDuplexHandler {
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable { partner?.partnerBecameWritable() }
+        writable = context.channel.isWritable
+        if writable { partner?.partnerBecameWritable() }
         context.fireChannelWritabilityChanged()
     }
 
@@ -181,7 +186,7 @@ final class RelayHandler: ChannelDuplexHandler {
     }
 
     private var partnerWritableNow: Bool {
-        context?.channel.isWritable ?? false
+        context != nil && writable
     }
 
     /// Whether this handler's partner can take bytes now.
