@@ -74,7 +74,16 @@ let package = Package(
             dependencies: ["Capture", "Diagnosis", "Reporting", "WebSocketWire", "WireTestSupport"],
             resources: []
         ),
-        .testTarget(name: "ProxyTests", dependencies: [], exclude: ["peers"]),
+        .testTarget(
+            name: "ProxyTests",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+            ],
+            exclude: ["peers"]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -6,8 +6,9 @@ import Testing
 /// the whole suite). Each test starts its own proxy on a port the kernel picks, so tests run
 /// in parallel; the shared servers tell connections apart by a tag in the path.
 ///
-/// The tests are in extensions: LiveDiagnosisTests.swift, TransparencyTests.swift,
-/// BadInputTests.swift, HalfCloseTests.swift.
+/// The tests are in extensions: LiveDiagnosisTests.swift, CloseCategoryTests.swift,
+/// NIOPeerTests.swift (a SwiftNIO server written for the tests as the upstream),
+/// TransparencyTests.swift, BadInputTests.swift, HalfCloseTests.swift.
 @Suite(.pythonPeers, .timeLimit(.minutes(2)))
 struct ProxyTests {}
 

@@ -22,7 +22,13 @@ Peers:
 - `websockets` servers and clients (the real library on both sides);
 - RawClient: hand-written client that breaks the protocol on purpose;
 - RawServer: a TCP server that records every byte it receives into a file and
-  sends a scripted byte sequence back (transparency and half-close tests).
+  sends a scripted byte sequence back (transparency and half-close tests);
+- Relay: an intermediary placed between wsdoctor and a server (`relay_start`),
+  that corrupts a client frame or stalls the server's side;
+- an aiohttp server (`aiohttp_server`) and aiohttp/websockets keepalive clients.
+
+`peers.py --echo-server` runs a websockets echo server alone in its process
+(prints {"port": PORT}; exits when stdin ends), for a test to kill it.
 
 Server-side observations are kept per tag: a client puts `?tag=T` in its path
 and `server_log` returns what the server's handler saw for T.
@@ -32,7 +38,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import collections
 import hashlib
+import hmac
+import http
 import json
 import os
 import random
@@ -40,6 +49,7 @@ import socket
 import struct
 import sys
 import tempfile
+import time
 import traceback
 
 from websockets.asyncio.client import connect
@@ -169,6 +179,9 @@ class Peers:
         self.raw_servers: dict[int, "RawServer"] = {}
         self.held: dict[int, object] = {}
         self.blocked: dict[int, socket.socket] = {}
+        self.relays: dict[int, "Relay"] = {}
+        self.aiohttp_port: int | None = None
+        self.aiohttp_runner = None
         self.next_handle = 1
 
     def handle(self) -> int:
@@ -198,7 +211,11 @@ class Peers:
     async def main_handler(self, ws) -> None:
         """/echo echoes; /policy closes 1008 on "forbidden word"; /crash raises on
         "crash" (websockets closes 1011); /overload closes 1013 on "subscribe";
-        /half-frame-reset sends half a frame then resets the TCP connection."""
+        /half-frame-reset sends half a frame then resets the TCP connection;
+        /text-only closes 1003 on a binary message; /room echoes the first
+        message and closes 4000 0.2 s later; /feed closes 1008 when more than
+        20 messages arrive in one second; /stream needs a valid JWT in the
+        Authorization header (401 otherwise) and closes 1008 when it expires."""
         tag = self.tag_of(ws)
         route = ws.request.path.split("?", 1)[0]
         received = 0
@@ -211,8 +228,22 @@ class Peers:
                 ws.transport.abort()
                 self.record(tag, handler="reset-sent")
                 return
+            if route == "/stream":
+                await self.jwt_stream(ws, tag)
+                return
+            if route == "/feed":
+                await self.rate_limited_feed(ws, tag)
+                return
             async for message in ws:
                 received += 1
+                if route == "/text-only" and isinstance(message, bytes):
+                    await ws.close(1003, "binary not accepted")
+                    break
+                if route == "/room":
+                    await ws.send(message)
+                    await asyncio.sleep(0.2)
+                    await ws.close(4000, "room closed")
+                    break
                 if route == "/policy" and message == "forbidden word":
                     await ws.close(1008, "forbidden word")
                     break
@@ -232,11 +263,51 @@ class Peers:
             self.finished(tag)
 
     def main_process_request(self, connection, request):
-        if request.path.split("?", 1)[0] == "/reject-429":
+        route = request.path.split("?", 1)[0]
+        if route == "/reject-429":
             response = connection.respond(429, "Too many connections\n")
             response.headers["Retry-After"] = "30"
             return response
+        if route == "/reject-403":
+            return connection.respond(http.HTTPStatus.FORBIDDEN, "Forbidden: bad origin\n")
+        if route == "/stream" and check_jwt(bearer_token(request) or "") is None:
+            response = connection.respond(http.HTTPStatus.UNAUTHORIZED, "Unauthorized\n")
+            response.headers["WWW-Authenticate"] = "Bearer"
+            return response
         return None
+
+    async def jwt_stream(self, ws, tag: str | None) -> None:
+        """Echoes until the JWT of the upgrade expires, then closes 1008."""
+        claims = check_jwt(bearer_token(ws.request) or "")
+        if claims is None:  # expired between the upgrade and here
+            await ws.close(1008, "token expired")
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + (claims["exp"] - time.time())
+        try:
+            async with asyncio.timeout_at(deadline):
+                async for message in ws:
+                    await ws.send(message)
+        except TimeoutError:
+            self.record(tag, closed_at=time.time(), exp=claims["exp"])
+            await ws.close(1008, "token expired")
+
+    async def rate_limited_feed(self, ws, tag: str | None, limit: int = 20) -> None:
+        """Echoes; closes 1008 when more than `limit` messages came in 1 s."""
+        loop = asyncio.get_running_loop()
+        window: collections.deque[float] = collections.deque()
+        received = 0
+        async for message in ws:
+            received += 1
+            now = loop.time()
+            window.append(now)
+            while window[0] <= now - 1.0:
+                window.popleft()
+            if len(window) > limit:
+                self.record(tag, received=received)
+                await ws.close(1008, "rate limit exceeded")
+                return
+            await ws.send(message)
 
     async def echo_handler(self, ws) -> None:
         tag = self.tag_of(ws)
@@ -291,7 +362,9 @@ class Peers:
     async def op_session(self, port: int, path: str, messages: list, close: bool = True,
                          max_size: int = BIG) -> dict:
         """A websockets client: each message but the last is echoed; after the last
-        it waits for the server's close (or closes 1000 itself when `close`)."""
+        it waits for the server's close (or closes 1000 itself when `close`).
+        A message given as {"binary_b64": ...} is sent as a binary message."""
+        messages = [base64.b64decode(m["binary_b64"]) if isinstance(m, dict) else m for m in messages]
         async with connect(f"ws://{HOST}:{port}{path}", max_size=max_size, **WS_COMMON) as ws:
             for message in messages[:-1]:
                 await echo_once(ws, message)
@@ -315,13 +388,14 @@ class Peers:
         return {"sent_sha": sha(payload), "received_sha": sha(echoed), "received_len": len(echoed),
                 "close_code": ws.close_code, "local_port": local_port(ws)}
 
-    async def op_rejected(self, port: int) -> dict:
+    async def op_rejected(self, port: int, path: str = "/reject-429") -> dict:
         try:
-            async with connect(f"ws://{HOST}:{port}/reject-429", **WS_COMMON):
+            async with connect(f"ws://{HOST}:{port}{path}", **WS_COMMON):
                 return {"status": 101}
         except InvalidStatus as exc:
             return {"status": exc.response.status_code,
-                    "retry_after": exc.response.headers.get("Retry-After")}
+                    "retry_after": exc.response.headers.get("Retry-After"),
+                    "body": exc.response.body.decode("utf-8", "replace")}
 
     async def op_reset(self, port: int, tag: str) -> dict:
         """Exchange one message, then abort with RST (SO_LINGER 0)."""
@@ -473,6 +547,199 @@ class Peers:
                 "expected_sha": sha(server_bytes), "expected_len": len(server_bytes)}
 
 
+    # --- diagnosis scenarios: intermediaries, keepalive, policies ------------
+
+    async def op_relay_start(self, upstream_port: int, mode: str, frames: int = 1) -> dict:
+        """A Relay (an intermediary: TCP proxy, load balancer) on a fresh port in
+        front of `upstream_port`. `mode`:
+        "flip-mask": clears the MASK bit of the client's 2nd data frame;
+        "stall-s2c": passes the server's first `frames` data frames (and the
+        control frames before them), then drops everything from the server,
+        its FIN included (a stalled path; the relay's kernel still ACKs)."""
+        relay = Relay(upstream_port)
+        if mode == "flip-mask":
+            seen = 0
+
+            def flip_mask(frame: bytes) -> bytes:
+                nonlocal seen
+                if frame[0] & 0x0F in (OP_CONT, OP_TEXT, OP_BINARY):
+                    seen += 1
+                    if seen == 2:
+                        relay.note(f"client data frame 2: byte 1 {frame[1]:#04x} -> {frame[1] & 0x7F:#04x} (MASK bit cleared)")
+                        return frame[:1] + bytes([frame[1] & 0x7F]) + frame[2:]
+                return frame
+
+            relay.hooks["c2s"] = flip_mask
+        elif mode == "stall-s2c":
+            passed = 0
+
+            def stall(frame: bytes) -> bytes | None:
+                nonlocal passed
+                if not relay.blackhole["s2c"]:
+                    if frame[0] & 0x0F in (OP_CONT, OP_TEXT, OP_BINARY):
+                        passed += 1
+                        if passed >= frames:
+                            relay.blackhole["s2c"] = True
+                            relay.note(f"s2c stalled after {passed} data frame(s)")
+                    return frame
+                opcode, _, payload = split_frame(frame)
+                relay.note(f"dropped s2c opcode {opcode:#x} payload {payload[:32]!r}")
+                return None
+
+            relay.hooks["s2c"] = stall
+        else:
+            raise ValueError(f"unknown relay mode {mode}")
+        await relay.start()
+        handle = self.handle()
+        self.relays[handle] = relay
+        return {"relay": handle, "port": relay.port}
+
+    async def op_relay_result(self, relay: int) -> dict:
+        """Waits (bounded) until the relay's connection has ended; what it did."""
+        r = self.relays.pop(relay)
+        try:
+            async with asyncio.timeout(STEP_TIMEOUT):
+                await r.done.wait()
+        finally:
+            await r.stop()
+        return {"notes": r.notes}
+
+    async def op_keepalive_client(self, port: int, tag: str, library: str) -> dict:
+        """A client with keepalive pings through a relay that stalls the server's
+        side: "websockets" (ping_interval 0.5 s, ping_timeout 0.5 s: it fails the
+        connection with 1011) or "aiohttp" (heartbeat 0.5 s: it drops TCP after
+        0.25 s without a pong, no close frame)."""
+        url = f"ws://{HOST}:{port}/echo?tag={tag}"
+        t0 = time.monotonic()
+        if library == "websockets":
+            kwargs = dict(WS_COMMON, ping_interval=0.5, ping_timeout=0.5, close_timeout=1)
+            async with connect(url, **kwargs) as ws:
+                lport = local_port(ws)
+                await echo_once(ws, "hello")
+                await echo_once(ws, "still fine")
+                try:
+                    async with asyncio.timeout(STEP_TIMEOUT):
+                        await ws.recv()
+                    raise AssertionError("unexpected message")
+                except ConnectionClosed:
+                    pass
+            sent = ws.protocol.close_sent
+            return {"local_port": lport, "close_sent": sent.code if sent else None,
+                    "close_sent_reason": sent.reason if sent else None,
+                    "close_rcvd": ws.protocol.close_rcvd.code if ws.protocol.close_rcvd else None,
+                    "took": time.monotonic() - t0}
+        if library == "aiohttp":
+            import aiohttp
+
+            async with aiohttp.ClientSession() as session:
+                async with session.ws_connect(url, heartbeat=0.5, compress=0, autoclose=True,
+                                              autoping=True) as ws:
+                    lport = ws.get_extra_info("sockname")[1]
+                    await ws.send_str("hello")
+                    async with asyncio.timeout(STEP_TIMEOUT):
+                        msg = await ws.receive()
+                    if (msg.type, msg.data) != (aiohttp.WSMsgType.TEXT, "hello"):
+                        raise AssertionError(f"echo {msg!r}")
+                    async with asyncio.timeout(STEP_TIMEOUT):
+                        msg = await ws.receive()
+                    return {"local_port": lport, "message": msg.type.name, "close_code": ws.close_code,
+                            "exception": repr(ws.exception()), "took": time.monotonic() - t0}
+        raise ValueError(f"unknown library {library}")
+
+    async def op_rate_burst(self, port: int, tag: str) -> dict:
+        """On /feed: a tick every 0.5 s for 2 s, then a burst of messages every
+        10 ms until the server's rate limit closes the connection."""
+        sent = 0
+        async with connect(f"ws://{HOST}:{port}/feed?tag={tag}", **WS_COMMON) as ws:
+            echoes = 0
+
+            async def read_all() -> None:
+                nonlocal echoes
+                try:
+                    async for _ in ws:
+                        echoes += 1
+                except ConnectionClosed:
+                    pass
+
+            reader = asyncio.ensure_future(read_all())
+            try:
+                for i in range(1, 6):
+                    await ws.send(f"tick {i}")
+                    sent += 1
+                    await asyncio.sleep(0.5)
+                for i in range(1, 51):
+                    await ws.send(f"burst {i}")
+                    sent += 1
+                    await asyncio.sleep(0.01)
+            except ConnectionClosed:
+                pass
+            async with asyncio.timeout(STEP_TIMEOUT):
+                await reader
+                await ws.wait_closed()
+        return {"close_code": ws.close_code, "close_reason": ws.close_reason, "sent": sent,
+                "echoes": echoes, "local_port": local_port(ws)}
+
+    async def op_jwt_session(self, port: int, tag: str, lifetime: int = 2) -> dict:
+        """On /stream with `Authorization: Bearer <JWT>` whose exp is the whole
+        second `lifetime` s after now (so it expires 1 to 2 s in for 2); sends a
+        message every 0.25 s until the server closes."""
+        iat = int(time.time())
+        token = make_jwt({"sub": "user-42", "iat": iat, "exp": iat + lifetime})
+        async with connect(f"ws://{HOST}:{port}/stream?tag={tag}", additional_headers={"Authorization": f"Bearer {token}"},
+                           **WS_COMMON) as ws:
+            opened = time.time()
+            try:
+                for i in range(1, 4 * (lifetime + 2)):
+                    await echo_once(ws, f"update {i}")
+                    await asyncio.sleep(0.25)
+            except ConnectionClosed:
+                pass
+            await drain(ws)
+        return {"close_code": ws.close_code, "close_reason": ws.close_reason, "exp": iat + lifetime,
+                "opened": opened, "local_port": local_port(ws)}
+
+    async def op_raw_empty_close(self, port: int, tag: str) -> dict:
+        """Raw client: one message (echoed), then a close frame with no payload;
+        what the server answered, read until it ends TCP."""
+        raw = await RawClient.open(port, f"/echo?tag={tag}")
+        try:
+            await raw.send(encode_frame(OP_TEXT, b"hello"))
+            opcode, _, payload = await raw.recv_frame()
+            if (opcode, payload) != (OP_TEXT, b"hello"):
+                raise AssertionError(f"unexpected echo {opcode} {payload!r}")
+            await raw.send(encode_frame(OP_CLOSE, b""))
+            opcode, _, payload = await raw.recv_frame()
+            async with asyncio.timeout(STEP_TIMEOUT):
+                rest = await raw.reader.read()
+        finally:
+            await raw.close()
+        return {"answer_opcode": opcode, "answer_payload_len": len(payload), "rest_len": len(rest),
+                "local_port": raw.local_port}
+
+    async def op_aiohttp_server(self) -> dict:
+        """An aiohttp server (started once, kept until exit) with its WebSocket
+        endpoint on /ws only: other paths get aiohttp's own 404."""
+        if self.aiohttp_port is None:
+            from aiohttp import WSMsgType, web
+
+            async def ws_endpoint(request):
+                ws = web.WebSocketResponse(compress=False)
+                await ws.prepare(request)
+                async for msg in ws:
+                    if msg.type == WSMsgType.TEXT:
+                        await ws.send_str(msg.data)
+                return ws
+
+            app = web.Application()
+            app.router.add_get("/ws", ws_endpoint)
+            runner = web.AppRunner(app, access_log=None, handle_signals=False)
+            await runner.setup()
+            await web.TCPSite(runner, HOST, 0).start()
+            self.aiohttp_runner = runner
+            self.aiohttp_port = runner.addresses[0][1]
+        return {"port": self.aiohttp_port}
+
+
 class RawClient:
     def __init__(self, reader, writer):
         self.reader, self.writer = reader, writer
@@ -605,6 +872,158 @@ class RawServer:
             pass
 
 
+
+# ---------------------------------------------------------------------------
+# An intermediary between wsdoctor and the server (record.py's Relay, reduced).
+
+
+async def read_ws_frame(reader: asyncio.StreamReader) -> bytes:
+    """One whole WebSocket frame, as the bytes on the wire."""
+    head = await reader.readexactly(2)
+    n = head[1] & 0x7F
+    ext = b""
+    if n == 126:
+        ext = await reader.readexactly(2)
+        (n,) = struct.unpack("!H", ext)
+    elif n == 127:
+        ext = await reader.readexactly(8)
+        (n,) = struct.unpack("!Q", ext)
+    key = await reader.readexactly(4) if head[1] & 0x80 else b""
+    return head + ext + key + await reader.readexactly(n)
+
+
+def split_frame(raw: bytes) -> tuple[int, bytes | None, bytes]:
+    """(opcode, masking key or None, unmasked payload) of a whole frame."""
+    n = raw[1] & 0x7F
+    pos = 2 + {126: 2, 127: 8}.get(n, 0)
+    key = raw[pos:pos + 4] if raw[1] & 0x80 else None
+    payload = raw[pos + 4:] if key else raw[pos:]
+    if key:
+        payload = bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+    return raw[0] & 0x0F, key, payload
+
+
+class Relay:
+    """A TCP relay from a fresh port on HOST to HOST:upstream_port for one
+    connection. Each direction passes the HTTP head unchanged, then parses
+    WebSocket frames and passes each through its hook (None drops it). A FIN
+    from one side half-closes the other, unless that direction is blackholed
+    (then the FIN, and whatever the hook does not pass, is dropped)."""
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream_port = upstream_port
+        self.hooks: dict[str, object] = {"c2s": None, "s2c": None}
+        self.blackhole = {"c2s": False, "s2c": False}
+        self.notes: list[str] = []
+        self.done = asyncio.Event()
+        self.server = None
+        self.port = 0
+        self.tasks: set[asyncio.Task] = set()
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)
+
+    async def start(self) -> None:
+        self.server = await asyncio.start_server(self._handle, HOST, 0)
+        self.port = self.server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        self.server.close()
+        for t in list(self.tasks):
+            t.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+    async def _handle(self, c_reader, c_writer) -> None:
+        self.tasks.add(asyncio.current_task())
+        try:
+            async with asyncio.timeout(STEP_TIMEOUT):
+                s_reader, s_writer = await asyncio.open_connection(HOST, self.upstream_port)
+        except BaseException:
+            c_writer.close()
+            self.done.set()
+            raise
+        pumps = [asyncio.ensure_future(self._pump("c2s", c_reader, s_writer)),
+                 asyncio.ensure_future(self._pump("s2c", s_reader, c_writer))]
+        try:
+            async with asyncio.timeout(3 * STEP_TIMEOUT):
+                await asyncio.gather(*pumps, return_exceptions=True)
+        finally:
+            for t in pumps:
+                t.cancel()
+            for w in (c_writer, s_writer):
+                w.close()
+            self.done.set()
+
+    async def _pump(self, direction: str, reader, writer) -> None:
+        hook = self.hooks[direction]
+
+        def forward(data: bytes) -> None:
+            if not self.blackhole[direction]:
+                writer.write(data)
+
+        try:
+            forward(await reader.readuntil(b"\r\n\r\n"))
+            await writer.drain()
+            while True:
+                try:
+                    frame = await read_ws_frame(reader)
+                except asyncio.IncompleteReadError as exc:
+                    if exc.partial:
+                        forward(exc.partial)
+                    break
+                # The hook decides about each frame (it may start a blackhole with the
+                # frame it still passes).
+                out = hook(frame) if hook is not None else frame
+                if out is not None:
+                    writer.write(out)
+                    await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        if not self.blackhole[direction]:
+            try:
+                writer.write_eof()
+            except (OSError, RuntimeError):
+                pass
+
+
+# --- JSON Web Tokens (HS256, made and checked here, as in record.py) --------
+
+JWT_SECRET = b"wsdoctor-proxy-tests-secret"
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def b64url_decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def make_jwt(claims: dict) -> str:
+    header = b64url(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
+    payload = b64url(json.dumps(claims, separators=(",", ":")).encode())
+    signature = hmac.new(JWT_SECRET, f"{header}.{payload}".encode(), hashlib.sha256).digest()
+    return f"{header}.{payload}.{b64url(signature)}"
+
+
+def check_jwt(token: str) -> dict | None:
+    """The claims of a validly signed token that has not expired; else None."""
+    try:
+        header, payload, signature = token.split(".")
+        expected = hmac.new(JWT_SECRET, f"{header}.{payload}".encode(), hashlib.sha256).digest()
+        if not hmac.compare_digest(expected, b64url_decode(signature)):
+            return None
+        claims = json.loads(b64url_decode(payload))
+    except ValueError:
+        return None
+    return claims if claims.get("exp", 0) > time.time() else None
+
+
+def bearer_token(request) -> str | None:
+    value = request.headers.get("Authorization", "")
+    return value[len("Bearer "):] if value.startswith("Bearer ") else None
+
+
 # ---------------------------------------------------------------------------
 
 
@@ -670,7 +1089,23 @@ async def main() -> None:
     os._exit(0)
 
 
+async def echo_server_main() -> None:
+    """`peers.py --echo-server`: a websockets echo server alone in this process
+    (so that a test can kill it); prints {"port": N}; exits when stdin ends."""
+    async def echo(ws) -> None:
+        async for message in ws:
+            await ws.send(message)
+
+    async with serve(echo, HOST, 0, **WS_COMMON) as server:
+        reply({"port": port_of(server)})
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader()
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+        await reader.read()
+    os._exit(0)
+
+
 if __name__ == "__main__":
     import logging
     logging.basicConfig(level=logging.CRITICAL)
-    asyncio.run(main())
+    asyncio.run(echo_server_main() if sys.argv[1:] == ["--echo-server"] else main())
