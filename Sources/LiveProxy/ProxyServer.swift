@@ -14,6 +14,8 @@ public final class ProxyServer: Sendable {
     private let diagnoser: ProxyDiagnoser
     private let recorder: CaptureRecorder?
     private let tls: ProxyTLSContexts
+    /// Prometheus metrics for the admin endpoint, when one is asked for.
+    public let metrics: ProxyMetrics?
     private let state = NIOLockedValueBox(State())
 
     private struct State {
@@ -26,8 +28,10 @@ public final class ProxyServer: Sendable {
 
     /// - Throws: `TLSSetupError` for an unusable certificate, key or CA file, `CaptureError`
     ///   when the record file cannot be created — before anything listens.
-    public init(configuration: ProxyConfiguration, events: any ProxyEvents, threads: Int = System.coreCount) throws {
+    public init(configuration: ProxyConfiguration, events: any ProxyEvents, metrics: ProxyMetrics? = nil,
+                threads: Int = System.coreCount) throws {
         self.configuration = configuration
+        self.metrics = metrics
         self.events = events
         self.tls = try ProxyTLSContexts(options: configuration.tls, upstreamSecure: configuration.upstream.secure)
         self.recorder = try configuration.recordPath.map { path throws(CaptureError) in try CaptureRecorder(path: path) }
@@ -75,6 +79,14 @@ public final class ProxyServer: Sendable {
         try recorder?.close()
     }
 
+    /// The event loops, for servers that run beside the proxy (the admin endpoint).
+    public var eventLoopGroup: any EventLoopGroup { group }
+
+    /// Whether the listener is bound and accepting.
+    public var isListening: Bool {
+        state.withLockedValue { !$0.stopping && $0.listener?.isActive == true }
+    }
+
     /// Number of connections being relayed now.
     public var activeConnections: Int {
         state.withLockedValue { $0.sessions.count }
@@ -95,7 +107,7 @@ public final class ProxyServer: Sendable {
         let clientEndpoint = Self.endpoint(client.remoteAddress)
         let serverEndpoint = Endpoint(address: configuration.upstream.host, port: UInt16(configuration.upstream.port))
         let session = ProxySession(id: id, client: clientEndpoint, server: serverEndpoint, configuration: configuration.analyzer,
-                                   diagnoser: diagnoser, events: events, recorder: recorder) { [state] finished in
+                                   diagnoser: diagnoser, events: events, recorder: recorder, metrics: metrics) { [state] finished in
             _ = state.withLockedValue { $0.sessions.removeValue(forKey: finished.id) }
         }
         state.withLockedValue { $0.sessions[id] = (loop, NIOLoopBound(session, eventLoop: loop)) }

@@ -15,6 +15,7 @@ final class ProxySession {
     private let events: any ProxyEvents
     private let onFinish: (ProxySession) -> Void
     private let recorder: CaptureRecorder?
+    private let metrics: ProxyMetrics?
     /// Frames are handed to the events as they are decoded (`--frames`).
     private let showsFramesLive: Bool
     private var reportedOpen = false
@@ -23,12 +24,14 @@ final class ProxySession {
     private var serverEnded = false
 
     init(id: Int, client: Endpoint, server: Endpoint, configuration: AnalyzerConfiguration, diagnoser: ProxyDiagnoser,
-         events: any ProxyEvents, recorder: CaptureRecorder?, onFinish: @escaping (ProxySession) -> Void) {
+         events: any ProxyEvents, recorder: CaptureRecorder?, metrics: ProxyMetrics?, onFinish: @escaping (ProxySession) -> Void) {
         self.id = id
         let now = wallClockNow()
         let facts = ConnectionFacts(id: id, client: client, server: server, opened: now, sawTCPOpen: true, sidesGuessed: false)
         self.analyzer = ConnectionAnalyzer(facts: facts, configuration: configuration)
         self.recorder = recorder
+        self.metrics = metrics
+        metrics?.opened()
         self.showsFramesLive = configuration.recordTimeline
         self.diagnoser = diagnoser
         self.events = events
@@ -47,6 +50,7 @@ final class ProxySession {
     func received(_ buffer: ByteBuffer, from side: Side) {
         guard !isFinished else { return }
         let now = wallClockNow()
+        metrics?.relayed(buffer.readableBytes, from: side)
         buffer.withUnsafeReadableBytes { bytes in
             recorder?.data(connection: id, from: side, bytes: bytes, at: now)
             analyzer.received(bytes, from: side, at: now)
@@ -104,7 +108,13 @@ final class ProxySession {
         guard !isFinished else { return }
         isFinished = true
         if !analyzer.isFinished { analyzer.sourceEnded(at: wallClockNow()) }
-        if isWorthReporting { events.connectionClosed(diagnoser.diagnose(analyzer)) }
+        if isWorthReporting {
+            let finished = diagnoser.diagnose(analyzer)
+            metrics?.closed(finished)
+            events.connectionClosed(finished)
+        } else {
+            metrics?.closedUnreported()
+        }
         onFinish(self)
     }
 }

@@ -51,6 +51,9 @@ struct Proxy: ParsableCommand {
     @Option(help: "Append the TLS session keys of both legs to FILE in the NSS key log format, so Wireshark can decrypt a capture.")
     var keylog: String?
 
+    @Option(help: "Serve /metrics (Prometheus), /healthz and /readyz on HOST:PORT. Off unless asked.")
+    var admin: String?
+
     @Option(help: "Record what was relayed, both directions, as a pcap file that `wsdoctor replay` reads back.")
     var record: String?
 
@@ -69,6 +72,9 @@ struct Proxy: ParsableCommand {
     func validate() throws {
         guard Self.splitHostPort(listen) != nil else {
             throw ValidationError("--listen must be HOST:PORT, e.g. 127.0.0.1:8080 (got \(listen))")
+        }
+        if let admin, Self.splitHostPort(admin) == nil {
+            throw ValidationError("--admin must be HOST:PORT, e.g. 127.0.0.1:9090 (got \(admin))")
         }
         guard let address = UpstreamAddress(url: upstream) else {
             throw ValidationError("--upstream must be ws://HOST:PORT (got \(upstream))")
@@ -112,7 +118,7 @@ struct Proxy: ParsableCommand {
         let reporter = LiveReporter(format: format, redaction: Redaction(showSecrets: showSecrets), colour: isatty(1) == 1)
         let server: ProxyServer
         do {
-            server = try ProxyServer(configuration: configuration, events: reporter)
+            server = try ProxyServer(configuration: configuration, events: reporter, metrics: admin == nil ? nil : ProxyMetrics())
         } catch {
             printError("wsdoctor: \(error)")
             throw ExitCode(2)
@@ -130,6 +136,19 @@ struct Proxy: ParsableCommand {
         reporter.notice("wsdoctor proxy listening on \(bound), forwarding to \(configuration.upstream)"
                         + (record.map { ", recording to \($0)" } ?? "")
                         + (rewriteHost ? "; rewriting Host headers to \(configuration.upstream.host):\(configuration.upstream.port) (traffic is altered)" : ""))
+        var adminServer: AdminServer?
+        if let admin, let metrics = server.metrics {
+            let (adminHost, adminPort) = Self.splitHostPort(admin)!
+            do {
+                adminServer = try AdminServer(host: adminHost, port: adminPort, proxy: server, metrics: metrics)
+                let address = adminServer?.localAddress
+                reporter.notice("admin endpoint on http://\(address?.ipAddress ?? adminHost):\(address?.port ?? adminPort) (/metrics, /healthz, /readyz)")
+            } catch {
+                printError("wsdoctor: cannot serve the admin endpoint on \(admin): \(error)")
+                try? server.shutdown()
+                throw ExitCode(2)
+            }
+        }
         if upstreamInsecure {
             reporter.notice("WARNING: --upstream-insecure: the upstream's TLS certificate is NOT verified; anyone in between can read and change the traffic")
         }
@@ -140,6 +159,7 @@ struct Proxy: ParsableCommand {
         // Stop on Ctrl-C and SIGTERM: report what is open, print the summary, exit 0.
         var received: Int32 = 0
         sigwait(&stopSignals, &received)
+        adminServer?.close()
         server.stop()
         // Give open connections' reports a moment to be written from their event loops.
         var waited = 0
