@@ -57,6 +57,17 @@ public struct ConnectionAnalyzer {
         finish(at: time)
     }
 
+    /// Whether `side`'s stream sits between two frames, where a close frame could be added.
+    public func isBetweenFrames(from side: Side) -> Bool {
+        decoder.isBetweenFrames(from: side)
+    }
+
+    /// The proxy itself closed the connection (shutting down), with close frames to both sides.
+    public mutating func noteClosedByProxy(at time: Timestamp) {
+        facts.closedByProxy = true
+        sourceEnded(at: time)
+    }
+
     /// The server's address once known (a proxy connecting to a host name learns it late).
     public mutating func setServerEndpoint(_ endpoint: Endpoint) {
         facts.server = endpoint

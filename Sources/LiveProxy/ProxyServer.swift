@@ -73,6 +73,24 @@ public final class ProxyServer: Sendable {
         listener?.close(promise: nil)
     }
 
+    /// Stops accepting; open connections go on being relayed (the drain).
+    public func stopAccepting() {
+        let listener = state.withLockedValue { state -> (any Channel)? in
+            state.stopping = true
+            return state.listener
+        }
+        listener?.close(promise: nil)
+    }
+
+    /// Closes every connection still open on wsdoctor's own behalf: 1012 to clients, 1001 to
+    /// servers (after the drain timeout).
+    public func closeRemainingAsRestart() {
+        let open = state.withLockedValue { $0.sessions.values.map { ($0.loop, $0.session) } }
+        for (loop, session) in open {
+            loop.execute { session.value.closeByProxy() }
+        }
+    }
+
     public func shutdown() throws {
         stop()
         try group.syncShutdownGracefully()
@@ -120,8 +138,11 @@ public final class ProxyServer: Sendable {
             try client.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: serverTLS))
         }
         try client.pipeline.syncOperations.addHandler(clientHandler)
+        session.clientHandler = clientHandler
         let boundClient = NIOLoopBound(clientHandler, eventLoop: loop)
-        let boundServer = NIOLoopBound(RelayHandler(side: .server, session: session), eventLoop: loop)
+        let serverHandler = RelayHandler(side: .server, session: session)
+        session.serverHandler = serverHandler
+        let boundServer = NIOLoopBound(serverHandler, eventLoop: loop)
         let boundSession = NIOLoopBound(session, eventLoop: loop)
 
         let ready = loop.makePromise(of: SocketAddress?.self)

@@ -38,6 +38,42 @@ final class ProxySession {
         self.onFinish = onFinish
     }
 
+    private var closingByProxy = false
+
+    /// The relay handlers of the two legs, for closing on the proxy's own behalf.
+    weak var clientHandler: RelayHandler?
+    weak var serverHandler: RelayHandler?
+
+    /// The proxy is shutting down after its drain timeout: close frames 1012 to the client and
+    /// 1001 to the server where each stream sits between frames (a frame cut in half would be
+    /// worse than none), then TCP; reported as wsdoctor's own close.
+    func closeByProxy() {
+        guard !isFinished else { return }
+        // The channels closing below must not be taken for the peers' own FINs.
+        closingByProxy = true
+        let established = analyzer.facts.carriesWebSocket
+        let toClient = established && analyzer.isBetweenFrames(from: .server)
+            ? Self.closeFrame(code: 1012, reason: "service restart", masked: false) : nil
+        let toServer = established && analyzer.isBetweenFrames(from: .client)
+            ? Self.closeFrame(code: 1001, reason: "going away", masked: true) : nil
+        clientHandler?.sendOwnBytesAndClose(toClient)
+        serverHandler?.sendOwnBytesAndClose(toServer)
+        analyzer.noteClosedByProxy(at: wallClockNow())
+        finish()
+    }
+
+    /// A close frame; masked as a client must mask (RFC 6455 §5.3) when sent to the server.
+    static func closeFrame(code: UInt16, reason: String, masked: Bool) -> [UInt8] {
+        var payload = [UInt8(code >> 8), UInt8(code & 0xFF)] + Array(reason.utf8.prefix(123))
+        var frame: [UInt8] = [0x88, UInt8(payload.count) | (masked ? 0x80 : 0)]
+        if masked {
+            let key = (0..<4).map { _ in UInt8.random(in: 0...255) }
+            frame += key
+            for index in payload.indices { payload[index] ^= key[index % 4] }
+        }
+        return frame + payload
+    }
+
     /// The upstream accepted (and finished TLS): from now on bytes flow. `address` is the
     /// server's actual address, which replaces a host name in the facts and the recording.
     func upstreamReady(at address: Endpoint?) {
@@ -66,7 +102,7 @@ final class ProxySession {
     }
 
     func ended(_ side: Side, _ how: End) {
-        guard !isFinished else { return }
+        guard !isFinished, !closingByProxy else { return }
         let now = wallClockNow()
         switch how {
         case .fin:

@@ -149,6 +149,22 @@ final class RelayHandler: ChannelDuplexHandler {
 
     // MARK: Outbound
 
+    /// Sends wsdoctor's own bytes (a close frame) to this side, then closes it. Used when the
+    /// proxy shuts down; the partner is detached first so it is closed the same way.
+    func sendOwnBytesAndClose(_ bytes: [UInt8]?) {
+        partner?.partner = nil
+        partner = nil
+        guard let context else { return }
+        if let bytes {
+            let buffer = context.channel.allocator.buffer(bytes: bytes)
+            context.writeAndFlush(wrapOutboundOut(buffer)).assumeIsolated().whenComplete { [context] _ in
+                context.close(promise: nil)
+            }
+        } else {
+            context.close(promise: nil)
+        }
+    }
+
     /// Reads with no partner: the connection is being refused, and a TLS handshake
     /// with the client must still complete for the refusal to reach it.
     func readWithoutPartner() {

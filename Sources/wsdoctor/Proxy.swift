@@ -30,8 +30,11 @@ struct Proxy: ParsableCommand {
     @Option(help: "The server to forward to: ws://HOST:PORT.")
     var upstream: String
 
-    @Option(help: "Output format: text or json (one JSON object per closed connection, as replay prints).")
-    var format: Replay.OutputFormat = .text
+    @Option(help: "Seconds to keep relaying open connections after SIGTERM before closing them with 1012 (client) and 1001 (server).")
+    var drainTimeout: Double = 10
+
+    @Option(help: "Output format: text or json (one JSON object per closed connection, as replay prints). Default: text on a terminal, json otherwise (for log collectors).")
+    var format: Replay.OutputFormat?
 
     @Option(name: .customLong("rules"), help: "A rules file layered over the defaults. Repeatable.")
     var ruleFiles: [String] = []
@@ -70,6 +73,7 @@ struct Proxy: ParsableCommand {
     var maxInflatedSize: Int64 = 64 * 1024 * 1024
 
     func validate() throws {
+        if drainTimeout < 0 { throw ValidationError("--drain-timeout must be zero or more seconds") }
         guard Self.splitHostPort(listen) != nil else {
             throw ValidationError("--listen must be HOST:PORT, e.g. 127.0.0.1:8080 (got \(listen))")
         }
@@ -87,7 +91,13 @@ struct Proxy: ParsableCommand {
         }
     }
 
+    /// The format in effect: as asked, else text on a terminal and JSON lines for a log collector.
+    private var outputFormat: Replay.OutputFormat {
+        format ?? (isatty(1) == 1 ? .text : .json)
+    }
+
     func run() throws {
+        let format = outputFormat
         // Block SIGINT and SIGTERM in every thread (the event loops inherit the mask) so
         // that only `waitForStopSignal` receives them.
         var stopSignals = sigset_t()
@@ -160,7 +170,17 @@ struct Proxy: ParsableCommand {
         var received: Int32 = 0
         sigwait(&stopSignals, &received)
         adminServer?.close()
-        server.stop()
+        if received == SIGTERM {
+            // A deploy or reschedule: drain, then close what is left as a restart.
+            server.stopAccepting()
+            let deadline = wallClockNow().nanoseconds + Int64(drainTimeout * 1e9)
+            while server.activeConnections > 0 && wallClockNow().nanoseconds < deadline {
+                usleep(20_000)
+            }
+            server.closeRemainingAsRestart()
+        } else {
+            server.stop()
+        }
         // Give open connections' reports a moment to be written from their event loops.
         var waited = 0
         while server.activeConnections > 0 && waited < 50 {

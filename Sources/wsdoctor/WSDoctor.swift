@@ -1,4 +1,11 @@
 import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 @main
 struct WSDoctor: ParsableCommand {
@@ -12,4 +19,40 @@ struct WSDoctor: ParsableCommand {
         version: "0.1.0",
         subcommands: [Replay.self, Proxy.self, Explain.self, Rules.self]
     )
+
+    /// Adds the `WSDOCTOR_*` variables to `wsdoctor proxy`'s arguments before parsing.
+    static func main() {
+        var arguments = Array(CommandLine.arguments.dropFirst())
+        guard arguments.first == "proxy" else { return main(arguments) }
+        var sources: [String: String] = [:]
+        do {
+            let merged = try ProxyEnvironment.merge(Array(arguments.dropFirst()), environment: ProxyEnvironment.current)
+            arguments = ["proxy"] + merged.arguments
+            sources = merged.sources
+        } catch {
+            printError("wsdoctor: \(error)")
+            Glibc.exit(2)
+        }
+        // A sidecar's misconfiguration is one line naming the flag (and its variable), exit 2.
+        do {
+            var command = try parseAsRoot(arguments)
+            try command.run()
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success || error is ExitCode { exit(withError: error) }
+            var message = message(for: error)
+            for (flag, variable) in sources where message.contains(flag) {
+                message = message.replacingFirst(flag, with: "\(flag) (\(variable))")
+            }
+            printError("wsdoctor: \(message)")
+            Glibc.exit(2)
+        }
+    }
+}
+
+extension String {
+    func replacingFirst(_ target: String, with replacement: String) -> String {
+        guard let range = range(of: target) else { return self }
+        return replacingCharacters(in: range, with: replacement)
+    }
 }

@@ -46,6 +46,9 @@ public struct ConnectionFacts: Sendable {
     public var notices: [DecoderNotice] = []
     /// Directions the decoder gave up on, with why.
     public var undecodable: [UndecodableDirection] = []
+    /// wsdoctor proxy closed the connection itself while shutting down (1012 to the client,
+    /// 1001 to the server).
+    public var closedByProxy = false
     /// Why a proxy could not reach the server for this client, when it could not.
     public var upstreamError: String?
     /// Bytes the capture lost, per side; a non-zero value makes the connection incomplete.

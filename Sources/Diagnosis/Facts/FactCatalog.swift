@@ -178,6 +178,9 @@ public enum FactCatalog {
 
     static let proxy: [FactDefinition] = [
         fact("upstream.unreachable", .bool, "wsdoctor proxy could not connect to the upstream server for this client") { .bool($0.facts.upstreamError != nil) },
+        fact("proxy.closed_connection", .bool, "wsdoctor proxy itself closed the connection while shutting down (1012 to the client, 1001 to the server)") {
+            .bool($0.facts.closedByProxy)
+        },
         fact("upstream.error", .string, "why the upstream connection failed (refused, timed out, name not resolved…)") { c in c.facts.upstreamError.map { .string($0) } },
     ]
 

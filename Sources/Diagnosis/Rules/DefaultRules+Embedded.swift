@@ -565,6 +565,21 @@ rules:
       same way.
     fix: "Check that the server is running and listening on the address given to --upstream, and that nothing blocks the connection."
     references: ["RFC 9110 §15.6.3"]
+
+  - id: proxy-shutdown
+    category: restart
+    # Above still-open (100): the connection did not outlive the capture, wsdoctor closed it.
+    priority: 101
+    when:
+      fact: proxy.closed_connection
+      equals: true
+    summary: "wsdoctor itself closed this connection while shutting down: 1012 (service restart) to the client, 1001 (going away) to the server, after the drain timeout."
+    explanation: >-
+      The proxy received SIGTERM (a deploy, a pod being rescheduled). It stopped accepting,
+      kept relaying open connections until the drain timeout, then closed what was left on
+      behalf of the restarting service. Neither endpoint caused this close.
+    fix: "Clients should reconnect after a short delay (1 to 5 seconds); raise --drain-timeout if connections usually finish on their own shortly after."
+    references: ["IANA WebSocket Close Code Number Registry", "RFC 6455 §7.4.1"]
 """##),
     ]
 }

@@ -62,6 +62,12 @@ public struct ConnectionDecoder {
     /// Whether frames are being decoded in at least one direction.
     public var isWebSocket: Bool { client.mode == .frames || server.mode == .frames || handshake?.upgraded == true }
 
+    /// Whether `side`'s stream is carrying frames and sits between two of them.
+    public func isBetweenFrames(from side: Side) -> Bool {
+        let direction = side == .client ? client : server
+        return direction.mode == .frames && (direction.frames?.isBetweenFrames ?? false)
+    }
+
     /// Decodes bytes sent by `side`.
     public mutating func feed(_ bytes: UnsafeRawBufferPointer, from side: Side, into events: inout [WireEvent]) {
         switch side {

@@ -77,6 +77,11 @@ public struct FrameDecoder {
 
     private var side: Side { configuration.side }
 
+    /// Whether the next byte would start a frame header (so a frame could be inserted here).
+    public var isBetweenFrames: Bool {
+        !isStopped && phase == .header && pendingHeader.isEmpty
+    }
+
     /// Decodes `bytes`, appending what it finds to `events`.
     public mutating func decode(_ bytes: UnsafeRawBufferPointer, into events: inout [WireEvent]) {
         var index = 0

@@ -1,0 +1,75 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// `WSDOCTOR_*` environment variables for every `wsdoctor proxy` flag, for containers.
+///
+/// A flag given on the command line wins over its variable.
+enum ProxyEnvironment {
+    /// Variable, flag, and whether the flag takes a value.
+    static let variables: [(name: String, flag: String, takesValue: Bool)] = [
+        ("WSDOCTOR_LISTEN", "--listen", true),
+        ("WSDOCTOR_UPSTREAM", "--upstream", true),
+        ("WSDOCTOR_FORMAT", "--format", true),
+        ("WSDOCTOR_RULES", "--rules", true),
+        ("WSDOCTOR_ADMIN", "--admin", true),
+        ("WSDOCTOR_RECORD", "--record", true),
+        ("WSDOCTOR_TLS_CERT", "--tls-cert", true),
+        ("WSDOCTOR_TLS_KEY", "--tls-key", true),
+        ("WSDOCTOR_UPSTREAM_CA", "--upstream-ca", true),
+        ("WSDOCTOR_KEYLOG", "--keylog", true),
+        ("WSDOCTOR_MAX_INFLATED_SIZE", "--max-inflated-size", true),
+        ("WSDOCTOR_DRAIN_TIMEOUT", "--drain-timeout", true),
+        ("WSDOCTOR_UPSTREAM_INSECURE", "--upstream-insecure", false),
+        ("WSDOCTOR_REWRITE_HOST", "--rewrite-host", false),
+        ("WSDOCTOR_FRAMES", "--frames", false),
+        ("WSDOCTOR_SHOW_SECRETS", "--show-secrets", false),
+    ]
+
+    struct Problem: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// `arguments` (after `proxy`) with the flags set only in the environment appended, and
+    /// which flags came from which variable.
+    static func merge(_ arguments: [String], environment: [String: String]) throws -> (arguments: [String], sources: [String: String]) {
+        var merged = arguments
+        var sources: [String: String] = [:]
+        for variable in variables {
+            guard let value = environment[variable.name] else { continue }
+            let given = arguments.contains { $0 == variable.flag || $0.hasPrefix(variable.flag + "=") }
+            if given { continue }
+            sources[variable.flag] = variable.name
+            if variable.takesValue {
+                guard !value.isEmpty else { throw Problem(description: "\(variable.name) is set but empty; unset it or give \(variable.flag)'s value") }
+                // Several rules files: separated by commas.
+                let values = variable.flag == "--rules" ? value.split(separator: ",").map(String.init) : [value]
+                for item in values { merged += [variable.flag, item] }
+            } else {
+                switch value.lowercased() {
+                case "1", "true", "yes", "on": merged.append(variable.flag)
+                case "0", "false", "no", "off", "": break
+                default: throw Problem(description: "\(variable.name)=\(value): expected true or false")
+                }
+            }
+        }
+        return (merged, sources)
+    }
+
+    static var current: [String: String] {
+        var result: [String: String] = [:]
+        var pointer = environ
+        while let entry = pointer.pointee {
+            let text = String(cString: entry)
+            if let equals = text.firstIndex(of: "="), text.hasPrefix("WSDOCTOR_") {
+                result[String(text[..<equals])] = String(text[text.index(after: equals)...])
+            }
+            pointer += 1
+        }
+        return result
+    }
+}
