@@ -87,6 +87,7 @@ let package = Package(
             ],
             exclude: ["peers"]
         ),
+        .testTarget(name: "ContainerTests", dependencies: []),
     ],
     swiftLanguageModes: [.v6]
 )
