@@ -15,11 +15,12 @@ public final class ProxyMetrics: Sendable {
     private let serverBytes: Counter
 
     public init() {
-        active = registry.makeGauge(name: "wsdoctor_connections_active", help: "Connections being relayed now")
-        total = registry.makeCounter(name: "wsdoctor_connections_total", help: "Connections accepted")
-        clientBytes = registry.makeCounter(name: "wsdoctor_relayed_bytes_total", labels: [("direction", "client_to_server")],
+        active = registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "wsdoctor", metricName: "connections", unitName: "active",
+                                                                   helpText: "Connections being relayed now"))
+        total = Self.counter(registry, "connections", [], help: "Connections accepted")
+        clientBytes = Self.counter(registry, "relayed_bytes", [("direction", "client_to_server")],
                                            help: "Bytes relayed, by direction")
-        serverBytes = registry.makeCounter(name: "wsdoctor_relayed_bytes_total", labels: [("direction", "server_to_client")],
+        serverBytes = Self.counter(registry, "relayed_bytes", [("direction", "server_to_client")],
                                            help: "Bytes relayed, by direction")
     }
 
@@ -36,20 +37,19 @@ public final class ProxyMetrics: Sendable {
         active.decrement()
         let facts = connection.facts
         let code = facts.firstClose?.code.map { String($0) } ?? "none"
-        registry.makeCounter(name: "wsdoctor_closes_total",
-                             labels: [("code", code), ("category", connection.diagnosis.category),
+        Self.counter(registry, "closes", [("code", code), ("category", connection.diagnosis.category),
                                       ("initiator", facts.closeInitiator?.rawValue ?? "none")],
                              help: "Closed connections by first close code, diagnosis category and initiator").increment()
         for violation in facts.violations {
-            registry.makeCounter(name: "wsdoctor_violations_total", labels: [("side", violation.side.rawValue), ("kind", violation.kind.rawValue)],
+            Self.counter(registry, "violations", [("side", violation.side.rawValue), ("kind", violation.kind.rawValue)],
                                  help: "Protocol violations by the side that committed them and their kind").increment()
         }
         if let status = facts.handshake?.status, status != 101 {
-            registry.makeCounter(name: "wsdoctor_handshake_failures_total", labels: [("status", String(status))],
+            Self.counter(registry, "handshake_failures", [("status", String(status))],
                                  help: "Upgrade requests answered with something other than 101, by status").increment()
         }
         if facts.upstreamError != nil {
-            registry.makeCounter(name: "wsdoctor_handshake_failures_total", labels: [("status", "502")],
+            Self.counter(registry, "handshake_failures", [("status", "502")],
                                  help: "Upgrade requests answered with something other than 101, by status").increment()
         }
     }
@@ -57,6 +57,13 @@ public final class ProxyMetrics: Sendable {
     /// Forgets a connection that ended without being reported (plain HTTP exchanges).
     func closedUnreported() {
         active.decrement()
+    }
+
+    /// A labelled counter named `wsdoctor_<metric>_total`.
+    private static func counter(_ registry: PrometheusCollectorRegistry, _ metric: String, _ labels: [(String, String)],
+                                help: String) -> Counter {
+        registry.makeCounter(descriptor: MetricNameDescriptor(namespace: "wsdoctor", metricName: metric, unitName: "total", helpText: help),
+                             labels: labels)
     }
 
     /// The Prometheus text exposition.

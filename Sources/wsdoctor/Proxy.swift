@@ -133,6 +133,18 @@ struct Proxy: ParsableCommand {
             printError("wsdoctor: \(error)")
             throw ExitCode(2)
         }
+        // The admin port is bound first: a bad --admin stops start-up before the proxy listens.
+        var adminServer: AdminServer?
+        if let admin, let metrics = server.metrics {
+            let (adminHost, adminPort) = Self.splitHostPort(admin)!
+            do {
+                adminServer = try AdminServer(host: adminHost, port: adminPort, proxy: server, metrics: metrics)
+            } catch {
+                printError("wsdoctor: cannot serve the admin endpoint on \(admin): \(error)")
+                try? server.shutdown()
+                throw ExitCode(2)
+            }
+        }
         let bound: String
         do {
             let address = try server.start()
@@ -140,24 +152,15 @@ struct Proxy: ParsableCommand {
             bound = shown + (tlsCertificate != nil ? " (TLS)" : "")
         } catch {
             printError("wsdoctor: cannot listen on \(listen): \(error)")
+            adminServer?.close()
             try? server.shutdown()
             throw ExitCode(2)
         }
         reporter.notice("wsdoctor proxy listening on \(bound), forwarding to \(configuration.upstream)"
                         + (record.map { ", recording to \($0)" } ?? "")
                         + (rewriteHost ? "; rewriting Host headers to \(configuration.upstream.host):\(configuration.upstream.port) (traffic is altered)" : ""))
-        var adminServer: AdminServer?
-        if let admin, let metrics = server.metrics {
-            let (adminHost, adminPort) = Self.splitHostPort(admin)!
-            do {
-                adminServer = try AdminServer(host: adminHost, port: adminPort, proxy: server, metrics: metrics)
-                let address = adminServer?.localAddress
-                reporter.notice("admin endpoint on http://\(address?.ipAddress ?? adminHost):\(address?.port ?? adminPort) (/metrics, /healthz, /readyz)")
-            } catch {
-                printError("wsdoctor: cannot serve the admin endpoint on \(admin): \(error)")
-                try? server.shutdown()
-                throw ExitCode(2)
-            }
+        if let address = adminServer?.localAddress {
+            reporter.notice("admin endpoint on http://\(address.ipAddress ?? "?"):\(address.port ?? 0) (/metrics, /healthz, /readyz)")
         }
         if upstreamInsecure {
             reporter.notice("WARNING: --upstream-insecure: the upstream's TLS certificate is NOT verified; anyone in between can read and change the traffic")
