@@ -9,6 +9,7 @@ public struct CaptureError: Error, CustomStringConvertible, Sendable {
         fileprivate enum Base: Hashable, Sendable {
             case missingFile, notACaptureFile, cannotOpen, truncatedCapture
             case unsupportedLinkType, badFilter, readFailed, writeFailed
+            case captureNotPermitted, noSuchInterface, interfaceFailed
         }
         fileprivate let base: Base
 
@@ -28,6 +29,12 @@ public struct CaptureError: Error, CustomStringConvertible, Sendable {
         public static let readFailed = Reason(base: .readFailed)
         /// Writing a recorded capture failed (disk full, file removed…); packets may be missing.
         public static let writeFailed = Reason(base: .writeFailed)
+        /// Capturing on an interface needs CAP_NET_RAW, which the process lacks.
+        public static let captureNotPermitted = Reason(base: .captureNotPermitted)
+        /// The interface to capture on does not exist.
+        public static let noSuchInterface = Reason(base: .noSuchInterface)
+        /// Capturing on an interface failed for another reason (down, unsupported, read error).
+        public static let interfaceFailed = Reason(base: .interfaceFailed)
 
         public var description: String {
             switch base {
@@ -39,6 +46,9 @@ public struct CaptureError: Error, CustomStringConvertible, Sendable {
             case .badFilter: return "badFilter"
             case .readFailed: return "readFailed"
             case .writeFailed: return "writeFailed"
+            case .captureNotPermitted: return "captureNotPermitted"
+            case .noSuchInterface: return "noSuchInterface"
+            case .interfaceFailed: return "interfaceFailed"
             }
         }
     }
@@ -52,10 +62,13 @@ public struct CaptureError: Error, CustomStringConvertible, Sendable {
         case badFilter(filter: String, detail: String)
         case readFailed(packetsRead: Int, detail: String)
         case writeFailed(detail: String)
+        case captureNotPermitted(detail: String)
+        case noSuchInterface(available: [String])
+        case interfaceFailed(detail: String)
     }
 
     private let kind: Kind
-    /// The capture file the error is about.
+    /// The capture file (or, capturing live, the interface) the error is about.
     public let path: String
 
     private init(_ kind: Kind, path: String) {
@@ -73,6 +86,9 @@ public struct CaptureError: Error, CustomStringConvertible, Sendable {
         case .badFilter: return .badFilter
         case .readFailed: return .readFailed
         case .writeFailed: return .writeFailed
+        case .captureNotPermitted: return .captureNotPermitted
+        case .noSuchInterface: return .noSuchInterface
+        case .interfaceFailed: return .interfaceFailed
         }
     }
 
@@ -96,6 +112,14 @@ public struct CaptureError: Error, CustomStringConvertible, Sendable {
             return "\(path): read failed after \(packetsRead) packets (libpcap: \(detail))"
         case .writeFailed(let detail):
             return "\(path): cannot write capture file (\(detail)); packets recorded since the last flush may be missing"
+        case .captureNotPermitted(let detail):
+            return "\(path): no permission to capture (libpcap: \(detail)); live capture needs CAP_NET_RAW: run as root, "
+                + "grant it once with `sudo setcap cap_net_raw+ep \"$(command -v wsdoctor)\"`, or add NET_RAW to the container's capabilities"
+        case .noSuchInterface(let available):
+            let list = available.isEmpty ? "none visible" : available.joined(separator: ", ")
+            return "\(path): no such network interface (interfaces here: \(list))"
+        case .interfaceFailed(let detail):
+            return "\(path): cannot capture on this interface (libpcap: \(detail))"
         }
     }
 
@@ -115,4 +139,11 @@ public struct CaptureError: Error, CustomStringConvertible, Sendable {
         .init(.readFailed(packetsRead: packetsRead, detail: detail), path: path)
     }
     static func writeFailed(_ path: String, detail: String) -> CaptureError { .init(.writeFailed(detail: detail), path: path) }
+    static func captureNotPermitted(_ interface: String, detail: String) -> CaptureError {
+        .init(.captureNotPermitted(detail: detail), path: interface)
+    }
+    static func noSuchInterface(_ interface: String, available: [String]) -> CaptureError {
+        .init(.noSuchInterface(available: available), path: interface)
+    }
+    static func interfaceFailed(_ interface: String, detail: String) -> CaptureError { .init(.interfaceFailed(detail: detail), path: interface) }
 }

@@ -80,6 +80,12 @@ public struct ConnectionAnalyzer {
         finish(at: time)
     }
 
+    /// A live capture stopped following the connection after a long silence; its end was not seen.
+    public mutating func trackingExpired(at time: Timestamp) {
+        facts.transport.trackingExpired = true
+        sourceEnded(at: time)
+    }
+
     /// The source ended (capture over, proxy shutting down) with the connection still open.
     public mutating func sourceEnded(at time: Timestamp) {
         guard facts.closed == nil else { return }

@@ -17,4 +17,9 @@ public struct Timestamp: Sendable, Hashable, Comparable {
     public func seconds(since earlier: Timestamp) -> Double {
         Double(nanoseconds &- earlier.nanoseconds) / 1e9
     }
+
+    /// `seconds` later (earlier when negative).
+    public func adding(seconds: Double) -> Timestamp {
+        Timestamp(nanoseconds: nanoseconds &+ Int64(seconds * 1e9))
+    }
 }

@@ -1,24 +1,73 @@
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
 
+/// What `/readyz` answers.
+public struct Readiness: Sendable {
+    public var ready: Bool
+    /// One line saying why (not).
+    public var detail: String
+
+    public init(ready: Bool, detail: String) {
+        self.ready = ready
+        self.detail = detail
+    }
+}
+
+/// Decides `/readyz`: whether the process can do its job now.
+public protocol ReadinessCheck: Sendable {
+    func checkReadiness(on eventLoop: any EventLoop) -> EventLoopFuture<Readiness>
+}
+
+/// Readiness set by whoever knows it (a capture that has started and not stopped).
+public final class ReadinessFlag: ReadinessCheck {
+    private let state: NIOLockedValueBox<Readiness>
+
+    public init(_ initial: Readiness) {
+        state = NIOLockedValueBox(initial)
+    }
+
+    public func set(_ readiness: Readiness) {
+        state.withLockedValue { $0 = readiness }
+    }
+
+    public func checkReadiness(on eventLoop: any EventLoop) -> EventLoopFuture<Readiness> {
+        eventLoop.makeSucceededFuture(state.withLockedValue { $0 })
+    }
+}
+
+/// The proxy is ready while it listens and the upstream accepts a TCP connection within 2 s.
+extension ProxyServer: ReadinessCheck {
+    public func checkReadiness(on eventLoop: any EventLoop) -> EventLoopFuture<Readiness> {
+        guard isListening else { return eventLoop.makeSucceededFuture(Readiness(ready: false, detail: "not listening")) }
+        let upstream = configuration.upstream
+        return ClientBootstrap(group: eventLoop)
+            .connectTimeout(.seconds(2))
+            .connect(host: upstream.host, port: upstream.port)
+            .map { channel in
+                channel.close(promise: nil)
+                return Readiness(ready: true, detail: "ready: listening, upstream \(upstream) reachable")
+            }
+            .recover { error in
+                Readiness(ready: false, detail: "not ready: upstream \(upstream) unreachable: \(ProxyServer.describe(error))")
+            }
+    }
+}
+
 /// `--admin HOST:PORT`: `/metrics` (Prometheus text format), `/healthz` (the process is up)
-/// and `/readyz` (listening, and the upstream accepts a TCP connection).
+/// and `/readyz` (as `readiness` decides).
 public final class AdminServer: Sendable {
-    private let proxy: ProxyServer
-    private let metrics: ProxyMetrics
     private let channel: any Channel
 
-    /// Binds the admin endpoint on the proxy's event loops.
-    public init(host: String, port: Int, proxy: ProxyServer, metrics: ProxyMetrics) throws {
-        self.proxy = proxy
-        self.metrics = metrics
-        let bootstrap = ServerBootstrap(group: proxy.eventLoopGroup)
+    /// Binds the admin endpoint on `group`'s event loops.
+    public init(host: String, port: Int, group: any EventLoopGroup, metrics: LiveMetrics, readiness: any ReadinessCheck) throws {
+        let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(AdminHandler(proxy: proxy, metrics: metrics))
+                    try channel.pipeline.syncOperations.addHandler(AdminHandler(metrics: metrics, readiness: readiness))
                 }
             }
         channel = try bootstrap.bind(host: host, port: port).wait()
@@ -36,13 +85,13 @@ final class AdminHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
-    private let proxy: ProxyServer
-    private let metrics: ProxyMetrics
+    private let metrics: LiveMetrics
+    private let readiness: any ReadinessCheck
     private var path = ""
 
-    init(proxy: ProxyServer, metrics: ProxyMetrics) {
-        self.proxy = proxy
+    init(metrics: LiveMetrics, readiness: any ReadinessCheck) {
         self.metrics = metrics
+        self.readiness = readiness
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -63,26 +112,10 @@ final class AdminHandler: ChannelInboundHandler {
         case "/healthz":
             send(context, .ok, contentType: "text/plain", body: Array("ok\n".utf8))
         case "/readyz":
-            guard proxy.isListening else {
-                send(context, .serviceUnavailable, contentType: "text/plain", body: Array("not listening\n".utf8))
-                return
-            }
-            let upstream = proxy.configuration.upstream
             let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
-            ClientBootstrap(group: context.eventLoop)
-                .connectTimeout(.seconds(2))
-                .connect(host: upstream.host, port: upstream.port)
-                .assumeIsolated()
-                .whenComplete { [self] result in
-                    switch result {
-                    case .success(let channel):
-                        channel.close(promise: nil)
-                        send(bound.value, .ok, contentType: "text/plain", body: Array("ready: listening, upstream \(upstream) reachable\n".utf8))
-                    case .failure(let error):
-                        send(bound.value, .serviceUnavailable, contentType: "text/plain",
-                             body: Array("not ready: upstream \(upstream) unreachable: \(ProxyServer.describe(error))\n".utf8))
-                    }
-                }
+            readiness.checkReadiness(on: context.eventLoop).hop(to: context.eventLoop).assumeIsolated().whenSuccess { [self] answer in
+                send(bound.value, answer.ready ? .ok : .serviceUnavailable, contentType: "text/plain", body: Array((answer.detail + "\n").utf8))
+            }
         default:
             send(context, .notFound, contentType: "text/plain", body: Array("try /metrics, /healthz or /readyz\n".utf8))
         }

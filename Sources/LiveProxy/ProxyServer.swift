@@ -15,7 +15,7 @@ public final class ProxyServer: Sendable {
     private let recorder: CaptureRecorder?
     private let tls: ProxyTLSContexts
     /// Prometheus metrics for the admin endpoint, when one is asked for.
-    public let metrics: ProxyMetrics?
+    public let metrics: LiveMetrics?
     private let state = NIOLockedValueBox(State())
 
     private struct State {
@@ -28,7 +28,7 @@ public final class ProxyServer: Sendable {
 
     /// - Throws: `TLSSetupError` for an unusable certificate, key or CA file, `CaptureError`
     ///   when the record file cannot be created — before anything listens.
-    public init(configuration: ProxyConfiguration, events: any ProxyEvents, metrics: ProxyMetrics? = nil,
+    public init(configuration: ProxyConfiguration, events: any ProxyEvents, metrics: LiveMetrics? = nil,
                 threads: Int = System.coreCount) throws {
         self.configuration = configuration
         self.metrics = metrics

@@ -15,7 +15,7 @@ final class ProxySession {
     private let events: any ProxyEvents
     private let onFinish: (ProxySession) -> Void
     private let recorder: CaptureRecorder?
-    private let metrics: ProxyMetrics?
+    private let metrics: LiveMetrics?
     /// Frames are handed to the events as they are decoded (`--frames`).
     private let showsFramesLive: Bool
     private var reportedOpen = false
@@ -24,7 +24,7 @@ final class ProxySession {
     private var serverEnded = false
 
     init(id: Int, client: Endpoint, server: Endpoint, configuration: AnalyzerConfiguration, diagnoser: ProxyDiagnoser,
-         events: any ProxyEvents, recorder: CaptureRecorder?, metrics: ProxyMetrics?, onFinish: @escaping (ProxySession) -> Void) {
+         events: any ProxyEvents, recorder: CaptureRecorder?, metrics: LiveMetrics?, onFinish: @escaping (ProxySession) -> Void) {
         self.id = id
         let now = wallClockNow()
         let facts = ConnectionFacts(id: id, client: client, server: server, opened: now, sawTCPOpen: true, sidesGuessed: false)

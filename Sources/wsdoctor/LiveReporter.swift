@@ -18,9 +18,12 @@ final class LiveReporter: ProxyEvents {
     private let json: ConnectionJSON
     private let redaction: Redaction
     private let colour: Bool
+    /// Print each connection's frames with its report (sniff's --frames, which cannot show them as they pass).
+    private let timelineAtClose: Bool
     private let state = NIOLockedValueBox(CategoryCounts())
 
-    init(format: Replay.OutputFormat, redaction: Redaction, colour: Bool) {
+    init(format: Replay.OutputFormat, redaction: Redaction, colour: Bool, timelineAtClose: Bool = false) {
+        self.timelineAtClose = timelineAtClose
         self.format = format
         self.redaction = redaction
         self.text = ConnectionText(redaction: redaction)
@@ -50,7 +53,8 @@ final class LiveReporter: ProxyEvents {
         state.withLockedValue { $0.add(connection.diagnosis.category) }
         switch format {
         case .text:
-            var block = text.render(connection.facts, diagnosis: connection.diagnosis)
+            var block = text.render(connection.facts, diagnosis: connection.diagnosis, timeline: timelineAtClose ? connection.timeline : nil,
+                                    timelineNotKept: connection.timelineEntriesNotKept)
             if colour { block = Self.highlight(block, category: connection.diagnosis.category) }
             write(block + "\n")
         case .json:
@@ -67,6 +71,11 @@ final class LiveReporter: ProxyEvents {
     }
 
     private let output = NIOLock()
+
+    /// Prints `line` as it is (a summary already in the output's format).
+    func line(_ line: String) {
+        write(line)
+    }
 
     private func write(_ line: String) {
         output.withLock {

@@ -98,21 +98,10 @@ struct Proxy: ParsableCommand {
 
     func run() throws {
         let format = outputFormat
-        // Block SIGINT and SIGTERM in every thread (the event loops inherit the mask) so
-        // that only `waitForStopSignal` receives them.
-        var stopSignals = sigset_t()
-        sigemptyset(&stopSignals)
-        sigaddset(&stopSignals, SIGINT)
-        sigaddset(&stopSignals, SIGTERM)
-        pthread_sigmask(SIG_BLOCK, &stopSignals, nil)
+        // Before the event loops start, so they inherit the mask.
+        let stopSignals = StopSignals.block()
         let (host, port) = Self.splitHostPort(listen)!
-        let rules: RuleSet
-        do {
-            rules = try RuleSet.loading(files: ruleFiles)
-        } catch {
-            printError("wsdoctor: \(error)")
-            throw ExitCode(2)
-        }
+        let rules = try loadRules(ruleFiles)
         var analyzer = AnalyzerConfiguration()
         analyzer.decoder.maxInflatedMessageSize = maxInflatedSize
         analyzer.recordTimeline = frames && format == .text
@@ -128,7 +117,7 @@ struct Proxy: ParsableCommand {
         let reporter = LiveReporter(format: format, redaction: Redaction(showSecrets: showSecrets), colour: isatty(1) == 1)
         let server: ProxyServer
         do {
-            server = try ProxyServer(configuration: configuration, events: reporter, metrics: admin == nil ? nil : ProxyMetrics())
+            server = try ProxyServer(configuration: configuration, events: reporter, metrics: admin == nil ? nil : LiveMetrics())
         } catch {
             printError("wsdoctor: \(error)")
             throw ExitCode(2)
@@ -138,7 +127,7 @@ struct Proxy: ParsableCommand {
         if let admin, let metrics = server.metrics {
             let (adminHost, adminPort) = Self.splitHostPort(admin)!
             do {
-                adminServer = try AdminServer(host: adminHost, port: adminPort, proxy: server, metrics: metrics)
+                adminServer = try AdminServer(host: adminHost, port: adminPort, group: server.eventLoopGroup, metrics: metrics, readiness: server)
             } catch {
                 printError("wsdoctor: cannot serve the admin endpoint on \(admin): \(error)")
                 try? server.shutdown()
@@ -170,8 +159,7 @@ struct Proxy: ParsableCommand {
         }
 
         // Stop on Ctrl-C and SIGTERM: report what is open, print the summary, exit 0.
-        var received: Int32 = 0
-        sigwait(&stopSignals, &received)
+        let received = stopSignals.wait()
         adminServer?.close()
         if received == SIGTERM {
             // A deploy or reschedule: drain, then close what is left as a restart.

@@ -67,13 +67,7 @@ struct Replay: ParsableCommand {
         configuration.decoder.maxInflatedMessageSize = maxInflatedSize
         configuration.recordTimeline = frames
         let output = Output()
-        let rules: RuleSet
-        do {
-            rules = try RuleSet.loading(files: ruleFiles)
-        } catch {
-            output.error("wsdoctor: \(error)")
-            throw ExitCode(2)
-        }
+        let rules = try loadRules(ruleFiles)
         var failures = 0
         var categories = CategoryCounts()
 
@@ -96,9 +90,9 @@ struct Replay: ParsableCommand {
             switch format {
             case .text:
                 if printedAny { output.line("") }
-                output.line(summaryLine(session: session, statistics: stats))
+                output.line(CaptureSummary(session: session, statistics: stats).text)
             case .json:
-                output.line(summaryJSON(file: file, session: session, statistics: stats, error: failure))
+                output.line(CaptureSummary(session: session, statistics: stats).json(source: ("capture", file), error: failure))
             }
             if let failure {
                 failures += 1
@@ -114,30 +108,6 @@ struct Replay: ParsableCommand {
         }
         output.flush()
         if failures > 0 { throw ExitCode(1) }
-    }
-
-    private func summaryLine(session: ReplaySession, statistics: CaptureFileFeeder.Statistics) -> String {
-        var line = "\(session.webSocketConnections) WebSocket connection\(session.webSocketConnections == 1 ? "" : "s")"
-        line += ", \(session.otherConnections) other TCP connection\(session.otherConnections == 1 ? "" : "s")"
-        line += ", \(statistics.packetsRead) packets"
-        if statistics.gaps > 0 { line += ", \(statistics.gaps) gap\(statistics.gaps == 1 ? "" : "s") in TCP streams" }
-        if statistics.truncatedPackets > 0 { line += ", \(statistics.truncatedPackets) packets cut short by the snap length" }
-        return line
-    }
-
-    private func summaryJSON(file: String, session: ReplaySession, statistics: CaptureFileFeeder.Statistics, error: CaptureError?) -> String {
-        var json = JSONWriter()
-        json.beginObject()
-        json.string("type", "summary")
-        json.string("capture", file)
-        json.number("websocket_connections", session.webSocketConnections)
-        json.number("other_connections", session.otherConnections)
-        json.number("packets", statistics.packetsRead)
-        json.number("gaps", statistics.gaps)
-        json.number("truncated_packets", statistics.truncatedPackets)
-        json.string("error", error.map { "\($0)" })
-        json.endObject()
-        return json.output
     }
 }
 

@@ -17,17 +17,18 @@ struct WSDoctor: ParsableCommand {
             against RFC 6455 and RFC 7692, and reports how each connection ended.
             """,
         version: "0.1.0",
-        subcommands: [Replay.self, Proxy.self, Explain.self, Rules.self]
+        subcommands: [Replay.self, Proxy.self, Sniff.self, Explain.self, Rules.self]
     )
 
-    /// Adds the `WSDOCTOR_*` variables to `wsdoctor proxy`'s arguments before parsing.
+    /// Adds the `WSDOCTOR_*` variables to the arguments of `wsdoctor proxy` and `wsdoctor sniff` before parsing.
     static func main() {
         var arguments = Array(CommandLine.arguments.dropFirst())
-        guard arguments.first == "proxy" else { return main(arguments) }
+        guard let command = arguments.first, let variables = CommandEnvironment.variables(for: command) else { return main(arguments) }
         var sources: [String: String] = [:]
         do {
-            let merged = try ProxyEnvironment.merge(Array(arguments.dropFirst()), environment: ProxyEnvironment.current)
-            arguments = ["proxy"] + merged.arguments
+            let merged = try CommandEnvironment.merge(Array(arguments.dropFirst()), environment: CommandEnvironment.current,
+                                                      variables: variables)
+            arguments = [command] + merged.arguments
             sources = merged.sources
         } catch {
             printError("wsdoctor: \(error)")

@@ -1,4 +1,5 @@
 import Capture
+import Diagnosis
 import Testing
 import WebSocketWire
 
@@ -231,6 +232,25 @@ import WebSocketWire
         }
         h.finish()
         #expect(Array(h.events.suffix(3)) == [.ended(1), .ended(2), .ended(3)])
+    }
+
+    @Test func idleConnectionsAreGivenUpWithTheirHolesReported() {
+        let h = H()
+        let quiet = H.Peer(address: IPAddress(ipv4: 0x0a00_0001), port: 40001)
+        let busy = H.Peer(address: IPAddress(ipv4: 0x0a00_0001), port: 40002)
+        h.send(from: quiet, to: H.server, seq: 1, flags: .syn)       // 1 ms
+        h.send(from: quiet, to: H.server, seq: 7, "later")            // 2 ms: 5 bytes missing before it
+        h.send(from: busy, to: H.server, seq: 1, flags: .syn)        // 3 ms
+        h.send(from: busy, to: H.server, seq: 2, "still here")        // 4 ms
+        h.reassembler.expireIdle(before: Timestamp(nanoseconds: 3_000_000), at: Timestamp(nanoseconds: 10_000_000))
+        #expect(Array(h.events.suffix(3)) == [.gap(1, .client, 5), .data(1, .client, "later"), .expired(1, lastSegmentMillis: 2)])
+        #expect(h.reassembler.statistics.connectionsExpired == 1)
+        #expect(h.reassembler.statistics.openConnections == 1)
+        // A straggler of the given-up connection does not bring it back.
+        h.send(from: quiet, to: H.server, seq: 12, "more")
+        #expect(h.reassembler.statistics.segmentsAfterClose == 1)
+        h.finish()
+        #expect(h.events.last == .ended(2))
     }
 
     @Test func connectionLimitRefusesNewConnectionsUntilOneCloses() {

@@ -4,7 +4,7 @@ import Testing
 /// `--admin`: metrics and health scraped over HTTP, checked against the closes the test caused.
 extension ProxyTests {
     /// GET over HTTP with Python's standard library; returns status and body.
-    private func scrape(_ url: String) throws -> (status: Int, body: String) {
+    func scrape(_ url: String) throws -> (status: Int, body: String) {
         let process = Process()
         process.executableURL = PeerHost.pythonPath
         process.arguments = ["-c", """
@@ -26,7 +26,7 @@ extension ProxyTests {
     }
 
     /// The value of one sample line, e.g. `wsdoctor_closes_total{code="1008",…}`.
-    private func sample(_ metrics: String, _ series: String) -> Double? {
+    func sample(_ metrics: String, _ series: String) -> Double? {
         metrics.split(separator: "\n").first { $0.hasPrefix(series + " ") }.flatMap { Double($0.split(separator: " ").last ?? "") }
     }
 

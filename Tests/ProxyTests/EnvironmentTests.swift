@@ -5,19 +5,7 @@ import Testing
 extension ProxyTests {
     /// Runs `wsdoctor proxy` with `environment` until it exits (it must, within 10 s).
     private func proxyExit(_ arguments: [String], environment: [String: String]) throws -> (status: Int32, stderr: String) {
-        let process = Process()
-        process.executableURL = wsdoctorExecutable()
-        process.arguments = ["proxy"] + arguments
-        process.environment = environment
-        let errors = Pipe()
-        process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        let deadline = Date().addingTimeInterval(10)
-        while process.isRunning && Date() < deadline { usleep(10_000) }
-        if process.isRunning { process.terminate() }
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
+        try wsdoctorExit(["proxy"] + arguments, environment: environment)
     }
 
     @Test("a bad variable stops start-up with one line naming it")

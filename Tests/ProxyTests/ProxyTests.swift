@@ -32,7 +32,7 @@ func expectDiagnosis(_ connection: JSONValue, id: String, category: String,
 /// Stops the proxy with `signal`; checks the exit status 0, that the last object is the
 /// categories object with `counts`, and returns every connection object printed.
 @discardableResult
-func expectCleanStop(_ proxy: ProxyProcess, counts: [String: Int], signal: Int32 = SIGINT,
+func expectCleanStop(_ proxy: some ReportingProcess, counts: [String: Int], signal: Int32 = SIGINT,
                      sourceLocation: SourceLocation = #_sourceLocation) async throws -> [JSONValue] {
     let (status, objects) = try await proxy.stop(signal: signal)
     #expect(status == 0, "exit status after signal \(signal); stderr: \(proxy.stderr.text)", sourceLocation: sourceLocation)

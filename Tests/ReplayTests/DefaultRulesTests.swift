@@ -62,8 +62,8 @@ import Testing
 
     @Test func everyDefaultRuleIsShownByARecordedSession() {
         let covered = Set(Self.expectations.flatMap(\.rules))
-        // Rules/proxy.yaml describes what only a live proxy sees; ProxyTests show those live.
-        let uncovered = RuleSet.defaults().rules.filter { $0.origin.file != "Rules/proxy.yaml" }.map(\.id).filter { !covered.contains($0) }
+        // Rules/live.yaml describes what only live watching sees; ProxyTests show those live.
+        let uncovered = RuleSet.defaults().rules.filter { $0.origin.file != "Rules/live.yaml" }.map(\.id).filter { !covered.contains($0) }
         #expect(uncovered.isEmpty, "rules without a recorded session: \(uncovered)")
     }
 

@@ -9,28 +9,7 @@ import Diagnosis
 /// ``statistics`` then still describes what was read.
 public final class CaptureFileFeeder {
     /// What one run read and skipped.
-    public struct Statistics: Sendable, Hashable {
-        /// Packets libpcap delivered (after the BPF filter).
-        public var packetsRead = 0
-        /// TCP segments handed to the reassembler.
-        public var tcpSegments = 0
-        /// Packets that were not TCP over IPv4/IPv6.
-        public var nonTCPSkipped = 0
-        /// Packets the snap length cut inside a header (skipped) or inside the payload
-        /// (headers used, the missing payload reported as a gap).
-        public var truncatedPackets = 0
-        /// IPv4 and IPv6 fragments, skipped.
-        public var fragmentsSkipped = 0
-        /// Packets with impossible header fields, skipped.
-        public var malformedPackets = 0
-        /// The reassembler's counters (connections, gaps, missing bytes…).
-        public var reassembly = TCPReassembler.Statistics()
-
-        /// Gaps reported across all connections.
-        public var gaps: Int { reassembly.gaps }
-
-        public init() {}
-    }
+    public typealias Statistics = CaptureStatistics
 
     public let path: String
     public let filter: String?
@@ -55,36 +34,16 @@ public final class CaptureFileFeeder {
         guard LinkType.isSupported(reader.linkType) else {
             throw .unsupportedLinkType(path, linkType: reader.linkType, name: reader.linkTypeName)
         }
-        let reassembler = TCPReassembler(configuration: configuration, delegate: delegate)
-        var counts = Statistics()
-        var last = Timestamp(nanoseconds: 0)
+        var intake = PacketIntake(reassembler: TCPReassembler(configuration: configuration, delegate: delegate))
         var failure: CaptureError?
         do {
-            try reader.forEachPacket { packet in
-                counts.packetsRead += 1
-                last = packet.timestamp
-                switch PacketDecoder.decode(linkType: packet.linkType, bytes: packet.bytes) {
-                case .tcp(let segment):
-                    counts.tcpSegments += 1
-                    if segment.isTruncated { counts.truncatedPackets += 1 }
-                    reassembler.process(segment, at: packet.timestamp)
-                case .notTCP, .unsupportedLinkType:
-                    counts.nonTCPSkipped += 1
-                case .truncated:
-                    counts.truncatedPackets += 1
-                case .fragment:
-                    counts.fragmentsSkipped += 1
-                case .malformed:
-                    counts.malformedPackets += 1
-                }
-            }
+            try reader.forEachPacket { intake.take($0) }
         } catch {
             failure = error
         }
-        reassembler.finish(at: last)
-        counts.reassembly = reassembler.statistics
-        statistics = counts
+        intake.reassembler.finish(at: intake.last)
+        statistics = intake.current
         if let failure { throw failure }
-        return counts
+        return statistics
     }
 }

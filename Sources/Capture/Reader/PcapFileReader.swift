@@ -31,14 +31,13 @@ public final class PcapFileReader {
         guard let handle = pcap_open_offline_with_tstamp_precision(
             path, UInt32(PCAP_TSTAMP_PRECISION_NANO), &errorBuffer
         ) else {
-            let detail = errorBuffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-            throw Self.openError(path: path, detail: detail)
+            throw Self.openError(path: path, detail: PcapHandle.errorText(errorBuffer))
         }
         // Install the filter before `self` owns the handle: a throw after full
         // initialisation would run deinit and close it twice.
         if let filter {
             do throws(CaptureError) {
-                try Self.install(filter: filter, on: handle, path: path)
+                try PcapHandle.install(filter: filter, on: handle, source: path)
             } catch {
                 pcap_close(handle)
                 throw error
@@ -54,7 +53,7 @@ public final class PcapFileReader {
 
     /// The libpcap name of the link type, e.g. `EN10MB`, if it has one.
     public var linkTypeName: String? {
-        pcap_datalink_val_to_name(linkType).map { String(cString: $0) }
+        PcapHandle.linkTypeName(linkType)
     }
 
     /// Calls `body` for each packet in file order, without copying the bytes.
@@ -69,16 +68,8 @@ public final class PcapFileReader {
             switch status {
             case 1:
                 guard let header, let data else { continue }
-                let h = header.pointee
-                // With nanosecond precision tv_usec holds nanoseconds.
-                let nanos = Int64(h.ts.tv_sec) &* 1_000_000_000 &+ Int64(h.ts.tv_usec)
                 packetsRead += 1
-                body(CapturedPacket(
-                    timestamp: Timestamp(nanoseconds: nanos),
-                    linkType: linkType,
-                    bytes: UnsafeRawBufferPointer(start: data, count: Int(h.caplen)),
-                    originalLength: Int(h.len)
-                ))
+                body(PcapHandle.packet(header, data, linkType: linkType))
             case 0:
                 // Only live captures time out; keep reading.
                 continue
@@ -108,16 +99,5 @@ public final class PcapFileReader {
             return .notACaptureFile(path, detail: detail)
         }
         return .cannotOpen(path, detail: detail)
-    }
-
-    private static func install(filter: String, on handle: OpaquePointer, path: String) throws(CaptureError) {
-        var program = bpf_program()
-        guard pcap_compile(handle, &program, filter, 1, PCAP_NETMASK_UNKNOWN) == 0 else {
-            throw .badFilter(path, filter: filter, detail: String(cString: pcap_geterr(handle)))
-        }
-        defer { pcap_freecode(&program) }
-        guard pcap_setfilter(handle, &program) == 0 else {
-            throw .badFilter(path, filter: filter, detail: String(cString: pcap_geterr(handle)))
-        }
     }
 }

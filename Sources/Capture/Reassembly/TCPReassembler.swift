@@ -59,6 +59,8 @@ public final class TCPReassembler {
         public var segmentsAfterClose = 0
         /// Segments dropped because ``Configuration/maxConnections`` were open.
         public var segmentsRefused = 0
+        /// Connections given up after a long silence (``expireIdle(before:at:)``).
+        public var connectionsExpired = 0
 
         public init() {}
     }
@@ -99,6 +101,7 @@ public final class TCPReassembler {
         }
         let side: Side = segment.source == connection.clientAddress && segment.sourcePort == connection.clientPort
             ? .client : .server
+        connection.lastSegmentAt = timestamp
         handle(segment, from: side, on: connection, at: timestamp)
     }
 
@@ -118,6 +121,23 @@ public final class TCPReassembler {
         table.removeAll()
         closedOrder.removeAll()
         closedOrderHead = 0
+    }
+
+    /// Gives up on open connections with no segment since `cutoff`, for a live capture that
+    /// runs for days: their end was lost (or is hours away) and each holds memory and a slot
+    /// of ``Configuration/maxConnections``. Each is flushed and reported with
+    /// ``TCPStreamDelegate/stoppedTracking(_:lastSegmentAt:at:)``. Costs one pass over the
+    /// open connections, so call it every few seconds, not per packet.
+    public func expireIdle(before cutoff: Timestamp, at timestamp: Timestamp) {
+        let idle = table.values.filter { !$0.isClosed && $0.lastSegmentAt < cutoff }.sorted { $0.id < $1.id }
+        for connection in idle {
+            flushAll(.client, of: connection, at: timestamp)
+            if !connection.isClosed { flushAll(.server, of: connection, at: timestamp) }
+            guard !connection.isClosed else { continue }
+            statistics.connectionsExpired += 1
+            delegate.stoppedTracking(connection.id, lastSegmentAt: connection.lastSegmentAt, at: timestamp)
+            close(connection)
+        }
     }
 
     // MARK: - Connections
@@ -145,7 +165,8 @@ public final class TCPReassembler {
             clientAddress: sourceIsClient ? segment.source : segment.destination,
             clientPort: sourceIsClient ? segment.sourcePort : segment.destinationPort,
             serverAddress: sourceIsClient ? segment.destination : segment.source,
-            serverPort: sourceIsClient ? segment.destinationPort : segment.sourcePort
+            serverPort: sourceIsClient ? segment.destinationPort : segment.sourcePort,
+            openedAt: timestamp
         )
         table[key] = connection
         statistics.connectionsOpened += 1
@@ -387,14 +408,18 @@ final class Connection {
     let client = StreamDirection()
     let server = StreamDirection()
     var isClosed = false
+    /// When the last segment either way was seen.
+    var lastSegmentAt: Timestamp
 
-    init(id: TCPConnectionID, key: FlowKey, clientAddress: IPAddress, clientPort: UInt16, serverAddress: IPAddress, serverPort: UInt16) {
+    init(id: TCPConnectionID, key: FlowKey, clientAddress: IPAddress, clientPort: UInt16, serverAddress: IPAddress, serverPort: UInt16,
+         openedAt: Timestamp) {
         self.id = id
         self.key = key
         self.clientAddress = clientAddress
         self.clientPort = clientPort
         self.serverAddress = serverAddress
         self.serverPort = serverPort
+        self.lastSegmentAt = openedAt
     }
 
     @inline(__always)

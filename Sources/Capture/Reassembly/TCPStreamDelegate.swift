@@ -5,7 +5,7 @@ import WebSocketWire
 ///
 /// For one connection the order is: `connectionOpened`, then any mix of
 /// `received` and `gap` per side, each side's `finished` after all its bytes,
-/// and at most one of `reset` or `captureEnded` — unless both sides finished,
+/// and at most one of `reset`, `captureEnded` or `stoppedTracking` — unless both sides finished,
 /// which ends the connection with no further event.
 public protocol TCPStreamDelegate: AnyObject {
     /// A connection was seen for the first time. `sawSYN` is false when the capture
@@ -22,4 +22,14 @@ public protocol TCPStreamDelegate: AnyObject {
     func reset(_ id: TCPConnectionID, from: Side, at: Timestamp)
     /// The capture ended while the connection was open (not FIN both ways, no RST).
     func captureEnded(_ id: TCPConnectionID, at: Timestamp)
+    /// A live capture gave up on the connection after seeing nothing on it since
+    /// `lastSegmentAt` (see ``TCPReassembler/expireIdle(before:at:)``).
+    func stoppedTracking(_ id: TCPConnectionID, lastSegmentAt: Timestamp, at: Timestamp)
+}
+
+extension TCPStreamDelegate {
+    /// By default a connection given up on is treated as one the capture ended on.
+    public func stoppedTracking(_ id: TCPConnectionID, lastSegmentAt: Timestamp, at time: Timestamp) {
+        captureEnded(id, at: time)
+    }
 }

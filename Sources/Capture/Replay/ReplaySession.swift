@@ -60,6 +60,10 @@ public final class ReplaySession: TCPStreamDelegate {
     /// Bound on `finishedWaiting`. 10,000 finished connections are tens of MiB of facts;
     /// past it, reporting order gives way to bounded memory.
     public var maxFinishedWaiting = 10_000
+    /// Hand each connection on as soon as it ends, not in the order connections opened: a
+    /// live capture reports closes as they happen, and one long-lived connection must not
+    /// hold back the rest. Set before the first packet.
+    public var handsOnAsTheyEnd = false
     /// The latest time any event carried.
     private var latest = Timestamp(nanoseconds: 0)
 
@@ -79,7 +83,7 @@ public final class ReplaySession: TCPStreamDelegate {
         let facts = ConnectionFacts(id: opened, client: client, server: server, opened: time, sawTCPOpen: sawSYN, sidesGuessed: sidesGuessed)
         opened += 1
         analyzers[id] = AnalyzerBox(ConnectionAnalyzer(facts: facts, configuration: config))
-        openOrder.append(id)
+        if !handsOnAsTheyEnd { openOrder.append(id) }
         if sidesGuessed { unconfirmedSides.insert(id) }
     }
 
@@ -132,6 +136,12 @@ public final class ReplaySession: TCPStreamDelegate {
         flushIfDone(id)
     }
 
+    public func stoppedTracking(_ id: TCPConnectionID, lastSegmentAt: Timestamp, at time: Timestamp) {
+        latest = max(latest, time)
+        analyzers[id]?.analyzer.trackingExpired(at: time)
+        flushIfDone(id)
+    }
+
     /// Reads a whole capture file through this session and hands on every connection in it.
     ///
     /// - Returns: what the file held, and the error that cut reading short, if any (everything
@@ -150,7 +160,8 @@ public final class ReplaySession: TCPStreamDelegate {
 
     /// Ends every connection still open (the source is exhausted) and hands all on.
     public func finishAll(at time: Timestamp) {
-        for id in openOrder[nextToReport...] {
+        let open = handsOnAsTheyEnd ? analyzers.keys.sorted() : Array(openOrder[nextToReport...])
+        for id in open {
             guard analyzers[id] != nil else { continue }
             analyzers[id]!.analyzer.sourceEnded(at: time)
             flushIfDone(id)
@@ -163,6 +174,7 @@ public final class ReplaySession: TCPStreamDelegate {
             box.counted = true
             finishedWaiting += 1
             if box.diagnosis == nil { diagnose(box) }
+            if handsOnAsTheyEnd { handOn(id, box) }
         }
         if openOrder.indices.contains(nextToReport), openOrder[nextToReport] == id { flush() }
     }

@@ -205,6 +205,8 @@ public struct TransportFacts: Sendable, Hashable {
     public var resetBy: Side?
     public var resetAt: Timestamp?
     public var captureEndedOpen = false
+    /// `wsdoctor sniff` gave up on the connection after `--idle-expiry` without a packet.
+    public var trackingExpired = false
     /// The first way the connection started ending, and by whom.
     public var firstEnd: End?
     public var firstEndBy: Side?

@@ -181,6 +181,9 @@ public enum FactCatalog {
         fact("proxy.closed_connection", .bool, "wsdoctor proxy itself closed the connection while shutting down (1012 to the client, 1001 to the server)") {
             .bool($0.facts.closedByProxy)
         },
+        fact("capture.tracking_expired", .bool, "wsdoctor sniff stopped following the connection after --idle-expiry without a packet either way") {
+            .bool($0.facts.transport.trackingExpired)
+        },
         fact("upstream.error", .string, "why the upstream connection failed (refused, timed out, name not resolved…)") { c in c.facts.upstreamError.map { .string($0) } },
     ]
 

@@ -548,8 +548,8 @@ rules:
     fix: "Read the evidence above; if this situation recurs, add a rule for it in your own rules file (--rules)."
     references: []
 """##),
-        ("Rules/proxy.yaml", ##"""
-# Diagnoses only the live proxy can make (wsdoctor proxy). Same format as default.yaml.
+        ("Rules/live.yaml", ##"""
+# Diagnoses only live watching can make (wsdoctor proxy and wsdoctor sniff). Same format as default.yaml.
 
 rules:
   - id: upstream-unreachable
@@ -580,6 +580,22 @@ rules:
       behalf of the restarting service. Neither endpoint caused this close.
     fix: "Clients should reconnect after a short delay (1 to 5 seconds); raise --drain-timeout if connections usually finish on their own shortly after."
     references: ["IANA WebSocket Close Code Number Registry", "RFC 6455 §7.4.1"]
+
+  - id: tracking-expired
+    category: still-open
+    # Above still-open (100): the capture did not end, wsdoctor stopped following this connection.
+    priority: 101
+    when:
+      fact: capture.tracking_expired
+      equals: true
+    summary: "wsdoctor sniff saw no packet on this connection for {tcp.idle_before_end} s and stopped following it (--idle-expiry); how it ends was not seen."
+    explanation: >-
+      A live capture cannot keep every silent connection forever: its end may have been lost
+      (a dropped FIN, a host that vanished) or may be hours away. After --idle-expiry seconds
+      without a packet either way, the connection is reported as it stood and forgotten.
+      Packets that arrive for it later are ignored.
+    fix: "If the connection was only quiet, not gone, raise --idle-expiry above its longest silence, or have an endpoint send pings."
+    references: []
 """##),
     ]
 }

@@ -12,6 +12,8 @@ final class RecordingDelegate: TCPStreamDelegate {
         case finished(Int, Side)
         case reset(Int, Side)
         case ended(Int)
+        /// Given up after a silence; the time of its last segment in milliseconds.
+        case expired(Int, lastSegmentMillis: Int64)
 
         var description: String {
             switch self {
@@ -21,6 +23,7 @@ final class RecordingDelegate: TCPStreamDelegate {
             case let .finished(id, side): return "finished(\(id) \(side))"
             case let .reset(id, side): return "reset(\(id) \(side))"
             case let .ended(id): return "ended(\(id))"
+            case let .expired(id, last): return "expired(\(id) last:\(last) ms)"
             }
         }
     }
@@ -53,6 +56,9 @@ final class RecordingDelegate: TCPStreamDelegate {
     func finished(_ id: TCPConnectionID, from: Side, at: Timestamp) { record(.finished(id.rawValue, from), at) }
     func reset(_ id: TCPConnectionID, from: Side, at: Timestamp) { record(.reset(id.rawValue, from), at) }
     func captureEnded(_ id: TCPConnectionID, at: Timestamp) { record(.ended(id.rawValue), at) }
+    func stoppedTracking(_ id: TCPConnectionID, lastSegmentAt: Timestamp, at: Timestamp) {
+        record(.expired(id.rawValue, lastSegmentMillis: lastSegmentAt.nanoseconds / 1_000_000), at)
+    }
 
     private func record(_ event: Event, _ at: Timestamp) {
         events.append(event)

@@ -52,6 +52,11 @@ enum JSONValue: Sendable, Equatable, Decodable, CustomStringConvertible {
         return nil
     }
 
+    var number: Double? {
+        if case .number(let value) = self { return value }
+        return nil
+    }
+
     var bool: Bool? {
         if case .bool(let value) = self { return value }
         return nil

@@ -88,59 +88,61 @@ func stopProcess(_ process: Process, signal first: Int32 = SIGKILL, grace: Doubl
     if !process.isRunning { process.waitUntilExit() }
 }
 
-// MARK: - wsdoctor proxy
+// MARK: - wsdoctor proxy and sniff
 
-/// One `wsdoctor proxy --listen 127.0.0.1:0` process.
-final class ProxyProcess: Sendable {
-    let process: Process
-    let stdout: OutputFile
-    let stderr: OutputFile
-    /// The port the proxy listens on (read from its first line).
-    let port: Int
-    let upstreamPort: Int
+/// A running `wsdoctor proxy` or `wsdoctor sniff` printing JSON lines to a file.
+protocol ReportingProcess: Sendable {
+    var process: Process { get }
+    var stdout: OutputFile { get }
+    var stderr: OutputFile { get }
+}
 
-    private init(process: Process, stdout: OutputFile, stderr: OutputFile, port: Int, upstreamPort: Int) {
-        self.process = process
-        self.stdout = stdout
-        self.stderr = stderr
-        self.port = port
-        self.upstreamPort = upstreamPort
-    }
-
-    /// Starts the proxy in front of `127.0.0.1:upstreamPort` and waits for its listening notice.
-    static func start(upstreamPort: Int, format: String = "json", extraArguments: [String] = [],
-                      upstreamURL: String? = nil) async throws -> ProxyProcess {
-        let stdout = try OutputFile("proxy-stdout"), stderr = try OutputFile("proxy-stderr")
-        let process = Process()
-        process.executableURL = wsdoctorExecutable()
-        process.arguments = ["proxy", "--listen", "127.0.0.1:0", "--upstream", upstreamURL ?? "ws://127.0.0.1:\(upstreamPort)", "--format", format] + extraArguments
-        process.standardOutput = try stdout.handle()
-        process.standardError = try stderr.handle()
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        do {
-            let port = try await poll("the proxy's listening notice (stderr: \(stderr.text))") { () -> Int? in
-                if !process.isRunning { throw ProxyTestError("wsdoctor proxy exited with \(process.terminationStatus): \(stderr.text)") }
-                guard let first = stdout.lines.first else { return nil }
-                let message = format == "json" ? (JSONValue.parse(first)?["message"]?.string ?? "") : String(first)
-                return Self.listeningPort(message)
-            }
-            return ProxyProcess(process: process, stdout: stdout, stderr: stderr, port: port, upstreamPort: upstreamPort)
-        } catch {
-            stopProcess(process, signal: SIGKILL)
-            stdout.remove()
-            stderr.remove()
-            throw error
+/// Starts `wsdoctor arguments` with its output in files and waits until `ready` finds what
+/// it needs in the first line printed (its notice, decoded when JSON); kills it if that fails.
+func launchWSDoctor<Ready>(_ arguments: [String], environment: [String: String]? = nil, json: Bool,
+                           ready: @escaping (String) -> Ready?) async throws -> (Process, OutputFile, OutputFile, Ready) {
+    let stdout = try OutputFile("\(arguments.first ?? "wsdoctor")-stdout"), stderr = try OutputFile("\(arguments.first ?? "wsdoctor")-stderr")
+    let process = Process()
+    process.executableURL = wsdoctorExecutable()
+    process.arguments = arguments
+    if let environment { process.environment = environment }
+    process.standardOutput = try stdout.handle()
+    process.standardError = try stderr.handle()
+    process.standardInput = FileHandle.nullDevice
+    try process.run()
+    do {
+        let value = try await poll("wsdoctor \(arguments.first ?? "")'s start-up notice (stderr: \(stderr.text))") { () -> Ready? in
+            if !process.isRunning { throw ProxyTestError("wsdoctor \(arguments.first ?? "") exited with \(process.terminationStatus): \(stderr.text)") }
+            guard let first = stdout.lines.first else { return nil }
+            return ready(json ? (JSONValue.parse(first)?["message"]?.string ?? "") : String(first))
         }
+        return (process, stdout, stderr, value)
+    } catch {
+        stopProcess(process, signal: SIGKILL)
+        stdout.remove()
+        stderr.remove()
+        throw error
     }
+}
 
-    /// The port in "wsdoctor proxy listening on 127.0.0.1:NNNNN, forwarding to ...".
-    static func listeningPort(_ message: String) -> Int? {
-        let prefix = "wsdoctor proxy listening on 127.0.0.1:"
-        guard message.hasPrefix(prefix) else { return nil }
-        return Int(message.dropFirst(prefix.count).prefix { $0.isNumber })
-    }
+/// Runs `wsdoctor arguments` until it exits (it must, within 10 s): its status and standard error.
+func wsdoctorExit(_ arguments: [String], environment: [String: String]) throws -> (status: Int32, stderr: String) {
+    let process = Process()
+    process.executableURL = wsdoctorExecutable()
+    process.arguments = arguments
+    process.environment = environment
+    let errors = Pipe()
+    process.standardError = errors
+    process.standardOutput = FileHandle.nullDevice
+    try process.run()
+    let deadline = Date().addingTimeInterval(10)
+    while process.isRunning && Date() < deadline { usleep(10_000) }
+    if process.isRunning { process.terminate() }
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
+}
 
+extension ReportingProcess {
     /// Every JSON object printed so far.
     var objects: [JSONValue] { stdout.lines.compactMap { JSONValue.parse($0) } }
 
@@ -166,7 +168,7 @@ final class ProxyProcess: Sendable {
     /// every JSON object printed.
     func stop(signal: Int32 = SIGINT) async throws -> (status: Int32, objects: [JSONValue]) {
         kill(process.processIdentifier, signal)
-        _ = try await poll("wsdoctor proxy to exit after signal \(signal)") { process.isRunning ? nil : true }
+        _ = try await poll("wsdoctor to exit after signal \(signal)") { process.isRunning ? nil : true }
         process.waitUntilExit()
         return (process.terminationStatus, objects)
     }
@@ -176,6 +178,39 @@ final class ProxyProcess: Sendable {
         stopProcess(process, signal: SIGKILL)
         stdout.remove()
         stderr.remove()
+    }
+}
+
+/// One `wsdoctor proxy --listen 127.0.0.1:0` process.
+final class ProxyProcess: ReportingProcess {
+    let process: Process
+    let stdout: OutputFile
+    let stderr: OutputFile
+    /// The port the proxy listens on (read from its first line).
+    let port: Int
+    let upstreamPort: Int
+
+    private init(process: Process, stdout: OutputFile, stderr: OutputFile, port: Int, upstreamPort: Int) {
+        self.process = process
+        self.stdout = stdout
+        self.stderr = stderr
+        self.port = port
+        self.upstreamPort = upstreamPort
+    }
+
+    /// Starts the proxy in front of `127.0.0.1:upstreamPort` and waits for its listening notice.
+    static func start(upstreamPort: Int, format: String = "json", extraArguments: [String] = [],
+                      upstreamURL: String? = nil) async throws -> ProxyProcess {
+        let arguments = ["proxy", "--listen", "127.0.0.1:0", "--upstream", upstreamURL ?? "ws://127.0.0.1:\(upstreamPort)", "--format", format] + extraArguments
+        let (process, stdout, stderr, port) = try await launchWSDoctor(arguments, json: format == "json", ready: listeningPort)
+        return ProxyProcess(process: process, stdout: stdout, stderr: stderr, port: port, upstreamPort: upstreamPort)
+    }
+
+    /// The port in "wsdoctor proxy listening on 127.0.0.1:NNNNN, forwarding to ...".
+    static func listeningPort(_ message: String) -> Int? {
+        let prefix = "wsdoctor proxy listening on 127.0.0.1:"
+        guard message.hasPrefix(prefix) else { return nil }
+        return Int(message.dropFirst(prefix.count).prefix { $0.isNumber })
     }
 }
 

@@ -337,9 +337,14 @@ class Peers:
             await event.wait()
         return {"log": self.logs.get(tag, {})}
 
-    async def op_new_server(self) -> dict:
-        """A dedicated echo server (it is shut down by `shutdown_close`)."""
-        server = await serve(self.echo_handler, HOST, 0, **WS_COMMON)
+    async def op_new_server(self, routed: bool = False) -> dict:
+        """A dedicated echo server (it is shut down by `shutdown_close`); with `routed`, one
+        that routes by path like `main`, for a test that must see only its own traffic."""
+        if routed:
+            server = await serve(self.main_handler, HOST, 0, process_request=self.main_process_request,
+                                 max_size=BIG, **WS_COMMON)
+        else:
+            server = await serve(self.echo_handler, HOST, 0, **WS_COMMON)
         handle = self.handle()
         self.servers[handle] = server
         return {"server": handle, "port": port_of(server)}

@@ -1,4 +1,3 @@
-import Diagnosis
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)

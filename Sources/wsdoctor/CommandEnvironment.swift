@@ -6,12 +6,28 @@ import Musl
 import Darwin
 #endif
 
-/// `WSDOCTOR_*` environment variables for every `wsdoctor proxy` flag, for containers.
+/// `WSDOCTOR_*` environment variables for every flag of `wsdoctor proxy` and `wsdoctor sniff`,
+/// the commands a container runs.
 ///
-/// A flag given on the command line wins over its variable.
-enum ProxyEnvironment {
+/// A flag given on the command line wins over its variable. A variable the command has no
+/// flag for is ignored, so one environment can serve both.
+enum CommandEnvironment {
+    typealias Variable = (name: String, flag: String, takesValue: Bool)
+
+    /// The variables of `command`, or nil when it reads none.
+    static func variables(for command: String?) -> [Variable]? {
+        switch command {
+        case "proxy": return proxy
+        case "sniff": return sniff
+        default: return nil
+        }
+    }
+
+    /// Flags that may repeat: their variable takes a comma-separated list.
+    private static let repeatable: Set<String> = ["--rules", "--ws-port"]
+
     /// Variable, flag, and whether the flag takes a value.
-    static let variables: [(name: String, flag: String, takesValue: Bool)] = [
+    static let proxy: [Variable] = [
         ("WSDOCTOR_LISTEN", "--listen", true),
         ("WSDOCTOR_UPSTREAM", "--upstream", true),
         ("WSDOCTOR_FORMAT", "--format", true),
@@ -30,13 +46,29 @@ enum ProxyEnvironment {
         ("WSDOCTOR_SHOW_SECRETS", "--show-secrets", false),
     ]
 
+    static let sniff: [Variable] = [
+        ("WSDOCTOR_INTERFACE", "--interface", true),
+        ("WSDOCTOR_FILTER", "--filter", true),
+        ("WSDOCTOR_WS_PORT", "--ws-port", true),
+        ("WSDOCTOR_FORMAT", "--format", true),
+        ("WSDOCTOR_RULES", "--rules", true),
+        ("WSDOCTOR_ADMIN", "--admin", true),
+        ("WSDOCTOR_IDLE_EXPIRY", "--idle-expiry", true),
+        ("WSDOCTOR_KERNEL_BUFFER", "--kernel-buffer", true),
+        ("WSDOCTOR_DURATION", "--duration", true),
+        ("WSDOCTOR_MAX_INFLATED_SIZE", "--max-inflated-size", true),
+        ("WSDOCTOR_FRAMES", "--frames", false),
+        ("WSDOCTOR_SHOW_SECRETS", "--show-secrets", false),
+    ]
+
     struct Problem: Error, CustomStringConvertible {
         let description: String
     }
 
-    /// `arguments` (after `proxy`) with the flags set only in the environment appended, and
-    /// which flags came from which variable.
-    static func merge(_ arguments: [String], environment: [String: String]) throws -> (arguments: [String], sources: [String: String]) {
+    /// `arguments` (after the command's name) with the flags set only in the environment
+    /// appended, and which flags came from which variable.
+    static func merge(_ arguments: [String], environment: [String: String],
+                      variables: [Variable]) throws -> (arguments: [String], sources: [String: String]) {
         var merged = arguments
         var sources: [String: String] = [:]
         for variable in variables {
@@ -46,8 +78,7 @@ enum ProxyEnvironment {
             sources[variable.flag] = variable.name
             if variable.takesValue {
                 guard !value.isEmpty else { throw Problem(description: "\(variable.name) is set but empty; unset it or give \(variable.flag)'s value") }
-                // Several rules files: separated by commas.
-                let values = variable.flag == "--rules" ? value.split(separator: ",").map(String.init) : [value]
+                let values = repeatable.contains(variable.flag) ? value.split(separator: ",").map(String.init) : [value]
                 for item in values { merged += [variable.flag, item] }
             } else {
                 switch value.lowercased() {

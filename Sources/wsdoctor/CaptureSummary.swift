@@ -1,0 +1,43 @@
+import Capture
+import Reporting
+
+/// The line that ends a replay of one file or a live capture.
+struct CaptureSummary {
+    var session: ReplaySession
+    var statistics: CaptureStatistics
+    /// Packets the kernel dropped (live capture only).
+    var kernelDropped: Int? = nil
+
+    /// `3 WebSocket connections, 1 other TCP connection, 120 packets, 1 gap in TCP streams`
+    var text: String {
+        var line = "\(session.webSocketConnections) WebSocket connection\(session.webSocketConnections == 1 ? "" : "s")"
+        line += ", \(session.otherConnections) other TCP connection\(session.otherConnections == 1 ? "" : "s")"
+        line += ", \(statistics.packetsRead) packets"
+        if statistics.gaps > 0 { line += ", \(statistics.gaps) gap\(statistics.gaps == 1 ? "" : "s") in TCP streams" }
+        if statistics.truncatedPackets > 0 { line += ", \(statistics.truncatedPackets) packets cut short by the snap length" }
+        if let kernelDropped, kernelDropped > 0 { line += ", \(kernelDropped) packets dropped by the kernel (raise --kernel-buffer)" }
+        let expired = statistics.reassembly.connectionsExpired
+        if expired > 0 { line += ", \(expired) connection\(expired == 1 ? "" : "s") given up after --idle-expiry" }
+        return line
+    }
+
+    /// `{"type":"summary",…}`; `source` names the capture file or the interface.
+    func json(source: (key: String, value: String), error: CaptureError?) -> String {
+        var json = JSONWriter()
+        json.beginObject()
+        json.string("type", "summary")
+        json.string(source.key, source.value)
+        json.number("websocket_connections", session.webSocketConnections)
+        json.number("other_connections", session.otherConnections)
+        json.number("packets", statistics.packetsRead)
+        json.number("gaps", statistics.gaps)
+        json.number("truncated_packets", statistics.truncatedPackets)
+        if let kernelDropped {
+            json.number("kernel_dropped_packets", kernelDropped)
+            json.number("expired_connections", statistics.reassembly.connectionsExpired)
+        }
+        json.string("error", error.map { "\($0)" })
+        json.endObject()
+        return json.output
+    }
+}
