@@ -8,7 +8,10 @@
 # With no arguments the image runs `wsdoctor proxy`, which reads WSDOCTOR_LISTEN,
 # WSDOCTOR_UPSTREAM, WSDOCTOR_ADMIN, WSDOCTOR_FORMAT, WSDOCTOR_RULES, ... (one variable per
 # proxy flag). Any arguments replace that: `docker run --rm -v "$PWD:/data" wsdoctor replay
-# /data/capture.pcap`. deploy/README.md shows it as a Kubernetes sidecar.
+# /data/capture.pcap`. Passive capture from another container's network needs NET_RAW and
+# uid 0: `docker run --rm --network container:app --user 0 --cap-drop ALL --cap-add NET_RAW
+# wsdoctor sniff -i eth0 --filter 'tcp port 8080'`. deploy/README.md shows both as
+# Kubernetes sidecars.
 
 # ---- build ---------------------------------------------------------------------------
 # The official Swift image of the same Debian release as the runtime stage (bookworm), so
@@ -41,7 +44,7 @@ RUN --mount=type=cache,target=/src/.build \
 # ---- runtime -------------------------------------------------------------------------
 FROM debian:bookworm-slim
 
-# Only what the binary loads at run time (libpcap for replay and --record, zlib for
+# Only what the binary loads at run time (libpcap for replay, sniff and --record, zlib for
 # permessage-deflate) and the CA store for wss:// upstreams. Unpinned for the reason
 # given in the build stage: security updates to these must install.
 # hadolint ignore=DL3008

@@ -252,7 +252,8 @@ struct DeployTests {
         // The README documents the exported names; AdminEndpointTests scrapes them from a live proxy.
         let documented = try file("README.md")
         let metrics = Set(alerts.matches(of: #/wsdoctor_[a-z_]+/#).map { String($0.output) })
-        #expect(metrics == ["wsdoctor_closes_total", "wsdoctor_violations_total", "wsdoctor_handshake_failures_total"])
+        #expect(metrics == ["wsdoctor_closes_total", "wsdoctor_violations_total", "wsdoctor_handshake_failures_total",
+                           "wsdoctor_capture_dropped_packets_total"])
         for metric in metrics {
             #expect(documented.contains("`\(metric)"), "\(metric) is not a metric wsdoctor exports")
         }
@@ -279,6 +280,27 @@ struct DeployTests {
             #expect(manifest.contains(expected), "deployment.yaml: \(expected)")
         }
         #expect(try file("Dockerfile").contains("USER 10001:10001"), "runAsUser matches the image's USER")
+    }
+
+    @Test("the passive sidecar runs sniff with NET_RAW only, configured by variables wsdoctor reads")
+    func sniffSidecarExample() throws {
+        let manifest = try file("deploy/kubernetes/sniff-sidecar.yaml")
+        for expected in [
+            #"args: ["sniff"]"#, #"add: ["NET_RAW"]"#, #"drop: ["ALL"]"#, "runAsUser: 0",
+            "allowPrivilegeEscalation: false", "readOnlyRootFilesystem: true",
+            "name: WSDOCTOR_INTERFACE", "value: tcp port 8080", "path: /readyz",
+        ] {
+            #expect(manifest.contains(expected), "sniff-sidecar.yaml: \(expected)")
+        }
+        // Every variable either manifest sets is one the README's table lists (and the
+        // environment tests show wsdoctor reading).
+        let readme = try file("README.md")
+        let proxyManifest = try file("deploy/kubernetes/deployment.yaml")
+        let variables = Set((manifest + proxyManifest).matches(of: #/name: (WSDOCTOR_[A-Z_]+)/#).map { String($0.output.1) })
+        #expect(variables.count >= 7)
+        for variable in variables {
+            #expect(readme.contains("| `\(variable)` |"), "\(variable) is not a documented variable")
+        }
     }
 
     @Test("promtool accepts the alert rules and their unit tests pass", .enabled(if: onPath("promtool") != nil, "promtool not installed (Debian package prometheus)"))
