@@ -56,6 +56,7 @@ public final class InterfaceCapture: @unchecked Sendable {
 
     private let handle: OpaquePointer
     private let descriptor: Int32
+    private let nanosecondStamps: Bool
     private let quietTimeout: Int32
     /// Set by ``stop()``: libpcap's own break flag is not checked by non-blocking reads.
     private let stopRequested = Atomic<Bool>(false)
@@ -78,7 +79,8 @@ public final class InterfaceCapture: @unchecked Sendable {
         // waiting is done with poll(2), which does time out on a quiet link.
         pcap_set_immediate_mode(handle, 1)
         pcap_set_buffer_size(handle, Int32(options.bufferSize))
-        pcap_set_tstamp_precision(handle, Int32(PCAP_TSTAMP_PRECISION_NANO))
+        // Not every platform stamps in nanoseconds; microseconds are scaled up then.
+        let askedForNanoseconds = pcap_set_tstamp_precision(handle, Int32(PCAP_TSTAMP_PRECISION_NANO)) == 0
         let status = pcap_activate(handle)
         if status < 0 {
             let error = Self.activationError(status, handle: handle, interface: interface)
@@ -100,6 +102,7 @@ public final class InterfaceCapture: @unchecked Sendable {
             throw .interfaceFailed(interface, detail: "cannot wait for packets without blocking: \(PcapHandle.errorText(errorBuffer))")
         }
         self.handle = handle
+        self.nanosecondStamps = askedForNanoseconds && pcap_get_tstamp_precision(handle) == Int32(PCAP_TSTAMP_PRECISION_NANO)
         self.descriptor = descriptor
         self.quietTimeout = options.quietTimeoutMilliseconds
         self.linkType = pcap_datalink(handle)
@@ -126,7 +129,7 @@ public final class InterfaceCapture: @unchecked Sendable {
                 guard let header, let data else { continue }
                 packetsRead += 1
                 delivered += 1
-                body(PcapHandle.packet(header, data, linkType: linkType))
+                body(PcapHandle.packet(header, data, linkType: linkType, nanosecondStamps: nanosecondStamps))
             case 0:
                 // Nothing waiting: sleep until a packet comes or the quiet timeout passes.
                 if delivered > 0 { return .more }

@@ -15,12 +15,14 @@ enum PcapHandle {
         }
     }
 
-    /// The packet libpcap just returned; `handle` must use nanosecond time stamps.
+    /// The packet libpcap just returned. `nanosecondStamps`: the handle was given nanosecond
+    /// precision, so `tv_usec` holds nanoseconds.
     @inline(__always)
-    static func packet(_ header: UnsafeMutablePointer<pcap_pkthdr>, _ data: UnsafePointer<UInt8>, linkType: Int32) -> CapturedPacket {
+    static func packet(_ header: UnsafeMutablePointer<pcap_pkthdr>, _ data: UnsafePointer<UInt8>, linkType: Int32,
+                       nanosecondStamps: Bool = true) -> CapturedPacket {
         let h = header.pointee
-        // With nanosecond precision tv_usec holds nanoseconds.
-        let nanos = Int64(h.ts.tv_sec) &* 1_000_000_000 &+ Int64(h.ts.tv_usec)
+        let fraction = nanosecondStamps ? Int64(h.ts.tv_usec) : Int64(h.ts.tv_usec) &* 1_000
+        let nanos = Int64(h.ts.tv_sec) &* 1_000_000_000 &+ fraction
         return CapturedPacket(
             timestamp: Timestamp(nanoseconds: nanos),
             linkType: linkType,
