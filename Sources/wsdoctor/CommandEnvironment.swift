@@ -56,6 +56,7 @@ enum CommandEnvironment {
         ("WSDOCTOR_IDLE_EXPIRY", "--idle-expiry", true),
         ("WSDOCTOR_KERNEL_BUFFER", "--kernel-buffer", true),
         ("WSDOCTOR_DURATION", "--duration", true),
+        ("WSDOCTOR_WRITE", "--write", true),
         ("WSDOCTOR_MAX_INFLATED_SIZE", "--max-inflated-size", true),
         ("WSDOCTOR_FRAMES", "--frames", false),
         ("WSDOCTOR_SHOW_SECRETS", "--show-secrets", false),

@@ -49,6 +49,9 @@ struct Sniff: ParsableCommand {
     @Option(help: "MiB of kernel buffer for packets not yet read; raise it if the summary reports kernel drops.")
     var kernelBuffer: Int = 16
 
+    @Option(help: "Also save every captured packet to FILE (pcap), unredacted, for Wireshark or a later `wsdoctor replay`.")
+    var write: String?
+
     @Option(help: "Stop after this many seconds, as if interrupted.")
     var duration: Double?
 
@@ -90,6 +93,7 @@ struct Sniff: ParsableCommand {
             feeder = try InterfaceFeeder(interface: interface, filter: filter, options: options,
                                          configuration: TCPReassembler.Configuration(serverPorts: Set(webSocketPorts)),
                                          idleExpiry: idleExpiry > 0 ? idleExpiry : nil)
+            if let write { try feeder.write(to: write) }
         } catch {
             printError("wsdoctor: \(error)")
             throw ExitCode(2)
@@ -116,7 +120,8 @@ struct Sniff: ParsableCommand {
         }
         session.handsOnAsTheyEnd = true
 
-        reporter.notice("wsdoctor sniff capturing on \(interface) (filter: \(filter)); nothing is sent, traffic is only watched")
+        reporter.notice("wsdoctor sniff capturing on \(interface) (filter: \(filter)); nothing is sent, traffic is only watched"
+                        + (write.map { "; writing every packet, unredacted, to \($0)" } ?? ""))
         if let address = adminServer?.localAddress {
             reporter.notice("admin endpoint on http://\(address.ipAddress ?? "?"):\(address.port ?? 0) (/metrics, /healthz, /readyz)")
         }
@@ -145,10 +150,11 @@ struct Sniff: ParsableCommand {
 
         let summary = CaptureSummary(session: session, statistics: feeder.statistics,
                                      kernelDropped: Int(feeder.capture.kernelStatistics()?.dropped ?? 0))
-        reporter.line(format == .text ? summary.text : summary.json(source: ("interface", interface), error: failure))
+        let problem = failure ?? feeder.capture.writeError
+        reporter.line(format == .text ? summary.text : summary.json(source: ("interface", interface), error: problem))
         reporter.finish()
-        if let failure {
-            printError("wsdoctor: \(failure)")
+        if let problem {
+            printError("wsdoctor: \(problem)")
             throw ExitCode(1)
         }
     }

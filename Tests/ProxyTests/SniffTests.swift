@@ -115,12 +115,14 @@ extension ProxyTests {
         _ = try await peers.run("shutdown_close", ["server": server["server"]?.int ?? 0, "port": port, "code": 1001, "reason": "done"])
     }
 
-    @Test("sniff's /metrics count the closes it saw; /readyz while capturing; SIGTERM stops it cleanly", .enabled(if: canCapture))
+    @Test("sniff's /metrics count the closes it saw; /readyz while capturing; SIGTERM stops it cleanly; --write replays the same", .enabled(if: canCapture))
     func sniffMetricsAndHealth() async throws {
         let peers = try PeerHost.shared
         let server = try await peers.run("new_server")
         let port = try #require(server["port"]?.int)
-        let sniff = try await SniffProcess.start(port: port, admin: true)
+        let written = FileManager.default.temporaryDirectory.appendingPathComponent("wsdoctor-sniff-write-\(UUID().uuidString).pcap")
+        defer { try? FileManager.default.removeItem(at: written) }
+        let sniff = try await SniffProcess.start(port: port, admin: true, extraArguments: ["--write", written.path])
         defer { sniff.cleanUp() }
         let adminPort = try #require(sniff.adminPort)
 
@@ -145,7 +147,11 @@ extension ProxyTests {
         #expect(ready.status == 200 && ready.body.contains("capturing on lo"), "\(ready)")
         #expect(try scrape("http://127.0.0.1:\(adminPort)/healthz").status == 200)
 
-        try await expectCleanStop(sniff, counts: ["normal": 1, "restart": 1], signal: SIGTERM)
+        let live = try await expectCleanStop(sniff, counts: ["normal": 1, "restart": 1], signal: SIGTERM)
+        // What --write saved replays to the same connections and diagnoses.
+        let replayed = try replayJSON(written)
+        #expect(replayed.map { $0["diagnosis"]?["id"] } == live.map { $0["diagnosis"]?["id"] }, "\(replayed) vs \(live)")
+        #expect(replayed.map { $0["client"] } == live.map { $0["client"] })
     }
 
     @Test("sniff reports a connection still open when stopped, and gives one up after --idle-expiry", .enabled(if: canCapture))
@@ -210,6 +216,10 @@ extension ProxyTests {
         let filter = try wsdoctorExit(["sniff", "-i", "lo", "--filter", "tcp port nonsense"], environment: [:])
         #expect(filter.status == 2)
         #expect(filter.stderr.hasPrefix("wsdoctor: lo: bad capture filter 'tcp port nonsense'"), "\(filter.stderr)")
+
+        let write = try wsdoctorExit(["sniff", "-i", "lo", "--write", "/nonexistent-dir/packets.pcap"], environment: [:])
+        #expect(write.status == 2)
+        #expect(write.stderr.hasPrefix("wsdoctor: /nonexistent-dir/packets.pcap: cannot open capture file"), "\(write.stderr)")
 
         let expiry = try wsdoctorExit(["sniff", "-i", "lo"], environment: ["WSDOCTOR_IDLE_EXPIRY": "-3"])
         #expect(expiry.status == 2)

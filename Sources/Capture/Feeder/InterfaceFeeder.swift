@@ -25,6 +25,11 @@ public final class InterfaceFeeder: @unchecked Sendable {
         self.idleExpiry = idleExpiry
     }
 
+    /// Also writes every captured packet to `path` (see ``InterfaceCapture/write(to:)``).
+    public func write(to path: String) throws(CaptureError) {
+        try capture.write(to: path)
+    }
+
     /// Makes ``run(delegate:periodically:)`` return soon. Safe from any thread, and from a signal's waiting thread.
     public func stop() {
         capture.stop()

@@ -58,6 +58,11 @@ public final class InterfaceCapture: @unchecked Sendable {
     private let descriptor: Int32
     private let nanosecondStamps: Bool
     private let quietTimeout: Int32
+    /// The file every packet is also written to (``write(to:)``), and why writing stopped.
+    private var dumper: OpaquePointer?
+    public private(set) var writePath: String?
+    /// Set when writing the file failed (disk full…); capturing goes on without it.
+    public private(set) var writeError: CaptureError?
     /// Set by ``stop()``: libpcap's own break flag is not checked by non-blocking reads.
     private let stopRequested = Atomic<Bool>(false)
 
@@ -109,7 +114,28 @@ public final class InterfaceCapture: @unchecked Sendable {
     }
 
     deinit {
+        if let dumper { pcap_dump_close(dumper) }
         pcap_close(handle)
+    }
+
+    /// Also writes every packet read from now on, as captured, to `path` (pcap; nanosecond
+    /// stamps when the capture has them), for Wireshark or a later `wsdoctor replay`.
+    public func write(to path: String) throws(CaptureError) {
+        guard let opened = pcap_dump_open(handle, path) else {
+            throw .cannotOpen(path, detail: String(cString: pcap_geterr(handle)))
+        }
+        dumper = opened
+        writePath = path
+    }
+
+    /// Pushes what was written to the file; a failure is kept in ``writeError`` and ends writing.
+    private func flushWrites() {
+        guard let dumper, let writePath else { return }
+        if pcap_dump_flush(dumper) != 0 {
+            writeError = .writeFailed(writePath, detail: String(cString: strerror(errno)))
+            pcap_dump_close(dumper)
+            self.dumper = nil
+        }
     }
 
     public var linkTypeName: String? { PcapHandle.linkTypeName(linkType) }
@@ -122,6 +148,7 @@ public final class InterfaceCapture: @unchecked Sendable {
         var header: UnsafeMutablePointer<pcap_pkthdr>?
         var data: UnsafePointer<UInt8>?
         var delivered = 0
+        defer { if delivered > 0 { flushWrites() } }
         while delivered < limit {
             if stopRequested.load(ordering: .relaxed) { return .stopped }
             switch pcap_next_ex(handle, &header, &data) {
@@ -129,6 +156,7 @@ public final class InterfaceCapture: @unchecked Sendable {
                 guard let header, let data else { continue }
                 packetsRead += 1
                 delivered += 1
+                if let dumper { pcap_dump(UnsafeMutablePointer(dumper), header, data) }
                 body(PcapHandle.packet(header, data, linkType: linkType, nanosecondStamps: nanosecondStamps))
             case 0:
                 // Nothing waiting: sleep until a packet comes or the quiet timeout passes.
