@@ -119,6 +119,7 @@ struct Sniff: ParsableCommand {
             metrics?.recordClose(connection)
         }
         session.handsOnAsTheyEnd = true
+        if format == .text { session.onHandshakeAnswered = { reporter.connectionOpened($0) } }
 
         reporter.notice("wsdoctor sniff capturing on \(interface) (filter: \(filter)); nothing is sent, traffic is only watched"
                         + (write.map { "; writing every packet, unredacted, to \($0)" } ?? ""))

@@ -1,6 +1,7 @@
 import Capture
 import Diagnosis
 import Testing
+import WebSocketWire
 
 /// `ReplaySession.handsOnAsTheyEnd`, as `wsdoctor sniff` uses it: a connection is reported
 /// when it ends, not held back behind one opened earlier that is still open.
@@ -54,5 +55,22 @@ import Testing
         Array(Self.upgrade.utf8).withUnsafeBytes { session.received(id, from: .client, bytes: $0, at: Timestamp(nanoseconds: 1)) }
         session.stoppedTracking(id, lastSegmentAt: Timestamp(nanoseconds: 1), at: Timestamp(nanoseconds: 7_200_000_000_000))
         #expect(diagnoses == ["tracking-expired"])
+    }
+
+    @Test func theAnsweredHandshakeIsAnnouncedOnce() {
+        var announced: [Int?] = []
+        let session = ReplaySession { _ in }
+        session.onHandshakeAnswered = { announced.append($0.handshake?.status) }
+        let id = TCPConnectionID(rawValue: 1)
+        session.connectionOpened(id, client: Endpoint(address: "10.0.0.1", port: 40001), server: Endpoint(address: "10.0.0.2", port: 80),
+                                 at: Timestamp(nanoseconds: 0), sawSYN: true, sidesGuessed: false)
+        let answer = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            + "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n"
+        let frame: [UInt8] = [0x81, 0x02, 0x68, 0x69]  // "hi" from the server
+        let steps: [(Side, [UInt8], [Int?])] = [(.client, Array(Self.upgrade.utf8), []), (.server, Array(answer.utf8), [101]), (.server, frame, [101])]
+        for (side, bytes, expected) in steps {
+            bytes.withUnsafeBytes { session.received(id, from: side, bytes: $0, at: Timestamp(nanoseconds: 1)) }
+            #expect(announced == expected)
+        }
     }
 }

@@ -43,6 +43,8 @@ public final class ReplaySession: TCPStreamDelegate {
         var diagnosis: ConnectionDiagnosis?
         /// Counted in `finishedWaiting`.
         var counted = false
+        /// `onHandshakeAnswered` was called.
+        var announced = false
         init(_ analyzer: ConnectionAnalyzer) { self.analyzer = analyzer }
     }
 
@@ -64,6 +66,9 @@ public final class ReplaySession: TCPStreamDelegate {
     /// live capture reports closes as they happen, and one long-lived connection must not
     /// hold back the rest. Set before the first packet.
     public var handsOnAsTheyEnd = false
+    /// Called once per connection when the server has answered its upgrade request, for a
+    /// live view that shows connections as they open.
+    public var onHandshakeAnswered: ((ConnectionFacts) -> Void)?
     /// The latest time any event carried.
     private var latest = Timestamp(nanoseconds: 0)
 
@@ -90,7 +95,12 @@ public final class ReplaySession: TCPStreamDelegate {
     public func received(_ id: TCPConnectionID, from side: Side, bytes: UnsafeRawBufferPointer, at time: Timestamp) {
         latest = max(latest, time)
         if unconfirmedSides.contains(id) { confirmSides(id, firstBytesFrom: side, bytes) }
-        analyzers[id]?.analyzer.received(bytes, from: actual(side, id), at: time)
+        guard let box = analyzers[id] else { return }
+        box.analyzer.received(bytes, from: actual(side, id), at: time)
+        if let onHandshakeAnswered, !box.announced, box.analyzer.facts.handshake?.status != nil {
+            box.announced = true
+            onHandshakeAnswered(box.analyzer.facts)
+        }
     }
 
     public func gap(_ id: TCPConnectionID, from side: Side, missingBytes: Int64, at time: Timestamp) {
