@@ -101,18 +101,8 @@ struct Sniff: ParsableCommand {
 
         let metrics = admin == nil ? nil : LiveMetrics(source: .capture)
         let readiness = ReadinessFlag(Readiness(ready: true, detail: "ready: capturing on \(interface)"))
-        var adminServer: AdminServer?
         let adminLoops = admin == nil ? nil : MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        if let admin, let metrics, let adminLoops {
-            let (host, port) = Proxy.splitHostPort(admin)!
-            do {
-                adminServer = try AdminServer(host: host, port: port, group: adminLoops, metrics: metrics, readiness: readiness)
-            } catch {
-                printError("wsdoctor: cannot serve the admin endpoint on \(admin): \(error)")
-                try? adminLoops.syncShutdownGracefully()
-                throw ExitCode(2)
-            }
-        }
+        let adminServer = try startAdmin(group: adminLoops, metrics: metrics, readiness: readiness)
 
         let session = ReplaySession(configuration: analyzer, rules: rules, webSocketPorts: Set(webSocketPorts)) { connection in
             reporter.connectionClosed(connection)
@@ -148,7 +138,25 @@ struct Sniff: ParsableCommand {
         readiness.set(Readiness(ready: false, detail: "not ready: the capture has stopped"))
         adminServer?.close()
         try? adminLoops?.syncShutdownGracefully()
+        try finish(session: session, feeder: feeder, reporter: reporter, format: format, failure: failure)
+    }
 
+    /// Binds `--admin` on its own event loop; a bad address stops start-up with exit 2.
+    private func startAdmin(group: MultiThreadedEventLoopGroup?, metrics: LiveMetrics?, readiness: ReadinessFlag) throws -> AdminServer? {
+        guard let admin, let group, let metrics else { return nil }
+        let (host, port) = Proxy.splitHostPort(admin)!
+        do {
+            return try AdminServer(host: host, port: port, group: group, metrics: metrics, readiness: readiness)
+        } catch {
+            printError("wsdoctor: cannot serve the admin endpoint on \(admin): \(error)")
+            try? group.syncShutdownGracefully()
+            throw ExitCode(2)
+        }
+    }
+
+    /// The summary, the categories, and the error that cut the capture (or writing) short, if any.
+    private func finish(session: ReplaySession, feeder: InterfaceFeeder, reporter: LiveReporter,
+                        format: Replay.OutputFormat, failure: CaptureError?) throws {
         let summary = CaptureSummary(session: session, statistics: feeder.statistics,
                                      kernelDropped: Int(feeder.capture.kernelStatistics()?.dropped ?? 0))
         let problem = failure ?? feeder.capture.writeError

@@ -46,7 +46,7 @@ public final class InterfaceFeeder: @unchecked Sendable {
         let sweepEvery = idleExpiry.map { max(1, min($0 / 4, 60)) } ?? .infinity
         var lastSweep = wallClockNow()
         var failure: CaptureError?
-        reading: while true {
+        while true {
             let outcome: InterfaceCapture.ReadOutcome
             do {
                 outcome = try capture.read(limit: 512) { intake.take($0) }
@@ -61,7 +61,7 @@ public final class InterfaceFeeder: @unchecked Sendable {
             }
             statistics = intake.current
             periodically(statistics)
-            if outcome == .stopped { break reading }
+            if outcome == .stopped { break }
         }
         intake.reassembler.finish(at: wallClockNow())
         statistics = intake.current

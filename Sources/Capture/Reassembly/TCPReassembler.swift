@@ -126,8 +126,9 @@ public final class TCPReassembler {
     /// Gives up on open connections with no segment since `cutoff`, for a live capture that
     /// runs for days: their end was lost (or is hours away) and each holds memory and a slot
     /// of ``Configuration/maxConnections``. Each is flushed and reported with
-    /// ``TCPStreamDelegate/stoppedTracking(_:lastSegmentAt:at:)``. Costs one pass over the
-    /// open connections, so call it every few seconds, not per packet.
+    /// ``TCPStreamDelegate/stoppedTracking(_:lastSegmentAt:at:)``. Costs one pass over every
+    /// tracked connection (open ones and remembered closed ones), so call it every few
+    /// seconds, not per packet.
     public func expireIdle(before cutoff: Timestamp, at timestamp: Timestamp) {
         let idle = table.values.filter { !$0.isClosed && $0.lastSegmentAt < cutoff }.sorted { $0.id < $1.id }
         for connection in idle {
