@@ -3,7 +3,6 @@ import PackageDescription
 
 let package = Package(
     name: "wsdoctor",
-    platforms: [.macOS(.v13)],
     products: [
         .executable(name: "wsdoctor", targets: ["wsdoctor"]),
         .executable(name: "wsdoctor-fuzz", targets: ["wsdoctor-fuzz"]),
@@ -32,19 +31,43 @@ let package = Package(
             name: "Diagnosis",
             dependencies: ["WebSocketWire", .product(name: "Yams", package: "Yams")]
         ),
+        // Reading captures: files and interfaces, link layers, IP, TCP reassembly. Knows
+        // nothing of rules or diagnoses.
         .target(
             name: "Capture",
-            dependencies: ["WebSocketWire", "Diagnosis", "CPcap"]
+            dependencies: ["WebSocketWire", "CPcap"]
+        ),
+        // Writing what the proxy relayed as a pcap file; shares the packet value types
+        // (addresses, TCP flags) of reading, nothing else.
+        .target(
+            name: "PcapRecording",
+            dependencies: ["Capture", "WebSocketWire", "CPcap"]
+        ),
+        // The capture feeder: reassembled streams into analyzers and the one Diagnoser.
+        .target(
+            name: "CaptureAnalysis",
+            dependencies: ["Capture", "Diagnosis", "WebSocketWire"]
         ),
         .target(
             name: "LiveProxy",
             dependencies: [
-                "Diagnosis", "WebSocketWire", "Capture",
+                "Diagnosis", "WebSocketWire", "PcapRecording", "MetricsReporting",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        // Prometheus /metrics, /healthz and /readyz: a reporter shared by proxy and sniff.
+        .target(
+            name: "MetricsReporting",
+            dependencies: [
+                "Diagnosis", "WebSocketWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
@@ -56,7 +79,8 @@ let package = Package(
         .executableTarget(
             name: "wsdoctor",
             dependencies: [
-                "WebSocketWire", "Diagnosis", "Capture", "Reporting", "LiveProxy",
+                "WebSocketWire", "Diagnosis", "Capture", "CaptureAnalysis", "PcapRecording", "Reporting", "LiveProxy",
+                "MetricsReporting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -71,10 +95,13 @@ let package = Package(
             dependencies: ["LiveProxy", .product(name: "NIOCore", package: "swift-nio")]
         ),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", "Diagnosis", "WebSocketWire"]),
-        .testTarget(name: "CaptureTests", dependencies: ["Capture", "Diagnosis", "WebSocketWire", "CPcap"]),
+        .testTarget(
+            name: "CaptureTests",
+            dependencies: ["Capture", "CaptureAnalysis", "PcapRecording", "Diagnosis", "WebSocketWire", "CPcap"]
+        ),
         .testTarget(
             name: "ReplayTests",
-            dependencies: ["Capture", "Diagnosis", "Reporting", "WebSocketWire", "WireTestSupport"],
+            dependencies: ["Capture", "CaptureAnalysis", "Diagnosis", "Reporting", "WebSocketWire", "WireTestSupport"],
             resources: []
         ),
         .testTarget(

@@ -1,4 +1,3 @@
-import Capture
 import Diagnosis
 
 /// What the proxy tells its user. Called from event-loop threads, possibly concurrently:

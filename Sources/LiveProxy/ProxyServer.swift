@@ -1,9 +1,10 @@
-import Capture
 import Diagnosis
+import MetricsReporting
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import NIOSSL
+import PcapRecording
 import WebSocketWire
 
 /// Accepts clients, connects each to the upstream, relays both ways and diagnoses every close.
@@ -11,7 +12,8 @@ public final class ProxyServer: Sendable {
     public let configuration: ProxyConfiguration
     private let group: MultiThreadedEventLoopGroup
     private let events: any ProxyEvents
-    private let diagnoser: ProxyDiagnoser
+    /// One for every event loop: closes are correlated across all connections.
+    private let diagnoser: NIOLockedValueBox<Diagnoser>
     private let recorder: CaptureRecorder?
     private let tls: ProxyTLSContexts
     /// Prometheus metrics for the admin endpoint, when one is asked for.
@@ -26,7 +28,7 @@ public final class ProxyServer: Sendable {
         var sessions: [Int: (loop: any EventLoop, session: NIOLoopBound<ProxySession>)] = [:]
     }
 
-    /// - Throws: `TLSSetupError` for an unusable certificate, key or CA file, `CaptureError`
+    /// - Throws: `TLSSetupError` for an unusable certificate, key or CA file, `RecordingError`
     ///   when the record file cannot be created — before anything listens.
     public init(configuration: ProxyConfiguration, events: any ProxyEvents, metrics: LiveMetrics? = nil,
                 threads: Int = System.coreCount) throws {
@@ -34,9 +36,9 @@ public final class ProxyServer: Sendable {
         self.metrics = metrics
         self.events = events
         self.tls = try ProxyTLSContexts(options: configuration.tls, upstreamSecure: configuration.upstream.secure)
-        self.recorder = try configuration.recordPath.map { path throws(CaptureError) in try CaptureRecorder(path: path) }
+        self.recorder = try configuration.recordPath.map { path throws(RecordingError) in try CaptureRecorder(path: path) }
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
-        self.diagnoser = ProxyDiagnoser(rules: configuration.rules)
+        self.diagnoser = NIOLockedValueBox(Diagnoser(rules: configuration.rules, order: .ending))
     }
 
     /// Binds the listening socket; returns the address actually bound (port 0 picks one).

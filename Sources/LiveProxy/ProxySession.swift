@@ -1,6 +1,8 @@
-import Capture
 import Diagnosis
+import MetricsReporting
+import NIOConcurrencyHelpers
 import NIOCore
+import PcapRecording
 import WebSocketWire
 
 /// One client connection through the proxy: its analyzer and how far each side has ended.
@@ -11,7 +13,8 @@ final class ProxySession {
 
     let id: Int
     private(set) var analyzer: ConnectionAnalyzer
-    private let diagnoser: ProxyDiagnoser
+    private let diagnoser: NIOLockedValueBox<Diagnoser>
+    private let ticket: Diagnoser.Ticket
     private let events: any ProxyEvents
     private let onFinish: (ProxySession) -> Void
     private let recorder: CaptureRecorder?
@@ -23,7 +26,7 @@ final class ProxySession {
     private var clientEnded = false
     private var serverEnded = false
 
-    init(id: Int, client: Endpoint, server: Endpoint, configuration: AnalyzerConfiguration, diagnoser: ProxyDiagnoser,
+    init(id: Int, client: Endpoint, server: Endpoint, configuration: AnalyzerConfiguration, diagnoser: NIOLockedValueBox<Diagnoser>,
          events: any ProxyEvents, recorder: CaptureRecorder?, metrics: LiveMetrics?, onFinish: @escaping (ProxySession) -> Void) {
         self.id = id
         let now = wallClockNow()
@@ -34,6 +37,7 @@ final class ProxySession {
         metrics?.opened()
         self.showsFramesLive = configuration.recordTimeline
         self.diagnoser = diagnoser
+        self.ticket = diagnoser.withLockedValue { $0.opened() }
         self.events = events
         self.onFinish = onFinish
     }
@@ -131,25 +135,17 @@ final class ProxySession {
         finish()
     }
 
-    /// Everything is reported except plain HTTP exchanges that went well and never tried
-    /// to upgrade (replay skips those too): WebSocket connections, refused upgrades,
-    /// unreachable upstreams, and whatever broke off or did not parse.
-    private var isWorthReporting: Bool {
-        let facts = analyzer.facts
-        let plainHTTP = facts.httpRequestsBeforeUpgrade > 0 && facts.handshake == nil && !facts.carriesWebSocket
-        return !plainHTTP || facts.upstreamError != nil || !facts.undecodable.isEmpty || !facts.violations.isEmpty
-    }
-
     private func finish() {
         guard !isFinished else { return }
         isFinished = true
         if !analyzer.isFinished { analyzer.sourceEnded(at: wallClockNow()) }
-        if isWorthReporting {
-            let finished = diagnoser.diagnose(analyzer)
+        // Everything behind the proxy is aimed at a WebSocket server, so the Diagnoser
+        // reports all but plain HTTP exchanges that went well.
+        let reports = diagnoser.withLockedValue { [analyzer, ticket] in $0.ended(ticket, analyzer, toWebSocketServer: true) }
+        if reports.isEmpty { metrics?.closedUnreported() }
+        for finished in reports {
             metrics?.closed(finished)
             events.connectionClosed(finished)
-        } else {
-            metrics?.closedUnreported()
         }
         onFinish(self)
     }

@@ -1,4 +1,5 @@
 import Diagnosis
+import WebSocketWire
 
 extension Timestamp {
     /// ISO 8601 in UTC with microseconds, e.g. `2026-11-25T01:52:33.123456Z`.

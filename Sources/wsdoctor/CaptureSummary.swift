@@ -1,4 +1,5 @@
 import Capture
+import CaptureAnalysis
 import Reporting
 
 /// The line that ends a replay of one file or a live capture.

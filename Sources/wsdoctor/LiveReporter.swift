@@ -1,4 +1,3 @@
-import Capture
 import Diagnosis
 import LiveProxy
 import NIOConcurrencyHelpers

@@ -3,8 +3,10 @@ import Capture
 import Diagnosis
 import Dispatch
 import LiveProxy
+import MetricsReporting
 import NIOConcurrencyHelpers
 import Reporting
+import WebSocketWire
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)

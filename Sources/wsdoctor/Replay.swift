@@ -1,5 +1,6 @@
 import ArgumentParser
 import Capture
+import CaptureAnalysis
 import Diagnosis
 import Reporting
 import WebSocketWire

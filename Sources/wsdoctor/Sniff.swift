@@ -1,10 +1,12 @@
 import ArgumentParser
 import Capture
+import CaptureAnalysis
 import Diagnosis
 import Dispatch
-import LiveProxy
+import MetricsReporting
 import NIOPosix
 import Reporting
+import WebSocketWire
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -104,11 +106,10 @@ struct Sniff: ParsableCommand {
         let adminLoops = admin == nil ? nil : MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let adminServer = try startAdmin(group: adminLoops, metrics: metrics, readiness: readiness)
 
-        let session = ReplaySession(configuration: analyzer, rules: rules, webSocketPorts: Set(webSocketPorts)) { connection in
+        let session = ReplaySession(configuration: analyzer, rules: rules, webSocketPorts: Set(webSocketPorts), order: .ending) { connection in
             reporter.connectionClosed(connection)
             metrics?.recordClose(connection)
         }
-        session.handsOnAsTheyEnd = true
         if format == .text { session.onHandshakeAnswered = { reporter.connectionOpened($0) } }
 
         reporter.notice("wsdoctor sniff capturing on \(interface) (filter: \(filter)); nothing is sent, traffic is only watched"
@@ -129,7 +130,8 @@ struct Sniff: ParsableCommand {
         var failure: CaptureError?
         do {
             try feeder.run(delegate: session) { counts in
-                metrics?.observeCapture(counts, kernelDropped: Int(feeder.capture.kernelStatistics()?.dropped ?? 0))
+                metrics?.observeCapture(connectionsOpened: counts.reassembly.connectionsOpened, openConnections: counts.reassembly.openConnections,
+                                        packetsRead: counts.packetsRead, kernelDropped: Int(feeder.capture.kernelStatistics()?.dropped ?? 0))
             }
         } catch {
             failure = error

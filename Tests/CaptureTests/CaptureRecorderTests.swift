@@ -1,7 +1,9 @@
 import CPcap
 import Capture
+import CaptureAnalysis
 import Diagnosis
 import Foundation
+import PcapRecording
 import Testing
 import WebSocketWire
 
@@ -664,7 +666,7 @@ import WebSocketWire
         #expect {
             _ = try CaptureRecorder(path: path)
         } throws: { error in
-            guard let error = error as? CaptureError else { return false }
+            guard let error = error as? RecordingError else { return false }
             return error.reason == .cannotOpen && error.path == path && error.description.hasPrefix(path + ": ")
         }
     }

@@ -1,5 +1,6 @@
 import Testing
 import Diagnosis
+import WebSocketWire
 
 @Suite struct EndpointTests {
     @Test func ipv6EndpointsAreBracketed() {

@@ -1,20 +1,20 @@
 import Capture
+import CaptureAnalysis
 import Diagnosis
 import Testing
 import WebSocketWire
 
-/// `ReplaySession.handsOnAsTheyEnd`, as `wsdoctor sniff` uses it: a connection is reported
+/// Reports in the order connections end (`Diagnoser.ReportOrder.ending`), as `wsdoctor sniff` uses it: a connection is reported
 /// when it ends, not held back behind one opened earlier that is still open.
 @Suite struct LiveOrderTests {
     private static let upgrade = "GET /chat HTTP/1.1\r\nHost: example\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
         + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
 
     /// Opens connections 1 and 2 with an upgrade request each, then resets 2 while 1 stays open.
-    private func run(handsOnAsTheyEnd: Bool) -> (session: ReplaySession, reported: () -> [Int]) {
+    private func run(asTheyEnd: Bool) -> (session: ReplaySession, reported: () -> [Int]) {
         final class Reports { var ids: [Int] = [] }
         let reports = Reports()
-        let session = ReplaySession { reports.ids.append($0.facts.id) }
-        session.handsOnAsTheyEnd = handsOnAsTheyEnd
+        let session = ReplaySession(order: asTheyEnd ? .ending : .opening) { reports.ids.append($0.facts.id) }
         let client = Endpoint(address: "10.0.0.1", port: 40000), server = Endpoint(address: "10.0.0.2", port: 80)
         for raw in 1...2 {
             let id = TCPConnectionID(rawValue: raw)
@@ -29,7 +29,7 @@ import WebSocketWire
     }
 
     @Test func aLaterConnectionIsReportedWhileAnEarlierOneIsStillOpen() {
-        let (session, reported) = run(handsOnAsTheyEnd: true)
+        let (session, reported) = run(asTheyEnd: true)
         #expect(reported() == [1], "facts ids count from 0: connection 2 is id 1")
         session.stoppedTracking(TCPConnectionID(rawValue: 1), lastSegmentAt: Timestamp(nanoseconds: 2_000_000),
                                 at: Timestamp(nanoseconds: 7_200_000_000_000))
@@ -39,7 +39,7 @@ import WebSocketWire
     }
 
     @Test func replayKeepsTheOpeningOrder() {
-        let (session, reported) = run(handsOnAsTheyEnd: false)
+        let (session, reported) = run(asTheyEnd: false)
         #expect(reported().isEmpty)
         session.finishAll(at: Timestamp(nanoseconds: 9_000_000))
         #expect(reported() == [0, 1])
@@ -47,8 +47,7 @@ import WebSocketWire
 
     @Test func aConnectionGivenUpIsDiagnosedAsNoLongerFollowed() {
         var diagnoses: [String] = []
-        let session = ReplaySession { diagnoses.append($0.diagnosis.id) }
-        session.handsOnAsTheyEnd = true
+        let session = ReplaySession(order: .ending) { diagnoses.append($0.diagnosis.id) }
         let id = TCPConnectionID(rawValue: 1)
         session.connectionOpened(id, client: Endpoint(address: "10.0.0.1", port: 40001), server: Endpoint(address: "10.0.0.2", port: 80),
                                  at: Timestamp(nanoseconds: 0), sawSYN: true, sidesGuessed: false)

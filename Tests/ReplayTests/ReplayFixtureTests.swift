@@ -1,4 +1,5 @@
 import Capture
+import CaptureAnalysis
 import Diagnosis
 import Testing
 import WebSocketWire
@@ -186,8 +187,7 @@ import WebSocketWire
 @Suite struct ReplayOrderingTests {
     @Test func finishedConnectionsWaitingBehindAnOpenOneAreBounded() {
         var reported: [Int] = []
-        let session = ReplaySession { reported.append($0.facts.id) }
-        session.maxFinishedWaiting = 0
+        let session = ReplaySession(maxFinishedWaiting: 0) { reported.append($0.facts.id) }
         _ = session.replay(file: fixturePath("diag-restart-wave-1012.pcap"))
         // Every connection is still reported once, in the order they ended rather than opened.
         #expect(reported.sorted() == [0, 1, 2, 3, 4])

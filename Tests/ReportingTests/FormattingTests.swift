@@ -1,6 +1,7 @@
 import Diagnosis
 import Reporting
 import Testing
+import WebSocketWire
 
 @Suite struct FormattingTests {
     @Test func timestampsAreISO8601InUTCWithMicroseconds() {

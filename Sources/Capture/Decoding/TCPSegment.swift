@@ -1,4 +1,4 @@
-import Diagnosis
+import WebSocketWire
 
 /// A decoded TCP segment whose payload points into the packet's bytes.
 ///

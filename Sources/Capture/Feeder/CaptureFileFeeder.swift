@@ -1,4 +1,3 @@
-import Diagnosis
 
 /// Reads a capture file and feeds its TCP streams to a ``TCPStreamDelegate``.
 ///

@@ -1,4 +1,4 @@
-import Diagnosis
+import WebSocketWire
 
 /// Captures live from a network interface and feeds the TCP streams to a ``TCPStreamDelegate``,
 /// through the same decoding and reassembly as a capture file.

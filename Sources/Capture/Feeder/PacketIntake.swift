@@ -1,4 +1,4 @@
-import Diagnosis
+import WebSocketWire
 
 /// What a capture (file or interface) held and what was skipped.
 public struct CaptureStatistics: Sendable, Hashable {

@@ -1,4 +1,4 @@
-import Diagnosis
+import WebSocketWire
 
 /// One packet as libpcap read it.
 ///

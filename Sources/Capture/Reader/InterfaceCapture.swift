@@ -1,6 +1,6 @@
 import CPcap
-import Diagnosis
 import Synchronization
+import WebSocketWire
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)

@@ -1,5 +1,5 @@
 import CPcap
-import Diagnosis
+import WebSocketWire
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

@@ -1,5 +1,5 @@
 import CPcap
-import Diagnosis
+import WebSocketWire
 
 /// Pieces both readers (file and interface) share.
 enum PcapHandle {

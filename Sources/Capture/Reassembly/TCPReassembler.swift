@@ -1,4 +1,3 @@
-import Diagnosis
 import WebSocketWire
 
 /// Turns TCP segments of many connections into ordered per-direction byte streams.

@@ -1,4 +1,3 @@
-import Diagnosis
 import WebSocketWire
 
 /// Receives the reassembled streams and transport events of ``TCPReassembler``, in capture order.

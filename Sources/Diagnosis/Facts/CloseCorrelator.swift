@@ -1,3 +1,5 @@
+import WebSocketWire
+
 /// Notices connections that end together: the same server, the same close code, within a
 /// couple of seconds — the mark of a restart or an overload wave rather than one bad client.
 ///

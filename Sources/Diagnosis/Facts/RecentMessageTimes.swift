@@ -1,3 +1,5 @@
+import WebSocketWire
+
 /// The times of one side's most recent messages, for its rate just before a close.
 ///
 /// A fixed ring of 128 entries, allocated on the first message: O(1) per message and at most

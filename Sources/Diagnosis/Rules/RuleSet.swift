@@ -9,6 +9,9 @@ public struct RuleSet: Sendable {
         self.rules = rules
     }
 
+    /// The rule files built into the binary by scripts/embed-rules: each file's name and text.
+    public static var builtInFiles: [(name: String, text: String)] { DefaultRules.files }
+
     /// The rules shipped with wsdoctor (Rules/*.yaml, built in), parsed once.
     public static func defaults() -> RuleSet { builtIn }
 

@@ -1,5 +1,6 @@
 import Capture
 import Diagnosis
+import WebSocketWire
 
 /// Drives a ``TCPReassembler`` with hand-made segments; each call is 1 ms later.
 final class ReassemblerHarness {

@@ -1,4 +1,3 @@
-import Capture
 import Diagnosis
 import NIOConcurrencyHelpers
 import Prometheus
@@ -52,16 +51,16 @@ public final class LiveMetrics: Sendable {
         }
     }
 
-    func opened() {
+    package func opened() {
         active.increment()
         total.increment()
     }
 
-    func relayed(_ count: Int, from side: Side) {
+    package func relayed(_ count: Int, from side: Side) {
         (side == .client ? clientBytes : serverBytes)?.increment(by: Int64(count))
     }
 
-    func closed(_ connection: FinishedConnection) {
+    package func closed(_ connection: FinishedConnection) {
         active.decrement()
         recordClose(connection)
     }
@@ -88,10 +87,10 @@ public final class LiveMetrics: Sendable {
     }
 
     /// A capture's running totals: connections seen and open, packets read, kernel drops.
-    public func observeCapture(_ statistics: CaptureStatistics, kernelDropped: Int) {
-        active.set(Int64(statistics.reassembly.openConnections))
+    public func observeCapture(connectionsOpened: Int, openConnections: Int, packetsRead: Int, kernelDropped: Int) {
+        active.set(Int64(openConnections))
         let added = captureTotals.withLockedValue { totals in
-            let now = CaptureTotals(connections: statistics.reassembly.connectionsOpened, packets: statistics.packetsRead,
+            let now = CaptureTotals(connections: connectionsOpened, packets: packetsRead,
                                     dropped: max(totals.dropped, kernelDropped))
             defer { totals = now }
             return (connections: now.connections - totals.connections, packets: now.packets - totals.packets,
@@ -103,7 +102,7 @@ public final class LiveMetrics: Sendable {
     }
 
     /// Forgets a connection that ended without being reported (plain HTTP exchanges).
-    func closedUnreported() {
+    package func closedUnreported() {
         active.decrement()
     }
 

@@ -1,4 +1,4 @@
-import Diagnosis
+import Capture
 import WebSocketWire
 #if canImport(Glibc)
 import Glibc
@@ -85,9 +85,9 @@ public final class CaptureRecorder: @unchecked Sendable {
     /// - Parameters:
     ///   - maxConnections: bound on open recorded connections (at least 1); see ``defaultMaxConnections``.
     ///   - maxSegmentPayload: payload bytes per segment, clamped to 1...``largestSegmentPayload``.
-    /// - Throws: ``CaptureError`` with reason `cannotOpen`, naming `path`, if the file cannot be created.
+    /// - Throws: ``RecordingError`` with reason `cannotOpen`, naming `path`, if the file cannot be created.
     public init(path: String, maxConnections: Int = CaptureRecorder.defaultMaxConnections,
-                maxSegmentPayload: Int = CaptureRecorder.largestSegmentPayload) throws(CaptureError) {
+                maxSegmentPayload: Int = CaptureRecorder.largestSegmentPayload) throws(RecordingError) {
         self.path = path
         self.maxConnections = max(1, maxConnections)
         self.maxSegmentPayload = min(max(1, maxSegmentPayload), Self.largestSegmentPayload)
@@ -190,8 +190,8 @@ public final class CaptureRecorder: @unchecked Sendable {
     ///
     /// The recorder also flushes whenever a connection ends, so the file on disk always
     /// holds every ended connection whole.
-    /// - Throws: ``CaptureError`` with reason `writeFailed` if this or an earlier flush failed.
-    public func flush() throws(CaptureError) {
+    /// - Throws: ``RecordingError`` with reason `writeFailed` if this or an earlier flush failed.
+    public func flush() throws(RecordingError) {
         let failure: String? = locked {
             if let detail = writer?.flush(), firstWriteFailure == nil { firstWriteFailure = detail }
             return firstWriteFailure
@@ -201,8 +201,8 @@ public final class CaptureRecorder: @unchecked Sendable {
 
     /// Flushes and closes the file. Connections still open stay open in it (a replay
     /// reports them as ended by the end of the capture). Later calls of any method are ignored.
-    /// - Throws: ``CaptureError`` with reason `writeFailed` if a write failed at any point.
-    public func close() throws(CaptureError) {
+    /// - Throws: ``RecordingError`` with reason `writeFailed` if a write failed at any point.
+    public func close() throws(RecordingError) {
         let failure: String? = locked {
             guard let writer else { return nil }
             if let detail = writer.close(), firstWriteFailure == nil { firstWriteFailure = detail }

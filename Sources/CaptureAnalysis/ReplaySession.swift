@@ -1,51 +1,35 @@
+import Capture
 import Diagnosis
 import WebSocketWire
 
-/// A connection that has ended, with its diagnosis.
-public struct FinishedConnection: Sendable {
-    public var facts: ConnectionFacts
-    public var diagnosis: ConnectionDiagnosis
-    /// Every frame and message, when the configuration asked for a timeline.
-    public var timeline: [TimelineEntry]
-    public var timelineEntriesNotKept: Int
-
-    public init(facts: ConnectionFacts, diagnosis: ConnectionDiagnosis, timeline: [TimelineEntry], timelineEntriesNotKept: Int) {
-        self.facts = facts
-        self.diagnosis = diagnosis
-        self.timeline = timeline
-        self.timelineEntriesNotKept = timelineEntriesNotKept
-    }
-}
-
-/// Feeds reassembled TCP streams to one `ConnectionAnalyzer` per connection, diagnoses each
-/// when it ends, and hands finished WebSocket connections on in the order they opened.
+/// Feeds reassembled TCP streams to one `ConnectionAnalyzer` per connection and hands each
+/// ended connection to the ``Diagnoser``, which decides what is reported and in what order.
 ///
-/// A connection is handed on once it has ended and every connection opened before it
-/// has been handed on (or skipped as not WebSocket), so output order never depends on
-/// which connection closed first.
+/// By default connections are handed on in the order they opened (see
+/// ``Diagnoser/ReportOrder/opening``), so output order never depends on which closed first.
 public final class ReplaySession: TCPStreamDelegate {
     public let configuration: AnalyzerConfiguration
     /// Server ports named by the user: connections to them whose handshake was not
     /// captured are searched for frames.
     public let webSocketPorts: Set<UInt16>
-    /// TCP connections that carried no WebSocket upgrade or frames.
-    public private(set) var otherConnections = 0
-    public private(set) var webSocketConnections = 0
+    /// TCP connections that were not worth a report (other protocols, plain HTTP).
+    public var otherConnections: Int { diagnoser.notReported }
+    public var webSocketConnections: Int { diagnoser.reported }
 
-    public let rules: RuleSet
+    public var rules: RuleSet { diagnoser.rules }
+    private var diagnoser: Diagnoser
     private let onConnection: (FinishedConnection) -> Void
-    private var correlator = CloseCorrelator()
     /// A reference to each analyzer, so feeding one mutates it in place instead of moving
     /// the whole analyzer out of the dictionary and back for every segment.
     private final class AnalyzerBox {
         var analyzer: ConnectionAnalyzer
-        /// Set when the connection ends, in the order connections end.
-        var diagnosis: ConnectionDiagnosis?
-        /// Counted in `finishedWaiting`.
-        var counted = false
-        /// `onHandshakeAnswered` was called.
+        let ticket: Diagnoser.Ticket
+        /// The server's answer to the upgrade has been passed on.
         var announced = false
-        init(_ analyzer: ConnectionAnalyzer) { self.analyzer = analyzer }
+        init(_ analyzer: ConnectionAnalyzer, ticket: Diagnoser.Ticket) {
+            self.analyzer = analyzer
+            self.ticket = ticket
+        }
     }
 
     private var analyzers: [TCPConnectionID: AnalyzerBox] = [:]
@@ -53,30 +37,20 @@ public final class ReplaySession: TCPStreamDelegate {
     private var unconfirmedSides: Set<TCPConnectionID> = []
     /// Connections whose guessed sides turned out the wrong way round.
     private var swappedSides: Set<TCPConnectionID> = []
-    /// Connection ids in the order they opened; `nextToReport` indexes into it.
-    private var openOrder: [TCPConnectionID] = []
-    private var nextToReport = 0
     private var opened = 0
-    /// Finished connections not yet handed on because one opened before them is still open.
-    private var finishedWaiting = 0
-    /// Bound on `finishedWaiting`. 10,000 finished connections are tens of MiB of facts;
-    /// past it, reporting order gives way to bounded memory.
-    public var maxFinishedWaiting = 10_000
-    /// Hand each connection on as soon as it ends, not in the order connections opened: a
-    /// live capture reports closes as they happen, and one long-lived connection must not
-    /// hold back the rest. Set before the first packet.
-    public var handsOnAsTheyEnd = false
     /// Called once per connection when the server has answered its upgrade request, for a
     /// live view that shows connections as they open.
     public var onHandshakeAnswered: ((ConnectionFacts) -> Void)?
     /// The latest time any event carried.
     private var latest = Timestamp(nanoseconds: 0)
 
+    /// - Parameter order: `.ending` for a live capture: closes are reported as they happen.
     public init(configuration: AnalyzerConfiguration = AnalyzerConfiguration(), rules: RuleSet = .defaults(),
-                webSocketPorts: Set<UInt16> = [], onConnection: @escaping (FinishedConnection) -> Void) {
+                webSocketPorts: Set<UInt16> = [], order: Diagnoser.ReportOrder = .opening,
+                maxFinishedWaiting: Int = 10_000, onConnection: @escaping (FinishedConnection) -> Void) {
         self.configuration = configuration
-        self.rules = rules
         self.webSocketPorts = webSocketPorts
+        self.diagnoser = Diagnoser(rules: rules, order: order, webSocketPorts: webSocketPorts, maxFinishedWaiting: maxFinishedWaiting)
         self.onConnection = onConnection
     }
 
@@ -87,8 +61,7 @@ public final class ReplaySession: TCPStreamDelegate {
         config.decoder.assumeWebSocket = !sawSYN && webSocketPorts.contains(server.port)
         let facts = ConnectionFacts(id: opened, client: client, server: server, opened: time, sawTCPOpen: sawSYN, sidesGuessed: sidesGuessed)
         opened += 1
-        analyzers[id] = AnalyzerBox(ConnectionAnalyzer(facts: facts, configuration: config))
-        if !handsOnAsTheyEnd { openOrder.append(id) }
+        analyzers[id] = AnalyzerBox(ConnectionAnalyzer(facts: facts, configuration: config), ticket: diagnoser.opened())
         if sidesGuessed { unconfirmedSides.insert(id) }
     }
 
@@ -97,9 +70,10 @@ public final class ReplaySession: TCPStreamDelegate {
         if unconfirmedSides.contains(id) { confirmSides(id, firstBytesFrom: side, bytes) }
         guard let box = analyzers[id] else { return }
         box.analyzer.received(bytes, from: actual(side, id), at: time)
-        if let onHandshakeAnswered, !box.announced, box.analyzer.facts.handshake?.status != nil {
+        if !box.announced, box.analyzer.facts.handshake?.status != nil {
             box.announced = true
-            onHandshakeAnswered(box.analyzer.facts)
+            diagnoser.upgradeAnswered(box.analyzer.facts)
+            onHandshakeAnswered?(box.analyzer.facts)
         }
     }
 
@@ -170,70 +144,15 @@ public final class ReplaySession: TCPStreamDelegate {
 
     /// Ends every connection still open (the source is exhausted) and hands all on.
     public func finishAll(at time: Timestamp) {
-        let open = handsOnAsTheyEnd ? analyzers.keys.sorted() : Array(openOrder[nextToReport...])
-        for id in open {
-            guard analyzers[id] != nil else { continue }
-            analyzers[id]!.analyzer.sourceEnded(at: time)
+        for id in analyzers.keys.sorted() {
+            analyzers[id]?.analyzer.sourceEnded(at: time)
             flushIfDone(id)
         }
-        flush()
     }
 
     private func flushIfDone(_ id: TCPConnectionID) {
-        if let box = analyzers[id], box.analyzer.isFinished, !box.counted {
-            box.counted = true
-            finishedWaiting += 1
-            if box.diagnosis == nil { diagnose(box) }
-            if handsOnAsTheyEnd { handOn(id, box) }
-        }
-        if openOrder.indices.contains(nextToReport), openOrder[nextToReport] == id { flush() }
-    }
-
-    /// Diagnoses a connection as it ends, so closes are correlated in the order they happen.
-    private func diagnose(_ box: AnalyzerBox) {
-        let facts = box.analyzer.facts
-        guard facts.carriesWebSocket || facts.handshake != nil else { return }
-        let wave = correlator.record(facts)
-        box.diagnosis = rules.diagnose(FactContext(facts: facts, waveSize: wave))
-    }
-
-    private func flush() {
-        while nextToReport < openOrder.count {
-            let id = openOrder[nextToReport]
-            guard let box = analyzers[id] else {
-                nextToReport += 1
-                continue
-            }
-            guard box.analyzer.isFinished else { break }
-            nextToReport += 1
-            handOn(id, box)
-        }
-        if finishedWaiting > maxFinishedWaiting { flushOutOfOrder() }
-        // Keep the order list from growing without bound over long captures.
-        if nextToReport > 4096 && nextToReport * 2 > openOrder.count {
-            openOrder.removeFirst(nextToReport)
-            nextToReport = 0
-        }
-    }
-
-    /// A long-lived connection must not hold every later one in memory: past the bound,
-    /// finished connections are handed on before the open ones that precede them.
-    private func flushOutOfOrder() {
-        for id in openOrder[nextToReport...] {
-            if let box = analyzers[id], box.analyzer.isFinished { handOn(id, box) }
-        }
-    }
-
-    private func handOn(_ id: TCPConnectionID, _ box: AnalyzerBox) {
+        guard let box = analyzers[id], box.analyzer.isFinished else { return }
         analyzers[id] = nil
-        if box.counted { finishedWaiting -= 1 }
-        if let diagnosis = box.diagnosis {
-            webSocketConnections += 1
-            let analyzer = box.analyzer
-            onConnection(FinishedConnection(facts: analyzer.facts, diagnosis: diagnosis, timeline: analyzer.timeline,
-                                            timelineEntriesNotKept: analyzer.timelineEntriesNotKept))
-        } else {
-            otherConnections += 1
-        }
+        for report in diagnoser.ended(box.ticket, box.analyzer) { onConnection(report) }
     }
 }

@@ -1,5 +1,5 @@
+import Capture
 import CPcap
-import Diagnosis
 import WebSocketWire
 #if canImport(Glibc)
 import Glibc
@@ -31,7 +31,7 @@ final class PacketWriter {
     private static let serverMAC: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) = (0x02, 0, 0, 0, 0, 0x02)
 
     /// Creates (truncating) `path`; `maxPayload` sizes the packet buffer.
-    init(path: String, maxPayload: Int) throws(CaptureError) {
+    init(path: String, maxPayload: Int) throws(RecordingError) {
         guard let dead = pcap_open_dead_with_tstamp_precision(
             DLT_EN10MB, Self.snapLength, UInt32(PCAP_TSTAMP_PRECISION_NANO)
         ) else {

@@ -1,4 +1,5 @@
-import Diagnosis
+import Capture
+import WebSocketWire
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

@@ -1,4 +1,4 @@
-import Diagnosis
+import Capture
 import WebSocketWire
 
 /// The TCP sequence state of one recorded connection: what each next segment carries.

@@ -1,0 +1,128 @@
+import WebSocketWire
+
+/// The one step from an ended connection to its report, whatever fed it (a capture file, an
+/// interface, the proxy): whether it is reported, its diagnosis, and in what order.
+///
+/// A value-type state machine. A feeder calls `opened` when a connection begins and `ended`
+/// when it is over, and hands on the reports each call returns, in the order returned. The
+/// proxy keeps one behind a lock for all its event loops. Closes are correlated (restart
+/// waves) in the order connections end, whatever the report order.
+public struct Diagnoser: Sendable {
+    public enum ReportOrder: Sendable {
+        /// In the order connections opened (replay): the output never depends on which
+        /// connection closed first.
+        case opening
+        /// As each connection ends (live): a long-lived connection holds back nothing.
+        case ending
+    }
+
+    /// A connection's place in the report order, given when it opens.
+    public struct Ticket: Sendable, Hashable {
+        fileprivate let index: Int
+    }
+
+    public let rules: RuleSet
+    public let order: ReportOrder
+    /// Server ports the user named as WebSocket (`--ws-port`).
+    public let webSocketPorts: Set<UInt16>
+    /// Bound on finished connections held back behind one opened earlier that is still
+    /// open. 10,000 finished connections are tens of MiB of facts; past it, report order
+    /// gives way to bounded memory.
+    public let maxFinishedWaiting: Int
+    /// Servers that answered an upgrade with 101, remembered up to this many: a connection
+    /// to one of them that never upgraded is still worth a report (a client that connected
+    /// and said nothing, or sent garbage). 4,096 servers are a few hundred KiB.
+    public static let knownServerCapacity = 4096
+
+    /// Connections reported, and connections ended that were not worth a report.
+    public private(set) var reported = 0
+    public private(set) var notReported = 0
+
+    private var correlator = CloseCorrelator()
+    private var knownServers: Set<Endpoint> = []
+    private var nextIndex = 0
+    /// Opening order: the next ticket due; those before it are all handed on.
+    private var nextDue = 0
+    /// Opening order: finished connections waiting for an earlier one to end.
+    private var waiting: [Int: FinishedConnection] = [:]
+    /// Opening order: tickets past `nextDue` already handed on (or not reported).
+    private var done: Set<Int> = []
+
+    public init(rules: RuleSet = .defaults(), order: ReportOrder, webSocketPorts: Set<UInt16> = [],
+                maxFinishedWaiting: Int = 10_000) {
+        self.rules = rules
+        self.order = order
+        self.webSocketPorts = webSocketPorts
+        self.maxFinishedWaiting = maxFinishedWaiting
+    }
+
+    /// A connection began.
+    public mutating func opened() -> Ticket {
+        defer { nextIndex += 1 }
+        return Ticket(index: nextIndex)
+    }
+
+    /// The server answered a connection's upgrade request.
+    public mutating func upgradeAnswered(_ facts: ConnectionFacts) {
+        guard facts.handshake?.status == 101, knownServers.count < Self.knownServerCapacity else { return }
+        knownServers.insert(facts.server)
+    }
+
+    /// A connection ended (`analyzer.isFinished`). Returns the reports now due, in order.
+    ///
+    /// - Parameter toWebSocketServer: the feeder knows the server speaks WebSocket (the
+    ///   proxy's upstream), so even a connection that never tried to upgrade is reported.
+    public mutating func ended(_ ticket: Ticket, _ analyzer: ConnectionAnalyzer, toWebSocketServer: Bool = false) -> [FinishedConnection] {
+        let facts = analyzer.facts
+        let known = toWebSocketServer || webSocketPorts.contains(facts.server.port) || knownServers.contains(facts.server)
+        var report: FinishedConnection?
+        if Self.isWorthReporting(facts, toKnownWebSocketServer: known) {
+            let wave = correlator.record(facts)
+            let diagnosis = rules.diagnose(FactContext(facts: facts, waveSize: wave))
+            report = FinishedConnection(facts: facts, diagnosis: diagnosis, timeline: analyzer.timeline,
+                                        timelineEntriesNotKept: analyzer.timelineEntriesNotKept)
+            reported += 1
+        } else {
+            notReported += 1
+        }
+        switch order {
+        case .ending:
+            return report.map { [$0] } ?? []
+        case .opening:
+            if let report { waiting[ticket.index] = report } else { done.insert(ticket.index) }
+            return dueReports()
+        }
+    }
+
+    /// What is reported: every connection that upgraded or tried to, and, to a server known
+    /// to speak WebSocket, every other one except plain HTTP exchanges that went well (those
+    /// and other protocols in a capture are not wsdoctor's business).
+    public static func isWorthReporting(_ facts: ConnectionFacts, toKnownWebSocketServer known: Bool) -> Bool {
+        if facts.carriesWebSocket || facts.handshake != nil { return true }
+        guard known else { return false }
+        let plainHTTPWentWell = facts.httpRequestsBeforeUpgrade > 0 && facts.upstreamError == nil
+            && facts.undecodable.isEmpty && facts.violations.isEmpty
+        return !plainHTTPWentWell
+    }
+
+    private mutating func dueReports() -> [FinishedConnection] {
+        var due: [FinishedConnection] = []
+        while true {
+            if let report = waiting.removeValue(forKey: nextDue) {
+                due.append(report)
+            } else if done.remove(nextDue) == nil {
+                break
+            }
+            nextDue += 1
+        }
+        if waiting.count > maxFinishedWaiting {
+            // One long-lived connection must not hold every later one in memory.
+            for index in waiting.keys.sorted() {
+                due.append(waiting[index]!)
+                done.insert(index)
+            }
+            waiting.removeAll()
+        }
+        return due
+    }
+}
