@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Writes the seed corpus for wsdoctor-fuzz into Fuzz/corpus/.
+"""Writes the seed corpora for wsdoctor-fuzz: Fuzz/analyzer/corpus/ and Fuzz/report/corpus/.
 
 Seeds use the FuzzInput format (Sources/Diagnosis/Fuzzing/FuzzInput.swift): an
-options byte, then records. Most come from the recorded captures (TCP payloads
+options byte, then records. The report target reads the same format; its seeds add clock
+steps back and far jumps (option bit 6), and credentials to redact or show (bit 7). Most come from the recorded captures (TCP payloads
 per packet via tshark, plus FIN and RST); the rest are built here to reach
 states the captures do not: mid-stream joins, gaps, a zip bomb, tiny limits.
 
@@ -17,10 +18,10 @@ import zlib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CAPTURES = os.path.join(ROOT, "Fixtures", "captures")
-OUT = os.path.join(ROOT, "Fuzz", "corpus")
+OUT = os.path.join(ROOT, "Fuzz", "analyzer", "corpus")
 
 # Options byte bits.
-ASSUME_WS, TIMELINE, TINY = 0x01, 0x02, 0x04
+ASSUME_WS, TIMELINE, TINY, CLOCK_JUMPS, SHOW_SECRETS = 0x01, 0x02, 0x04, 0x40, 0x80
 def pieces(index):  # 1, 2, 3, 5, 8, 13, 64 bytes for 1...7
     return index << 3
 
@@ -177,6 +178,52 @@ def rejected():
     return data(CLIENT, request) + data(SERVER, answer) + bytes([RST_S])
 
 
+def clock(seconds):
+    """A clock record under CLOCK_JUMPS: below 16 s as it is, else the nearest power of two."""
+    back = 0x20 if seconds < 0 else 0
+    n = abs(seconds)
+    step = n if n < 16 else n.bit_length() - 1
+    return bytes([0xC0 | back | step])
+
+
+def with_credentials():
+    request = (b"GET /chat?room=1&pw=hunter2&access-token=abc123&X-Amz-Signature=f00d HTTP/1.1\r\nHost: x\r\n"
+               b"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + KEY.encode() + b"\r\n"
+               b"Sec-WebSocket-Version: 13\r\nAuthorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJleHAiOjF9.c2ln\r\n"
+               b"Cookie: session=42\r\nSec-WebSocket-Protocol: access_token, eyJhbGciOiJIUzI1NiJ9.eyJleHAiOjF9.c2ln\r\n\r\n")
+    response = (f"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                f"Sec-WebSocket-Accept: {ACCEPT}\r\nSec-WebSocket-Protocol: access_token\r\n\r\n").encode()
+    return (data(CLIENT, request) + data(SERVER, response) + data(CLIENT, frame(1, b"hi", CLIENT))
+            + data(SERVER, frame(8, struct.pack(">H", 1008) + b"token expired", SERVER)) + bytes([FIN_S]))
+
+
+def clock_steps_back():
+    """A session whose clock steps back 5 s after the upgrade, as an NTP step does."""
+    request, response = upgrade_parts()
+    return (request + response + clock(-5) + data(CLIENT, frame(1, b"hello", CLIENT)) + clock(2)
+            + data(SERVER, frame(1, b"hello", SERVER)) + data(CLIENT, frame(8, struct.pack(">H", 1000), CLIENT))
+            + data(SERVER, frame(8, struct.pack(">H", 1000), SERVER)) + bytes([FIN_S, FIN_C]))
+
+
+def clock_far_jumps():
+    """Jumps of 2^31 s each way, so timestamps wrap past both ends of 64 bits."""
+    request, response = upgrade_parts()
+    return (request + clock(-2**31) + clock(-2**31) + response + data(CLIENT, frame(9, b"p", CLIENT)) + clock(2**31)
+            + clock(2**31) + clock(2**31) + clock(2**31) + data(SERVER, frame(10, b"p", SERVER)) + bytes([RST_C]))
+
+
+REPORT_SEEDS = {
+    "credentials-hidden": (0, with_credentials),
+    "credentials-shown": (SHOW_SECRETS, with_credentials),
+    "clock-steps-back": (CLOCK_JUMPS, clock_steps_back),
+    "clock-far-jumps": (CLOCK_JUMPS, clock_far_jumps),
+    "fragmented": (CLOCK_JUMPS, lambda: from_capture("fragmented.pcap")),
+    "built-plain-session": (pieces(4), plain_session),
+    "built-deflate-session-tiny-limits": (TINY | pieces(5), deflate_session),
+    "built-mid-stream": (ASSUME_WS, mid_stream),
+    "built-rejected-429": (0, rejected),
+}
+
 SEEDS = {
     # name: (options byte, records)
     "normal-1000": (0, lambda: from_capture("normal-1000.pcap")),
@@ -198,9 +245,10 @@ SEEDS = {
 }
 
 if __name__ == "__main__":
-    os.makedirs(OUT, exist_ok=True)
-    for name, (options, build) in SEEDS.items():
-        body = bytes([options]) + build()
-        with open(os.path.join(OUT, name), "wb") as f:
-            f.write(body)
-        print(f"{name}: {len(body)} bytes")
+    for folder, seeds in [(OUT, SEEDS), (os.path.join(ROOT, "Fuzz", "report", "corpus"), REPORT_SEEDS)]:
+        os.makedirs(folder, exist_ok=True)
+        for name, (options, build) in seeds.items():
+            body = bytes([options]) + build()
+            with open(os.path.join(folder, name), "wb") as f:
+                f.write(body)
+            print(f"{os.path.relpath(folder, ROOT)}/{name}: {len(body)} bytes")

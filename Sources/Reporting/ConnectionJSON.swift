@@ -26,7 +26,7 @@ public struct ConnectionJSON: Sendable {
             json.beginObject("handshake")
             json.string("path", redaction.target(handshake.target))
             json.number("status", handshake.status)
-            json.string("subprotocol", handshake.subprotocol)
+            json.string("subprotocol", handshake.subprotocol.map(redaction.subprotocols))
             json.beginArray("extensions")
             for name in handshake.extensions { json.string(nil, name) }
             json.endArray()

@@ -80,7 +80,7 @@ public struct ConnectionText: Sendable {
         } else {
             parts.append("→ no answer")
         }
-        if let subprotocol = handshake.subprotocol { parts.append("subprotocol \(subprotocol)") }
+        if let subprotocol = handshake.subprotocol { parts.append("subprotocol \(redaction.subprotocols(subprotocol))") }
         if !handshake.extensions.isEmpty { parts.append("extensions " + handshake.extensions.joined(separator: ", ")) }
         if let retry = handshake.retryAfter { parts.append("Retry-After \(retry)") }
         var lines = [field("handshake", parts.joined(separator: "  "))]
@@ -148,7 +148,7 @@ public struct ConnectionText: Sendable {
     /// One line for a timeline entry (frames, requests, closes, violations), or nil for
     /// entries that the connection block already summarises.
     public func timelineLine(_ entry: TimelineEntry, since start: Timestamp) -> String? {
-        let time = "      +" + format6(entry.at.seconds(since: start))
+        let time = "      " + formatSignedSeconds(entry.at.seconds(since: start))
         switch entry.event {
         case .frame(let f):
             let arrow = f.side == .client ? "c→s" : "s→c"
@@ -172,13 +172,6 @@ public struct ConnectionText: Sendable {
             return nil
         }
     }
-}
-
-/// Seconds with microseconds: `1.000250`.
-private func format6(_ seconds: Double) -> String {
-    let micros = Int64((seconds * 1_000_000).rounded())
-    let fraction = String(micros % 1_000_000)
-    return "\(micros / 1_000_000)." + String(repeating: "0", count: 6 - fraction.count) + fraction
 }
 
 extension String {

@@ -24,7 +24,7 @@ enum CommandEnvironment {
     }
 
     /// Flags that may repeat: their variable takes a comma-separated list.
-    private static let repeatable: Set<String> = ["--rules", "--ws-port"]
+    private static let repeatable: Set<String> = ["--rules", "--ws-port", "--redact"]
 
     /// Variable, flag, and whether the flag takes a value.
     static let proxy: [Variable] = [
@@ -44,6 +44,7 @@ enum CommandEnvironment {
         ("WSDOCTOR_REWRITE_HOST", "--rewrite-host", false),
         ("WSDOCTOR_FRAMES", "--frames", false),
         ("WSDOCTOR_SHOW_SECRETS", "--show-secrets", false),
+        ("WSDOCTOR_REDACT", "--redact", true),
     ]
 
     static let sniff: [Variable] = [
@@ -60,7 +61,13 @@ enum CommandEnvironment {
         ("WSDOCTOR_MAX_INFLATED_SIZE", "--max-inflated-size", true),
         ("WSDOCTOR_FRAMES", "--frames", false),
         ("WSDOCTOR_SHOW_SECRETS", "--show-secrets", false),
+        ("WSDOCTOR_REDACT", "--redact", true),
     ]
+
+    /// `WSDOCTOR_REDACT`'s names, for `replay` (which takes no other variable).
+    static var redactNames: [String] {
+        current["WSDOCTOR_REDACT"].map { $0.split(separator: ",").map(String.init) } ?? []
+    }
 
     struct Problem: Error, CustomStringConvertible {
         let description: String

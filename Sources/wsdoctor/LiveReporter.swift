@@ -37,7 +37,7 @@ final class LiveReporter: ProxyEvents {
     func connectionOpened(_ facts: ConnectionFacts) {
         guard format == .text, let handshake = facts.handshake else { return }
         var parts = ["open   #\(facts.id + 1) \(facts.client) \(handshake.method) \(redaction.target(handshake.target)) → \(handshake.status ?? 0)"]
-        if let subprotocol = handshake.subprotocol { parts.append("subprotocol \(subprotocol)") }
+        if let subprotocol = handshake.subprotocol { parts.append("subprotocol \(redaction.subprotocols(subprotocol))") }
         if !handshake.extensions.isEmpty { parts.append("extensions \(handshake.extensions.joined(separator: ", "))") }
         write(parts.joined(separator: "  "))
     }

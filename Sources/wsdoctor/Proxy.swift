@@ -71,6 +71,9 @@ struct Proxy: ParsableCommand {
     @Flag(help: "Print credentials instead of redacting them.")
     var showSecrets = false
 
+    @Option(name: .customLong("redact"), help: "Also redact this query parameter or header (case and -_. ignored). Repeatable.")
+    var redactNames: [String] = []
+
     @Option(help: "Largest inflated size, in bytes, of one permessage-deflate message before inflation stops.")
     var maxInflatedSize: Int64 = 64 * 1024 * 1024
 
@@ -116,7 +119,7 @@ struct Proxy: ParsableCommand {
         configuration.tls.upstreamCAPath = upstreamCA
         configuration.tls.upstreamInsecure = upstreamInsecure
         configuration.tls.keyLogPath = keylog
-        let reporter = LiveReporter(format: format, redaction: Redaction(showSecrets: showSecrets), colour: isatty(1) == 1)
+        let reporter = LiveReporter(format: format, redaction: Redaction(showSecrets: showSecrets, alsoRedact: redactNames), colour: isatty(1) == 1)
         let server: ProxyServer
         do {
             server = try ProxyServer(configuration: configuration, events: reporter, metrics: admin == nil ? nil : LiveMetrics())

@@ -41,6 +41,9 @@ struct Replay: ParsableCommand {
     @Flag(help: "Print credentials (Authorization, Cookie, token query parameters) instead of redacting them.")
     var showSecrets = false
 
+    @Option(name: .customLong("redact"), help: "Also redact this query parameter or header (case and -_. ignored). Repeatable.")
+    var redactNames: [String] = []
+
     @Option(name: .customLong("rules"), help: "A rules file layered over the defaults (a rule with the same id replaces the default one). Repeatable.")
     var ruleFiles: [String] = []
 
@@ -60,7 +63,8 @@ struct Replay: ParsableCommand {
     }
 
     func run() throws {
-        let redaction = Redaction(showSecrets: showSecrets)
+        // replay reads no other variable; this one holds a list of secrets a user sets once.
+        let redaction = Redaction(showSecrets: showSecrets, alsoRedact: redactNames.isEmpty ? CommandEnvironment.redactNames : redactNames)
         let text = ConnectionText(redaction: redaction)
         let json = ConnectionJSON(redaction: redaction)
         var configuration = AnalyzerConfiguration()

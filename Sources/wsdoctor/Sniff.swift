@@ -63,6 +63,9 @@ struct Sniff: ParsableCommand {
     @Flag(help: "Print credentials instead of redacting them.")
     var showSecrets = false
 
+    @Option(name: .customLong("redact"), help: "Also redact this query parameter or header (case and -_. ignored). Repeatable.")
+    var redactNames: [String] = []
+
     @Option(help: "Largest inflated size, in bytes, of one permessage-deflate message before inflation stops (zip-bomb guard).")
     var maxInflatedSize: Int64 = 64 * 1024 * 1024
 
@@ -85,7 +88,7 @@ struct Sniff: ParsableCommand {
         var analyzer = AnalyzerConfiguration()
         analyzer.decoder.maxInflatedMessageSize = maxInflatedSize
         analyzer.recordTimeline = frames && format == .text
-        let reporter = LiveReporter(format: format, redaction: Redaction(showSecrets: showSecrets), colour: isatty(1) == 1,
+        let reporter = LiveReporter(format: format, redaction: Redaction(showSecrets: showSecrets, alsoRedact: redactNames), colour: isatty(1) == 1,
                                     timelineAtClose: analyzer.recordTimeline)
 
         var options = InterfaceCapture.Options()

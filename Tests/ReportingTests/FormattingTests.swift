@@ -35,3 +35,24 @@ import WebSocketWire
         #expect(formatBytes(3 * 1024 * 1024) == "3.0 MiB")
     }
 }
+
+/// Times from a capture's clock can be anything: before the connection's start, before 1970,
+/// or at either end of 64 bits. Each formats; none traps.
+@Suite struct ClockFormattingTests {
+    @Test func relativeTimesBeforeTheStartAreNegative() {
+        #expect(formatSignedSeconds(1.00025) == "+1.000250")
+        #expect(formatSignedSeconds(-4.998246) == "-4.998246")
+        #expect(formatSignedSeconds(-0.000001) == "-0.000001")
+        #expect(formatSignedSeconds(0) == "+0.000000")
+        #expect(formatSignedSeconds(-9.3e9).hasPrefix("-9300000000."))
+        #expect(formatDuration(-0.25) == "-250 ms")
+        #expect(formatDuration(-185) == "-3 min 5 s")
+        #expect(formatDuration(-0.00025) == "-0.3 ms")
+    }
+
+    @Test func everySixtyFourBitTimestampFormats() {
+        #expect(Timestamp(nanoseconds: -1).iso8601 == "1969-12-31T23:59:59.999999Z")
+        #expect(Timestamp(nanoseconds: .max).iso8601 == "2262-04-11T23:47:16.854775Z")
+        #expect(Timestamp(nanoseconds: .min).iso8601 == "1677-09-21T00:12:43.145224Z")
+    }
+}

@@ -27,7 +27,7 @@ public struct CloseCorrelator: Sendable {
     public mutating func record(_ facts: ConnectionFacts) -> Int {
         guard let at = facts.firstClose?.at ?? facts.transport.firstEndAt ?? facts.closed else { return 1 }
         let code = facts.firstClose?.code
-        let horizon = Timestamp(nanoseconds: at.nanoseconds - Int64(Self.window * 1e9))
+        let horizon = at.adding(seconds: -Self.window)
         var size = 1
         for end in ends[oldest...] where end.server == facts.server && end.code == code && end.at >= horizon && end.at <= at {
             size += 1
@@ -39,7 +39,7 @@ public struct CloseCorrelator: Sendable {
 
     private mutating func prune(before horizon: Timestamp) {
         // Ends arrive roughly in time order; drop the leading ones out of any window.
-        while oldest < ends.count - 1, ends[oldest].at < Timestamp(nanoseconds: horizon.nanoseconds - Int64(Self.window * 1e9)) {
+        while oldest < ends.count - 1, ends[oldest].at < horizon.adding(seconds: -Self.window) {
             oldest += 1
         }
         if ends.count - oldest > Self.capacity { oldest = ends.count - Self.capacity }

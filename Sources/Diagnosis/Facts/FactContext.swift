@@ -38,7 +38,7 @@ public struct FactContext: Sendable {
     func rateEarlier(of side: Side) -> Double? {
         guard let close = facts.firstClose, let first = facts.direction(from: side).firstMessageAt,
               let last = facts.lastMessageBeforeClose(from: side) else { return nil }
-        let windowStart = Timestamp(nanoseconds: close.at.nanoseconds - Int64(Self.recentRateWindow * 1e9))
+        let windowStart = close.at.adding(seconds: -Self.recentRateWindow)
         let span = windowStart.seconds(since: first)
         guard span >= 1 else { return nil }
         let recent = facts.direction(from: side).recentMessageTimes.count(overLast: Self.recentRateWindow, endingAt: close.at)

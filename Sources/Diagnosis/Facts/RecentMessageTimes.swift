@@ -25,7 +25,7 @@ public struct RecentMessageTimes: Sendable, Hashable {
 
     /// Messages per second over the `window` seconds up to `end`.
     public func rate(overLast window: Double, endingAt end: Timestamp) -> Double {
-        let start = Timestamp(nanoseconds: end.nanoseconds - Int64(window * 1e9))
+        let start = end.adding(seconds: -window)
         let inWindow = storage.filter { $0 > start && $0 <= end }
         if inWindow.count == Self.capacity, let oldest = inWindow.min(), end > oldest {
             return Double(inWindow.count) / end.seconds(since: oldest)
@@ -35,7 +35,7 @@ public struct RecentMessageTimes: Sendable, Hashable {
 
     /// Messages in the `window` seconds up to `end` (at most `capacity`).
     public func count(overLast window: Double, endingAt end: Timestamp) -> Int {
-        let start = Timestamp(nanoseconds: end.nanoseconds - Int64(window * 1e9))
+        let start = end.adding(seconds: -window)
         return storage.reduce(0) { $0 + ($1 > start && $1 <= end ? 1 : 0) }
     }
 }

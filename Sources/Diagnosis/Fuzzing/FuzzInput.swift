@@ -12,13 +12,16 @@ import WebSocketWire
 /// - bit 1: record the timeline
 /// - bit 2: tiny limits, so every bound is hit on small inputs
 /// - bits 3–5: split each data record into pieces of 1, 2, 3, 5, 8, 13 or 64 bytes (0: whole)
+/// - bit 6: the clock may step back and jump far, as a capture's clock can (see below)
 ///
 /// Records, by the top two bits of their first byte `h`:
 /// - `00`: client bytes, `01`: server bytes. Length is `h & 0x3F` when below 62;
 ///   62 means one length byte follows, 63 two (big-endian). The bytes follow.
 /// - `10`: transport event `h & 7`: FIN client, FIN server, RST client, RST server,
 ///   source ended, gap client, gap server (4-byte big-endian count minus one follows), nothing.
-/// - `11`: the clock moves on by `h & 0x3F` seconds.
+/// - `11`: the clock moves on by `h & 0x3F` seconds. With option bit 6, bit 5 of `h` sets the
+///   direction (1: back) and `n = h & 0x1F` the step: `n` seconds below 16, else `2^n` seconds,
+///   wrapping around the 64-bit nanoseconds as a capture's timestamps can.
 ///
 /// The source always ends after the last record, as at the end of a capture.
 package struct FuzzInput {
@@ -35,23 +38,25 @@ package struct FuzzInput {
     }
 
     /// Runs `input` through a fresh analyzer and returns it, finished.
-    package static func run(_ input: UnsafeRawBufferPointer) -> ConnectionAnalyzer {
+    ///
+    /// - Parameter recordingTimeline: record the timeline whatever the options byte says.
+    package static func run(_ input: UnsafeRawBufferPointer, recordingTimeline: Bool = false) -> ConnectionAnalyzer {
         var reader = FuzzInput(input)
-        return reader.run()
+        return reader.run(recordingTimeline: recordingTimeline)
     }
 
     /// Runs `input` through a fresh analyzer and returns it, finished.
-    package static func run(_ input: [UInt8]) -> ConnectionAnalyzer {
-        input.withUnsafeBytes { run($0) }
+    package static func run(_ input: [UInt8], recordingTimeline: Bool = false) -> ConnectionAnalyzer {
+        input.withUnsafeBytes { run($0, recordingTimeline: recordingTimeline) }
     }
 
-    private mutating func run() -> ConnectionAnalyzer {
-        let options = next() ?? 0
+    private mutating func run(recordingTimeline: Bool) -> ConnectionAnalyzer {
+        let options = (next() ?? 0) | (recordingTimeline ? 0b10 : 0)
         var analyzer = ConnectionAnalyzer(facts: Self.facts, configuration: Self.configuration(options))
         let pieceSize = Self.pieceSizes[Int(options >> 3) & 7]
         var time = Self.facts.opened
         while let header = next() {
-            time.nanoseconds += 1_000_000
+            time.nanoseconds &+= 1_000_000
             switch header >> 6 {
             case 0, 1:
                 let side: Side = header >> 6 == 0 ? .client : .server
@@ -60,7 +65,7 @@ package struct FuzzInput {
             case 2:
                 event(&analyzer, header & 7, at: time)
             default:
-                time.nanoseconds += Int64(header & 0x3F) * 1_000_000_000
+                time.nanoseconds &+= Self.clockStep(header, steppingBack: options & 0x40 != 0)
             }
         }
         analyzer.sourceEnded(at: time)
@@ -68,7 +73,15 @@ package struct FuzzInput {
         return analyzer
     }
 
-    private static let facts = ConnectionFacts(id: 0, client: Endpoint(address: "127.0.0.1", port: 50000),
+    /// Nanoseconds a clock record moves the clock by.
+    private static func clockStep(_ header: UInt8, steppingBack: Bool) -> Int64 {
+        guard steppingBack else { return Int64(header & 0x3F) * 1_000_000_000 }
+        let n = Int64(header & 0x1F)
+        let seconds: Int64 = n < 16 ? n : 1 << n
+        return (header & 0x20 != 0 ? -seconds : seconds) &* 1_000_000_000
+    }
+
+    static let facts = ConnectionFacts(id: 0, client: Endpoint(address: "127.0.0.1", port: 50000),
                                                server: Endpoint(address: "127.0.0.1", port: 8080),
                                                opened: Timestamp(seconds: 1_700_000_000, nanoseconds: 0),
                                                sawTCPOpen: true, sidesGuessed: false)

@@ -18,7 +18,8 @@ public struct Timestamp: Sendable, Hashable, Comparable {
         Double(nanoseconds &- earlier.nanoseconds) / 1e9
     }
 
-    /// `seconds` later (earlier when negative).
+    /// `seconds` later (earlier when negative), wrapping as `init(seconds:nanoseconds:)` does:
+    /// a capture's clock can sit at either end of the range, and that must not trap.
     public func adding(seconds: Double) -> Timestamp {
         Timestamp(nanoseconds: nanoseconds &+ Int64(seconds * 1e9))
     }

@@ -66,8 +66,9 @@ struct CommandResult {
     var stderr: String
 }
 
-/// Runs `wsdoctor` with `arguments`, bounded to 60 s; output goes through temporary files.
-func runWSDoctor(_ arguments: [String]) throws -> CommandResult {
+/// Runs `wsdoctor` with `arguments` (and `environment` added to this process's), bounded to 60 s;
+/// output goes through temporary files.
+func runWSDoctor(_ arguments: [String], environment: [String: String] = [:]) throws -> CommandResult {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wsdoctor-test-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: directory) }
@@ -77,6 +78,7 @@ func runWSDoctor(_ arguments: [String]) throws -> CommandResult {
     let process = Process()
     process.executableURL = wsdoctorExecutable()
     process.arguments = arguments
+    if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
     process.standardOutput = try FileHandle(forWritingTo: outURL)
     process.standardError = try FileHandle(forWritingTo: errURL)
     process.standardInput = FileHandle.nullDevice
