@@ -87,7 +87,7 @@ let package = Package(
         // Builders for frames and streams, shared by the test targets.
         .target(name: "WireTestSupport", dependencies: ["WebSocketWire"], path: "Tests/WireTestSupport"),
         // libFuzzer target; Fuzz/run.sh builds it with the fuzzer flags, plain builds get a corpus replayer.
-        .executableTarget(name: "wsdoctor-fuzz", dependencies: ["Capture", "Diagnosis", "Reporting", "WebSocketWire"]),
+        .executableTarget(name: "wsdoctor-fuzz", dependencies: ["Capture", "CaptureAnalysis", "Diagnosis", "Reporting", "WebSocketWire"]),
         .testTarget(name: "WebSocketWireTests", dependencies: ["WebSocketWire", "WireTestSupport"]),
         .testTarget(name: "DiagnosisTests", dependencies: ["Diagnosis", "WebSocketWire", "WireTestSupport"]),
         .testTarget(
