@@ -74,6 +74,43 @@ final class ProxySession {
         return frame + payload
     }
 
+    private var upstreamLeg = UpstreamLegStateMachine()
+    /// Starts connecting the upstream leg; run once, when the client's channel becomes active.
+    var whenClientActive: (() -> Void)?
+
+    func clientBecameActive() {
+        let start = whenClientActive
+        whenClientActive = nil
+        start?()
+    }
+
+    /// The upstream leg's channel once it exists, to close it if the client goes first.
+    var upstreamChannel: (any Channel)?
+
+    /// The client's channel closed. Before the upstream was ready, the upstream leg is closed
+    /// (or its connecting aborted) at once and the session ends: nobody is left to relay to.
+    func clientChannelClosed() {
+        whenClientActive = nil
+        switch upstreamLeg.clientClosed() {
+        case .closeUpstream:
+            // Finished first: the upstream's close is wsdoctor's doing, not the server's FIN.
+            finish()
+            upstreamChannel?.close(promise: nil)
+        case .none:
+            break
+        }
+    }
+
+    /// The upstream is ready; whether to pair the legs or close the upstream's.
+    func upstreamBecameReady() -> UpstreamLegStateMachine.UpstreamReadyAction {
+        upstreamLeg.upstreamReady()
+    }
+
+    /// The upstream could not be reached; whether the client is still there to be told.
+    func upstreamDidFail() -> UpstreamLegStateMachine.UpstreamFailedAction {
+        upstreamLeg.upstreamFailed()
+    }
+
     /// The upstream accepted (and finished TLS): from now on bytes flow. `address` is the
     /// server's actual address, which replaces a host name in the facts and the recording.
     func upstreamReady(at address: Endpoint?) {
