@@ -84,4 +84,36 @@ extension ProxyTests {
                     "\(reports.filter { $0["client"]?.string?.hasPrefix("127.0.0.1:") != true }.prefix(3))")
         }
     }
+
+    @Test("a client stuck mid-frame at the drain timeout: the report says the server got only a TCP close")
+    func drainReportSaysWhatEachSideGot() async throws {
+        let peers = try PeerHost.shared
+        let tag = freshTag()
+        try await withProxy(upstream: peers.mainPort, extraArguments: ["--drain-timeout", "0.5"]) { proxy in
+            let client = try RawTCPClient(port: proxy.port)
+            try client.send(rawUpgradeRequest("/echo?tag=\(tag)"))
+            let head = String(decoding: client.read(until: "\r\n\r\n"), as: UTF8.self)
+            #expect(head.hasPrefix("HTTP/1.1 101"), "\(head)")
+            // A masked binary frame announcing 100 bytes, 10 of them sent.
+            try client.send([0x82, 0x80 | 100, 1, 2, 3, 4] + [UInt8](repeating: 0x55, count: 10))
+            try await Task.sleep(for: .milliseconds(100))
+            let connections = try await expectCleanStop(proxy, counts: ["restart": 1], signal: SIGTERM)
+            let (bytes, ended) = client.readToEnd()
+            #expect(ended)
+            // A close frame 1012 from the server's side, unmasked.
+            #expect(bytes.prefix(4) == [0x88, UInt8(2 + "service restart".utf8.count), 0x03, 0xF4], "\(bytes)")
+            let server = try await peers.run("server_log", ["tag": tag])
+            #expect(server["log"]?["close_rcvd"] == .null, "the server got no close frame: \(server)")
+
+            let connection = try #require(connections.first)
+            expectDiagnosis(connection, id: "proxy-shutdown", category: "restart")
+            let summary = connection["diagnosis"]?["summary"]?.string ?? ""
+            #expect(summary.contains("the client got a close frame 1012"), "\(summary)")
+            #expect(summary.contains("the server got only the TCP close"), "\(summary)")
+            #expect(!summary.contains("1001"), "\(summary)")
+            let evidence = connection["diagnosis"]?["evidence"]
+            #expect(evidence?["proxy.sent_to_client"]?.string == "a close frame 1012 (service restart)")
+            #expect(evidence?["proxy.sent_to_server"]?.string?.hasPrefix("only the TCP close") == true, "\(String(describing: evidence))")
+        }
+    }
 }
