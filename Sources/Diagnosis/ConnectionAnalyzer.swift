@@ -62,9 +62,10 @@ public struct ConnectionAnalyzer {
         decoder.isBetweenFrames(from: side)
     }
 
-    /// The proxy itself closed the connection (shutting down), with close frames to both sides.
-    public mutating func noteClosedByProxy(at time: Timestamp) {
+    /// The proxy itself closed the connection (shutting down, or a limit of its own was hit).
+    public mutating func noteClosedByProxy(_ close: ProxyClose, at time: Timestamp) {
         facts.closedByProxy = true
+        facts.proxyClose = close
         sourceEnded(at: time)
     }
 

@@ -50,7 +50,7 @@ public final class ProxyServer: Sendable {
             .childChannelOption(.autoRead, value: false)  // until the upstream is connected
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { [self] channel in
-                channel.eventLoop.makeCompletedFuture { try self.accept(channel) }
+                Self.peerAddress(of: channel).flatMapThrowing { peer in try self.accept(channel, peer: peer) }
             }
         let listener = try bootstrap.bind(host: configuration.listenHost, port: configuration.listenPort).wait()
         state.withLockedValue { $0.listener = listener }
@@ -114,7 +114,32 @@ public final class ProxyServer: Sendable {
 
     // MARK: Per connection
 
-    private func accept(_ client: any Channel) throws {
+    /// The client's address. NIO asks the socket once, at accept; a client that reset its
+    /// connection before that has none left for getpeername, but Linux still tells it through
+    /// SO_PEERNAME.
+    private static func peerAddress(of client: any Channel) -> EventLoopFuture<SocketAddress?> {
+        if let known = client.remoteAddress { return client.eventLoop.makeSucceededFuture(known) }
+        #if os(Linux)
+        guard let provider = client as? any SocketOptionProvider else { return client.eventLoop.makeSucceededFuture(nil) }
+        // The kernel refuses a buffer longer than the address, so ask with the listener's family.
+        if client.localAddress?.protocol == .inet6 {
+            let name: EventLoopFuture<sockaddr_in6> = peerName(provider)
+            return name.map { SocketAddress($0) as SocketAddress? }.recover { _ in nil }
+        }
+        let name: EventLoopFuture<sockaddr_in> = peerName(provider)
+        return name.map { SocketAddress($0) as SocketAddress? }.recover { _ in nil }
+        #else
+        return client.eventLoop.makeSucceededFuture(nil)
+        #endif
+    }
+
+    #if os(Linux)
+    private static func peerName<Address: Sendable>(_ provider: any SocketOptionProvider) -> EventLoopFuture<Address> {
+        provider.unsafeGetSocketOption(level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_PEERNAME))
+    }
+    #endif
+
+    private func accept(_ client: any Channel, peer: SocketAddress?) throws {
         let (id, stopping) = state.withLockedValue { state -> (Int, Bool) in
             defer { state.nextID += 1 }
             return (state.nextID, state.stopping)
@@ -124,13 +149,15 @@ public final class ProxyServer: Sendable {
             return
         }
         let loop = client.eventLoop
-        let clientEndpoint = Self.endpoint(client.remoteAddress)
+        let clientEndpoint = Self.endpoint(peer)
         let serverEndpoint = Endpoint(address: configuration.upstream.host, port: UInt16(configuration.upstream.port))
         let session = ProxySession(id: id, client: clientEndpoint, server: serverEndpoint, configuration: configuration.analyzer,
                                    diagnoser: diagnoser, events: events, recorder: recorder, metrics: metrics) { [state] finished in
             _ = state.withLockedValue { $0.sessions.removeValue(forKey: finished.id) }
         }
         state.withLockedValue { $0.sessions[id] = (loop, NIOLoopBound(session, eventLoop: loop)) }
+        // Also for a client that never became active (its handlers never see it close).
+        client.closeFuture.assumeIsolated().whenComplete { _ in session.clientChannelClosed() }
         let upstream = configuration.upstream
         let rewriter = configuration.rewriteHost
             ? HostRewriter(host: (upstream.host.contains(":") ? "[\(upstream.host)]" : upstream.host) + ":\(upstream.port)")
@@ -141,12 +168,21 @@ public final class ProxyServer: Sendable {
         }
         try client.pipeline.syncOperations.addHandler(clientHandler)
         session.clientHandler = clientHandler
-        let boundClient = NIOLoopBound(clientHandler, eventLoop: loop)
         let serverHandler = RelayHandler(side: .server, session: session)
         session.serverHandler = serverHandler
+        // Only a client that became active gets an upstream leg: one closed before (a reset
+        // while it waited to be accepted) never costs a connection to the server.
+        session.whenClientActive = { [self] in
+            connectUpstream(client: client, session: session, clientHandler: clientHandler, serverHandler: serverHandler)
+        }
+    }
+
+    /// Connects a client's upstream leg, then pairs the two (or answers the client 502).
+    private func connectUpstream(client: any Channel, session: ProxySession, clientHandler: RelayHandler, serverHandler: RelayHandler) {
+        let loop = client.eventLoop
+        let boundClient = NIOLoopBound(clientHandler, eventLoop: loop)
         let boundServer = NIOLoopBound(serverHandler, eventLoop: loop)
         let boundSession = NIOLoopBound(session, eventLoop: loop)
-
         let ready = loop.makePromise(of: SocketAddress?.self)
         let upstreamAddress = configuration.upstream
         ClientBootstrap(group: loop)
@@ -155,6 +191,7 @@ public final class ProxyServer: Sendable {
             .connectTimeout(.seconds(configuration.connectTimeoutSeconds))
             .channelInitializer { [tls] upstream in
                 upstream.eventLoop.makeCompletedFuture {
+                    boundSession.value.upstreamChannel = upstream
                     let operations = upstream.pipeline.syncOperations
                     if let clientTLS = tls.client {
                         // SNI carries names only, never addresses.
@@ -168,17 +205,28 @@ public final class ProxyServer: Sendable {
             .connect(host: configuration.upstream.host, port: configuration.upstream.port)
             .whenFailure { ready.fail($0) }
         ready.futureResult.assumeIsolated().whenComplete { result in
+            let session = boundSession.value
             switch result {
             case .success(let address):
-                boundSession.value.upstreamReady(at: address.map(Self.endpoint))
-                RelayHandler.pair(boundClient.value, boundServer.value)
-                // The client waited unread until there was somewhere to send its bytes.
-                client.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in client.close(promise: nil) }
+                switch session.upstreamBecameReady() {
+                case .pair:
+                    session.upstreamReady(at: address.map(Self.endpoint))
+                    RelayHandler.pair(boundClient.value, boundServer.value)
+                    // The client waited unread until there was somewhere to send its bytes.
+                    client.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in client.close(promise: nil) }
+                case .closeUpstream:
+                    session.upstreamChannel?.close(promise: nil)
+                }
             case .failure(let error):
-                boundClient.value.readWithoutPartner()
-                client.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
-                Self.refuse(client, reason: Self.describe(error), upstream: upstreamAddress)
-                boundSession.value.upstreamFailed(Self.describe(error))
+                switch session.upstreamDidFail() {
+                case .refuseClient:
+                    boundClient.value.readWithoutPartner()
+                    client.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
+                    Self.refuse(client, reason: Self.describe(error), upstream: upstreamAddress)
+                    session.upstreamFailed(Self.describe(error))
+                case .none:
+                    break
+                }
             }
         }
     }
@@ -232,3 +280,4 @@ extension String {
         (try? SocketAddress(ipAddress: self, port: 0)) != nil
     }
 }
+

@@ -50,19 +50,38 @@ final class ProxySession {
 
     /// The proxy is shutting down after its drain timeout: close frames 1012 to the client and
     /// 1001 to the server where each stream sits between frames (a frame cut in half would be
-    /// worse than none), then TCP; reported as wsdoctor's own close.
+    /// worse than none), then TCP; reported as wsdoctor's own close, saying what each side got.
     func closeByProxy() {
         guard !isFinished else { return }
-        // The channels closing below must not be taken for the peers' own FINs.
-        closingByProxy = true
         let established = analyzer.facts.carriesWebSocket
         let toClient = established && analyzer.isBetweenFrames(from: .server)
             ? Self.closeFrame(code: 1012, reason: "service restart", masked: false) : nil
         let toServer = established && analyzer.isBetweenFrames(from: .client)
             ? Self.closeFrame(code: 1001, reason: "going away", masked: true) : nil
-        clientHandler?.sendOwnBytesAndClose(toClient)
-        serverHandler?.sendOwnBytesAndClose(toServer)
-        analyzer.noteClosedByProxy(at: wallClockNow())
+        let close = ProxyClose(reason: .shutdown,
+                               sentToClient: toClient == nil ? Self.onlyTCP(established: established, midFrameFrom: .server)
+                                                             : "a close frame 1012 (service restart)",
+                               sentToServer: toServer == nil ? Self.onlyTCP(established: established, midFrameFrom: .client)
+                                                             : "a close frame 1001 (going away)")
+        end(close) {
+            clientHandler?.sendOwnBytesAndClose(toClient)
+            serverHandler?.sendOwnBytesAndClose(toServer)
+        }
+    }
+
+    /// What a side got when no close frame could be sent it.
+    private static func onlyTCP(established: Bool, midFrameFrom side: Side) -> String {
+        established ? "only the TCP close, no close frame (the \(side.rawValue)'s last frame to it was unfinished, and a close frame would have corrupted it)"
+                    : "only the TCP close (no WebSocket session yet)"
+    }
+
+    /// Ends the connection on wsdoctor's own behalf: `close` is what the report says, `act`
+    /// what is done to the channels.
+    private func end(_ close: ProxyClose, _ act: () -> Void) {
+        // The channels closing in `act` must not be taken for the peers' own FINs.
+        closingByProxy = true
+        act()
+        analyzer.noteClosedByProxy(close, at: wallClockNow())
         finish()
     }
 
@@ -76,6 +95,43 @@ final class ProxySession {
             for index in payload.indices { payload[index] ^= key[index % 4] }
         }
         return frame + payload
+    }
+
+    private var upstreamLeg = UpstreamLegStateMachine()
+    /// Starts connecting the upstream leg; run once, when the client's channel becomes active.
+    var whenClientActive: (() -> Void)?
+
+    func clientBecameActive() {
+        let start = whenClientActive
+        whenClientActive = nil
+        start?()
+    }
+
+    /// The upstream leg's channel once it exists, to close it if the client goes first.
+    var upstreamChannel: (any Channel)?
+
+    /// The client's channel closed. Before the upstream was ready, the upstream leg is closed
+    /// (or its connecting aborted) at once and the session ends: nobody is left to relay to.
+    func clientChannelClosed() {
+        whenClientActive = nil
+        switch upstreamLeg.clientClosed() {
+        case .closeUpstream:
+            // Finished first: the upstream's close is wsdoctor's doing, not the server's FIN.
+            finish()
+            upstreamChannel?.close(promise: nil)
+        case .none:
+            break
+        }
+    }
+
+    /// The upstream is ready; whether to pair the legs or close the upstream's.
+    func upstreamBecameReady() -> UpstreamLegStateMachine.UpstreamReadyAction {
+        upstreamLeg.upstreamReady()
+    }
+
+    /// The upstream could not be reached; whether the client is still there to be told.
+    func upstreamDidFail() -> UpstreamLegStateMachine.UpstreamFailedAction {
+        upstreamLeg.upstreamFailed()
     }
 
     /// The upstream accepted (and finished TLS): from now on bytes flow. `address` is the

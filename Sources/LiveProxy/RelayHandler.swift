@@ -134,10 +134,16 @@ final class RelayHandler: ChannelDuplexHandler {
         context.close(promise: nil)
     }
 
+    func channelActive(context: ChannelHandlerContext) {
+        if side == .client { session.clientBecameActive() }
+        context.fireChannelActive()
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
         // Closed without FIN or error seen (e.g. the proxy closed it): end the partner too.
         if !inputClosed { session.ended(side, .fin) }
         partner?.partnerClose()
+        if side == .client { session.clientChannelClosed() }
         context.fireChannelInactive()
     }
 

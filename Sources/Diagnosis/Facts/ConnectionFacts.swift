@@ -46,9 +46,10 @@ public struct ConnectionFacts: Sendable {
     public var notices: [DecoderNotice] = []
     /// Directions the decoder gave up on, with why.
     public var undecodable: [UndecodableDirection] = []
-    /// wsdoctor proxy closed the connection itself while shutting down (1012 to the client,
-    /// 1001 to the server).
+    /// wsdoctor proxy closed the connection itself (shutting down, or a limit of its own).
     public var closedByProxy = false
+    /// Why wsdoctor proxy closed the connection itself, and what it sent each side.
+    public var proxyClose: ProxyClose?
     /// Why a proxy could not reach the server for this client, when it could not.
     public var upstreamError: String?
     /// Bytes the capture lost, per side; a non-zero value makes the connection incomplete.

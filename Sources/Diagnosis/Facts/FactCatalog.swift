@@ -178,8 +178,17 @@ public enum FactCatalog {
 
     static let proxy: [FactDefinition] = [
         fact("upstream.unreachable", .bool, "wsdoctor proxy could not connect to the upstream server for this client") { .bool($0.facts.upstreamError != nil) },
-        fact("proxy.closed_connection", .bool, "wsdoctor proxy itself closed the connection while shutting down (1012 to the client, 1001 to the server)") {
+        fact("proxy.closed_connection", .bool, "wsdoctor proxy itself closed the connection (shutting down, or a limit of its own)") {
             .bool($0.facts.closedByProxy)
+        },
+        fact("proxy.close_reason", .string, "why wsdoctor proxy closed the connection itself: shutdown, head-timeout or upgrade-timeout") { c in
+            c.facts.proxyClose.map { .string($0.reason.rawValue) }
+        },
+        fact("proxy.sent_to_client", .string, "what wsdoctor proxy sent the client when it closed the connection itself") { c in
+            c.facts.proxyClose.map { .string($0.sentToClient) }
+        },
+        fact("proxy.sent_to_server", .string, "what wsdoctor proxy sent the server when it closed the connection itself") { c in
+            c.facts.proxyClose.map { .string($0.sentToServer) }
         },
         fact("capture.tracking_expired", .bool, "wsdoctor sniff stopped following the connection after --idle-expiry without a packet either way") {
             .bool($0.facts.transport.trackingExpired)

@@ -571,13 +571,18 @@ rules:
     # Above still-open (100): the connection did not outlive the capture, wsdoctor closed it.
     priority: 101
     when:
-      fact: proxy.closed_connection
-      equals: true
-    summary: "wsdoctor itself closed this connection while shutting down: 1012 (service restart) to the client, 1001 (going away) to the server, after the drain timeout."
+      all:
+        - fact: proxy.closed_connection
+          equals: true
+        - fact: proxy.close_reason
+          equals: shutdown
+    summary: "wsdoctor itself closed this connection while shutting down, after the drain timeout: the client got {proxy.sent_to_client}, the server got {proxy.sent_to_server}."
     explanation: >-
       The proxy received SIGTERM (a deploy, a pod being rescheduled). It stopped accepting,
       kept relaying open connections until the drain timeout, then closed what was left on
-      behalf of the restarting service. Neither endpoint caused this close.
+      behalf of the restarting service: 1012 (service restart) to the client and 1001 (going
+      away) to the server, each only where its stream sat between frames, since a close frame
+      inside a frame would corrupt it. Neither endpoint caused this close.
     fix: "Clients should reconnect after a short delay (1 to 5 seconds); raise --drain-timeout if connections usually finish on their own shortly after."
     references: ["IANA WebSocket Close Code Number Registry", "RFC 6455 §7.4.1"]
 
