@@ -42,13 +42,13 @@ extension ProxyTests {
             reportedPorts.append(garbage.port)
             try await normalSessionWorks(after: "garbage")
 
-            // 2. An HTTP head larger than 16 KiB: the server refuses it, the proxy notes its bound.
+            // 2. An HTTP head larger than 16 KiB: the server refuses it; the head is skipped, not read.
             let bigHead = "GET /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: " + String(repeating: "a", count: 20_000) + "\r\n\r\n"
             let big = try await raw(Array(bigHead.utf8))
             #expect(big.answer.hasPrefix("HTTP/1.1 431 "), "the websockets server refuses the head: \(big.answer.prefix(80))")
             #expect(big.ending == "eof")
             connection = try await proxy.connection(clientPort: big.port)
-            #expect(connection["notices"]?.array?.contains { $0["kind"]?.string == "undecodable" && $0["side"]?.string == "client" } == true,
+            #expect(connection["notices"]?.array?.contains { $0["kind"]?.string == "head-too-large" && $0["side"]?.string == "client" } == true,
                     "\(connection)")
             reportedPorts.append(big.port)
             try await normalSessionWorks(after: "a 20 KB head")
