@@ -50,6 +50,7 @@ extension ProxyTests {
             connection = try await proxy.connection(clientPort: big.port)
             #expect(connection["notices"]?.array?.contains { $0["kind"]?.string == "head-too-large" && $0["side"]?.string == "client" } == true,
                     "\(connection)")
+            expectDiagnosis(connection, id: "handshake-refused", category: "handshake-failed")
             reportedPorts.append(big.port)
             try await normalSessionWorks(after: "a 20 KB head")
 
@@ -79,7 +80,7 @@ extension ProxyTests {
             try await normalSessionWorks(after: "a client leaving mid-handshake")
 
             // One object per connection, no more.
-            let connections = try await expectCleanStop(proxy, counts: ["abnormal": 4, "normal": 4])
+            let connections = try await expectCleanStop(proxy, counts: ["abnormal": 3, "handshake-failed": 1, "normal": 4])
             #expect(connections.count == 8)
             #expect(connections.compactMap { $0["client"]?.port }.sorted() == reportedPorts.sorted())
         }
