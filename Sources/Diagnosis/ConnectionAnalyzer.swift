@@ -13,6 +13,8 @@ public struct ConnectionAnalyzer {
 
     private var decoder: ConnectionDecoder
     private var events: [WireEvent] = []
+    /// The last response that came with no upgrade request seen (one to an unread request head).
+    private var responseWithoutRequest: (head: HTTPResponseHead, at: Timestamp)?
     private var outstandingPings: [Side: [(payload: [UInt8], at: Timestamp)]] = [.client: [], .server: []]
 
     public init(facts: ConnectionFacts, configuration: AnalyzerConfiguration = AnalyzerConfiguration()) {
@@ -146,9 +148,22 @@ public struct ConnectionAnalyzer {
                 handshake.responseHeaders = head.headers
                 handshake.answeredAt = time
                 facts.handshake = handshake
+            } else if facts.handshake == nil {
+                responseWithoutRequest = (head, time)
             }
             record(event, at: time)
         case .handshake(let outcome):
+            if facts.handshake == nil {
+                // The request head was too large to read; the answer still tells the upgrade.
+                let response = responseWithoutRequest
+                var unread = HandshakeFacts(method: "GET", target: "", host: nil, requestHeaders: HTTPHeaders(), requestedAt: response?.at ?? time)
+                unread.requestHeadRead = false
+                unread.status = outcome.status
+                unread.reason = response?.head.reason
+                unread.responseHeaders = response?.head.headers
+                unread.answeredAt = response?.at ?? time
+                facts.handshake = unread
+            }
             facts.handshake?.upgraded = outcome.upgraded
             facts.handshake?.subprotocol = outcome.subprotocol
             facts.handshake?.extensions = outcome.extensions.map(\.description)
@@ -172,6 +187,9 @@ public struct ConnectionAnalyzer {
             if facts.clientClose == nil && facts.serverClose == nil {
                 facts.clientLastMessageBeforeClose = facts.fromClient.lastMessage
                 facts.serverLastMessageBeforeClose = facts.fromServer.lastMessage
+                facts.violationsBeforeFirstClose = facts.violations.count
+            } else if facts.close(from: close.side) == nil {
+                facts.violationsBeforeAnswer = facts.violations.count
             }
             if close.side == .client {
                 if facts.clientClose == nil { facts.clientClose = closeFacts }
@@ -211,6 +229,9 @@ public struct ConnectionAnalyzer {
     }
 
     private mutating func absorbMessage(_ message: MessageInfo, at time: Timestamp) {
+        if message.compressed, message.size != nil, facts.handshake?.deflate == nil {
+            if message.side == .client { facts.clientInflatedWithoutExtension += 1 } else { facts.serverInflatedWithoutExtension += 1 }
+        }
         update(message.side) { direction in
             direction.messages += 1
             if message.opcode == .text { direction.textMessages += 1 } else { direction.binaryMessages += 1 }

@@ -42,6 +42,68 @@ import WireTestSupport
         #expect(analyzer.isFinished)
     }
 
+    // MARK: The ending as facts
+
+    private func values(_ analyzer: ConnectionAnalyzer) -> [String: FactValue] {
+        FactCatalog.values(for: FactContext(facts: analyzer.facts))
+    }
+
+    @Test func anIllegalCloseAndItsRefusalAreFacts() {
+        var analyzer = Self.upgraded()
+        analyzer.feed(FrameBytes.client(0x1, Array("hi".utf8)), from: .client, at: 1)
+        analyzer.feed(FrameBytes.client(0x8, FrameBytes.closePayload(1005, "bye")), from: .client, at: 2)
+        analyzer.feed(FrameBytes.server(0x8, FrameBytes.closePayload(1002, "invalid status code")), from: .server, at: 2.25)
+        analyzer.finished(from: .server, at: at(2.3))
+        analyzer.finished(from: .client, at: at(2.4))
+        let facts = values(analyzer)
+        #expect(facts["close.valid"] == .bool(false))
+        #expect(facts["close.violation_kinds"] == .list(["close-code-not-allowed"]))
+        #expect(facts["close.violation.frame"] == .int(1))
+        #expect(facts["close.violation.rfc"] == .string("RFC 6455 §7.4.1"))
+        #expect(facts["close.echo_code"] == .int(1002) && facts["close.echo_reason"] == .string("invalid status code"))
+        #expect(facts["close.echo_is_error"] == .bool(true))
+        #expect(facts["close.echo_delay"] == .number(0.25))
+        #expect(facts["closer.frames_after_close"] == .int(0) && facts["closer.violations_before_answer"] == .int(0))
+        #expect(facts["tcp.closer_end"] == .string("fin") && facts["tcp.receiver_end"] == .string("fin"))
+        #expect(facts["analysis.complete"] == .bool(true))
+    }
+
+    @Test func framesAroundTheCloseAreFactsOfTheirSender() {
+        var analyzer = Self.upgraded()
+        analyzer.feed(FrameBytes.server(0x1, Array("x".utf8)) + [0x8F, 0x00], from: .server, at: 1)  // then a reserved opcode
+        analyzer.feed(FrameBytes.client(0x8, FrameBytes.closePayload(1000)) + FrameBytes.client(0x1, Array("late".utf8)), from: .client, at: 2)
+        analyzer.feed(FrameBytes.server(0x8, FrameBytes.closePayload(1000)), from: .server, at: 3)
+        analyzer.reset(from: .client, at: at(4))
+        let facts = values(analyzer)
+        #expect(facts["close.valid"] == .bool(true))
+        #expect(facts["peer.violations_before_close"] == .int(1))
+        #expect(facts["closer.frames_after_close"] == .int(1))
+        #expect(facts["closer.frame_after_close.frame"] == .int(1))
+        #expect(facts["closer.violations_before_answer"] == .int(1))
+        #expect(facts["closer.violation.kind"] == .string("frame-after-close"))
+        // The receiver's own close came after its reserved-opcode frame: not data after close.
+        #expect(facts["peer.frames_after_close"] == .int(0))
+        #expect(facts["tcp.closer_end"] == .string("rst") && facts["tcp.receiver_end"] == .string("none"))
+    }
+
+    @Test func anOversizedRequestHeadLeavesTheHandshakeKnownByItsAnswer() {
+        var configuration = AnalyzerConfiguration()
+        configuration.decoder.maxHeadSize = 256
+        let facts = ConnectionFacts(id: 0, client: Endpoint(address: "10.0.0.1", port: 50000),
+                                    server: Endpoint(address: "10.0.0.2", port: 443), opened: at(0), sawTCPOpen: true, sidesGuessed: false)
+        var analyzer = ConnectionAnalyzer(facts: facts, configuration: configuration)
+        let big = Array(("GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: \(Self.key)\r\n"
+            + "Sec-WebSocket-Version: 13\r\nCookie: \(String(repeating: "c", count: 400))\r\n\r\n").utf8)
+        analyzer.feed(big, from: .client, at: 0)
+        analyzer.feed(Self.switching, from: .server, at: 0.5)
+        analyzer.feed(FrameBytes.client(0x1, Array("hi".utf8)), from: .client, at: 1)
+        let handshake = analyzer.facts.handshake
+        #expect(handshake?.upgraded == true && handshake?.status == 101 && handshake?.requestHeadRead == false)
+        #expect(handshake?.answeredAt == at(0.5) && handshake?.responseHeaders?["Upgrade"] == "websocket")
+        #expect(analyzer.facts.fromClient.messages == 1)
+        #expect(values(analyzer)["handshake.deflate_offered"] == nil)
+    }
+
     @Test func unansweredCloseIsNotAHandshake() {
         var analyzer = Self.upgraded()
         analyzer.feed(FrameBytes.client(0x8, FrameBytes.closePayload(1000)), from: .client, at: 1)

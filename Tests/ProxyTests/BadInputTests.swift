@@ -42,14 +42,15 @@ extension ProxyTests {
             reportedPorts.append(garbage.port)
             try await normalSessionWorks(after: "garbage")
 
-            // 2. An HTTP head larger than 16 KiB: the server refuses it, the proxy notes its bound.
+            // 2. An HTTP head larger than 16 KiB: the server refuses it; the head is skipped, not read.
             let bigHead = "GET /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: " + String(repeating: "a", count: 20_000) + "\r\n\r\n"
             let big = try await raw(Array(bigHead.utf8))
             #expect(big.answer.hasPrefix("HTTP/1.1 431 "), "the websockets server refuses the head: \(big.answer.prefix(80))")
             #expect(big.ending == "eof")
             connection = try await proxy.connection(clientPort: big.port)
-            #expect(connection["notices"]?.array?.contains { $0["kind"]?.string == "undecodable" && $0["side"]?.string == "client" } == true,
+            #expect(connection["notices"]?.array?.contains { $0["kind"]?.string == "head-too-large" && $0["side"]?.string == "client" } == true,
                     "\(connection)")
+            expectDiagnosis(connection, id: "handshake-refused", category: "handshake-failed")
             reportedPorts.append(big.port)
             try await normalSessionWorks(after: "a 20 KB head")
 
@@ -79,7 +80,7 @@ extension ProxyTests {
             try await normalSessionWorks(after: "a client leaving mid-handshake")
 
             // One object per connection, no more.
-            let connections = try await expectCleanStop(proxy, counts: ["abnormal": 4, "normal": 4])
+            let connections = try await expectCleanStop(proxy, counts: ["abnormal": 3, "handshake-failed": 1, "normal": 4])
             #expect(connections.count == 8)
             #expect(connections.compactMap { $0["client"]?.port }.sorted() == reportedPorts.sorted())
         }

@@ -122,11 +122,22 @@ import WireTestSupport
         #expect(events.contains { if case .response(let head, _) = $0 { return head.status == 400 } else { return false } })
     }
 
-    @Test func oversizedHeadIsRefusedAtTheLimit() {
-        let huge = Array("GET / HTTP/1.1\r\nX-Fill: \(String(repeating: "a", count: 2000))\r\n\r\n".utf8)
-        let events = Self.decode([(.client, huge)], configuration: ConnectionDecoderConfiguration(maxHeadSize: 1024))
-        let reasons = events.compactMap { if case .stopped(_, let reason, _) = $0 { return reason } else { return nil } }
-        #expect(reasons.count == 1 && reasons[0].contains("1024"))
+    @Test func oversizedHeadIsSkippedAndItsAnswerDecides() {
+        let fill = "X-Fill: \(String(repeating: "a", count: 2000))\r\n"
+        let huge = Array("GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\(fill)\r\n".utf8)
+        let configuration = ConnectionDecoderConfiguration(maxHeadSize: 1024)
+        let events = Self.decode([(.client, huge + FrameBytes.client(0x1, Array("hi".utf8))),
+                                  (.server, Self.switching() + FrameBytes.server(0x1, Array("hello".utf8)))],
+                                 configuration: configuration)
+        #expect(events.contains { if case .notice(let n) = $0 { return n.kind == .headTooLarge && n.detail.contains("1024") } else { return false } })
+        #expect(!events.contains { if case .stopped = $0 { return true } else { return false } })
+        #expect(events.contains { if case .handshake(let outcome) = $0 { return outcome.upgraded && outcome.issues.isEmpty } else { return false } })
+        #expect(events.messages.map(\.side) == [.client, .server])
+
+        // A "head" that never ends is given up on when the stream ends.
+        let endless = Self.decode([(.client, Array("GET / HTTP/1.1\r\n\(fill)\(fill)".utf8))], configuration: configuration)
+        let reasons = endless.compactMap { if case .stopped(_, let reason, _) = $0 { return reason } else { return nil } }
+        #expect(reasons.count == 1 && reasons[0].contains("1024 bytes never ended"))
     }
 
     @Test func gapInFramesResynchronisesOnTheNextFrame() {

@@ -89,7 +89,20 @@ import WireTestSupport
         let stored: [UInt8] = [0xc1, 0x0b, 0x00, 0x05, 0x00, 0xfa, 0xff, 0x48, 0x65, 0x6c, 0x6c, 0x6f, 0x00]
         let events = decodeFrames(stored, side: .server, compression: .deflate(windowBits: 15, noContextTakeover: false), maxInflated: 4)
         #expect(events.contains { if case .notice(let n) = $0 { return n.kind == .inflatedSizeLimit } else { return false } })
-        #expect(events.messages.first?.size == nil)
+        // The size reached is reported, marked as a lower bound, not the compressed size.
+        #expect(events.messages.first?.size == 5)
+        #expect(events.messages.first?.sizeIsLowerBound == true)
+    }
+
+    @Test func rsv1WithoutNegotiationIsInflatedOnlyToSeeWhetherItIsDeflate() {
+        let compressed: [UInt8] = [0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]
+        let events = decodeFrames(compressed, side: .server)
+        #expect(events.violationKinds == [.rsv1WithoutExtension])
+        #expect(events.messages.first?.size == 5)
+        // Not deflate data: no inflate-failed, no UTF-8 verdict; it is only the RSV1 violation.
+        let plain = decodeFrames(FrameBytes.server(0x1, [0xFF, 0xFE, 0x01], rsv: 0b100), side: .server)
+        #expect(plain.violationKinds == [.rsv1WithoutExtension])
+        #expect(plain.messages.first?.size == nil)
     }
 
     @Test func corruptDeflateIsAViolation() {
@@ -191,6 +204,77 @@ import WireTestSupport
         let events = decodeFrames(FrameBytes.server(0x1, Array("abc".utf8) + [0xE2, 0x82]), side: .server)
         #expect(events.violationKinds == [.textNotUTF8])
         #expect(events.messages.first?.invalidUTF8Offset == 3)
+    }
+
+    // MARK: Fail-fast: what the first bytes decide is checked as they arrive
+
+    private func feed(_ bytes: [UInt8], side: Side, to decoder: inout FrameDecoder) -> [WireEvent] {
+        var events: [WireEvent] = []
+        bytes.withUnsafeBytes { decoder.decode($0, into: &events) }
+        return events
+    }
+
+    @Test func firstByteRulesAreCheckedOnTheFirstByte() {
+        var decoder = FrameDecoder(configuration: FrameDecoderConfiguration(side: .client))
+        let frame = FrameBytes(fin: false, reservedBits: 0b110, opcode: 0xB, maskKey: [1, 2, 3, 4], payload: [9]).bytes
+        let events = feed([frame[0]], side: .client, to: &decoder)
+        #expect(events.violationKinds == [.reservedOpcode, .reservedBitsSet, .rsv1WithoutExtension, .controlFrameFragmented])
+        #expect(events.violations.allSatisfy { $0.frameIndex == 0 && $0.streamOffset == 0 })
+        #expect(events.violations.first { $0.kind == .reservedBitsSet }?.detail.contains("RSV2 set") == true)
+        // The rest of the header adds nothing already reported, and the frame completes.
+        let rest = feed(Array(frame[1...]), side: .client, to: &decoder)
+        #expect(rest.violations.isEmpty)
+        #expect(rest.frames.count == 1)
+    }
+
+    @Test func secondByteRulesAreCheckedOnTheSecondByte() {
+        var decoder = FrameDecoder(configuration: FrameDecoderConfiguration(side: .client))
+        let ping = FrameBytes(opcode: 0x9, payload: [UInt8](repeating: 0, count: 200)).bytes
+        #expect(feed([ping[0]], side: .client, to: &decoder).violations.isEmpty)
+        let second = feed([ping[1]], side: .client, to: &decoder)
+        #expect(second.violationKinds == [.clientFrameUnmasked, .controlFrameTooLong])
+        #expect(second.violations.last?.detail.contains("16-bit length form") == true)
+    }
+
+    @Test func afterCloseTheNextFrameIsReportedOnItsFirstByte() {
+        var decoder = FrameDecoder(configuration: FrameDecoderConfiguration(side: .server))
+        _ = feed(FrameBytes.server(0x8, FrameBytes.closePayload(1000)), side: .server, to: &decoder)
+        let events = feed([0x81], side: .server, to: &decoder)
+        #expect(events.violationKinds == [.frameAfterClose])
+        #expect(events.violations.first?.frameIndex == 1 && events.violations.first?.streamOffset == 4)
+    }
+
+    @Test func aHeaderCutShortByTheEndOfTheStreamIsCheckedForWhatItHolds() {
+        // A reserved opcode from a client, cut after two of its six header bytes.
+        var decoder = FrameDecoder(configuration: FrameDecoderConfiguration(side: .client, compression: .none), startOffset: 100)
+        var events = feed([0x83, 0x88], side: .client, to: &decoder)
+        decoder.endOfStream(into: &events)
+        decoder.endOfStream(into: &events)  // said once, however often the end is reported
+        #expect(events.violationKinds == [.reservedOpcode])
+        #expect(events.violations.first?.streamOffset == 100)
+        let notices = events.compactMap { if case .notice(let n) = $0 { return n } else { return nil } }
+        #expect(notices.map(\.kind) == [.truncatedFrame])
+        #expect(notices.first?.detail == "the stream ended 2 of 6 bytes into the header of frame 0; its masking key was never seen")
+
+        var oneByte = FrameDecoder(configuration: FrameDecoderConfiguration(side: .server))
+        var cut = feed([0x8F], side: .server, to: &oneByte)
+        oneByte.endOfStream(into: &cut)
+        #expect(cut.violationKinds == [.reservedOpcode])
+        #expect(cut.contains(.notice(DecoderNotice(side: .server, kind: .truncatedFrame, offset: 0,
+                                                   detail: "the stream ended 1 byte into the header of frame 0; its MASK bit and payload length were never seen"))))
+
+        var midPayload = FrameDecoder(configuration: FrameDecoderConfiguration(side: .server))
+        var partial = feed(Array(FrameBytes.server(0x2, [1, 2, 3, 4]).prefix(4)), side: .server, to: &midPayload)
+        midPayload.endOfStream(into: &partial)
+        #expect(partial.frames.isEmpty)
+        #expect(partial.contains { if case .notice(let n) = $0 { return n.detail.contains("2 bytes before the end of frame 0") } else { return false } })
+    }
+
+    @Test func betweenFramesTheEndOfTheStreamSaysNothing() {
+        var decoder = FrameDecoder(configuration: FrameDecoderConfiguration(side: .server))
+        var events = feed(FrameBytes.server(0x1, Array("hi".utf8)), side: .server, to: &decoder)
+        decoder.endOfStream(into: &events)
+        #expect(!events.contains { if case .notice = $0 { return true } else { return false } })
     }
 
     // MARK: Chunking never changes the result

@@ -38,6 +38,15 @@ public struct ConnectionFacts: Sendable {
 
     /// How TCP ended, and the first side to end it.
     public var transport: TransportFacts = TransportFacts()
+    /// How many entries of `violations` were recorded before the first close frame was
+    /// complete (what the closer could have been answering); nil while no close was seen.
+    public var violationsBeforeFirstClose: Int?
+    /// The same count when the answering close frame came; nil while none came.
+    public var violationsBeforeAnswer: Int?
+    /// Compressed messages each side sent without a negotiated extension that still
+    /// inflated as permessage-deflate (evidence the sender believes it was agreed).
+    public var clientInflatedWithoutExtension = 0
+    public var serverInflatedWithoutExtension = 0
 
     /// Every violation seen, in order, up to the configured bound.
     public var violations: [Violation] = []
@@ -101,6 +110,38 @@ public struct ConnectionFacts: Sendable {
 
     /// Violations committed by `side`.
     public func violations(by side: Side) -> [Violation] { violations.filter { $0.side == side } }
+
+    /// The violations of the first close frame itself (its code, length, reason, bits).
+    public var firstCloseViolations: [Violation] {
+        guard let closer = closeInitiator, let close = firstClose else { return [] }
+        return violations.filter { $0.side == closer && $0.frameIndex == close.frameIndex }
+    }
+
+    /// Frames `side` sent after its own close frame.
+    public func framesAfterClose(by side: Side) -> [Violation] {
+        violations.filter { $0.side == side && $0.kind == .frameAfterClose }
+    }
+
+    /// `side`'s frame violations recorded before the first close frame, that frame's own excluded.
+    public func violationsBeforeClose(by side: Side) -> [Violation] {
+        guard let count = violationsBeforeFirstClose, let close = firstClose else { return [] }
+        let closeFrame = closeInitiator == side ? close.frameIndex : nil
+        return violations.prefix(count).filter { $0.side == side && $0.frameIndex != nil && $0.frameIndex != closeFrame }
+    }
+
+    /// The closer's frame violations, before or after its close frame (that frame's own
+    /// excluded), recorded before the answering close came: what that answer may name.
+    public var closerViolationsBeforeAnswer: [Violation] {
+        guard let closer = closeInitiator, let close = firstClose else { return [] }
+        return violations.prefix(violationsBeforeAnswer ?? violations.count)
+            .filter { $0.side == closer && $0.frameIndex != nil && $0.frameIndex != close.frameIndex }
+    }
+
+    /// How `side` ended TCP: by RST, by FIN, or not at all (nil).
+    public func tcpEnd(by side: Side) -> TransportFacts.End? {
+        if transport.resetBy == side { return .rst }
+        return (side == .client ? transport.clientFinAt : transport.serverFinAt) == nil ? nil : .fin
+    }
 }
 
 /// The opening handshake as seen on the wire.
@@ -121,6 +162,9 @@ public struct HandshakeFacts: Sendable {
     /// Extensions the server accepted, as `name; param=value` strings.
     public var extensions: [String] = []
     public var deflate: PerMessageDeflateParameters?
+    /// False when the request head was over the size bound and skipped: method, target
+    /// and request headers are then unknown (left empty).
+    public var requestHeadRead = true
     /// Retry-After from a refusal, as sent.
     public var retryAfter: String? { responseHeaders?["Retry-After"] }
 

@@ -11,7 +11,7 @@ public struct FactDefinition: Sendable {
 /// Every fact a rule condition or summary can name. Rules/README.md documents this list;
 /// a test keeps the two in step.
 public enum FactCatalog {
-    public static let all: [FactDefinition] = connection + handshake + close + tcp + violations + traffic + pings + token + proxy + correlation
+    public static let all: [FactDefinition] = connection + analysis + handshake + close + ending + tcp + violations + traffic + pings + token + proxy + correlation
 
     public static let byName: [String: FactDefinition] = Dictionary(uniqueKeysWithValues: all.map { ($0.name, $0) })
 
@@ -35,6 +35,17 @@ public enum FactCatalog {
         },
     ]
 
+    static let analysis: [FactDefinition] = [
+        // A frame cut short by the end of the stream was read to its last byte: it does not count.
+        fact("analysis.complete", .bool, "wsdoctor decoded both directions to their end (it gave up on neither)") { c in
+            .bool(c.facts.undecodable.isEmpty)
+        },
+        fact("analysis.not_analysed", .string, "the first thing wsdoctor could not analyse: which stream, from which byte, and why") { c in
+            notAnalysed(c).map { .string($0.what) }
+        },
+        fact("analysis.not_analysed_side", .string, "the side whose stream that was") { c in notAnalysed(c).map { .string($0.side.rawValue) } },
+    ]
+
     static let handshake: [FactDefinition] = [
         fact("handshake.seen", .bool, "an upgrade request was captured") { .bool($0.facts.handshake != nil) },
         fact("handshake.answered", .bool, "the server answered the upgrade request") { c in c.facts.handshake.map { .bool($0.status != nil) } },
@@ -46,6 +57,15 @@ public enum FactCatalog {
             c.facts.handshake.map { .list($0.extensions.map { String($0.prefix { $0 != ";" }) }) }
         },
         fact("handshake.deflate", .bool, "permessage-deflate was negotiated") { c in c.facts.handshake.map { .bool($0.deflate != nil) } },
+        fact("handshake.request_read", .bool, "the upgrade request head was read (false: it was over --max-head-size and skipped)") { c in
+            c.facts.handshake.map { .bool($0.requestHeadRead) }
+        },
+        fact("handshake.deflate_offered", .bool, "the upgrade request offered permessage-deflate (absent when the request was not read)") { c in
+            c.facts.handshake.flatMap { handshake in
+                guard handshake.requestHeadRead else { return nil }
+                return .bool(ExtensionHeader.parse(handshake.requestHeaders.values("Sec-WebSocket-Extensions")).contains { $0.name.lowercased() == "permessage-deflate" })
+            }
+        },
         fact("handshake.retry_after", .string, "Retry-After header of a refusal, as sent") { c in c.facts.handshake?.retryAfter.map { .string($0) } },
         fact("handshake.retry_after_seconds", .number, "Retry-After as a number of seconds, when it is one") { c in
             c.facts.handshake?.retryAfter.flatMap { Double($0.trimming(" ")) }.map { .number($0) }
@@ -66,6 +86,10 @@ public enum FactCatalog {
         fact("close.empty", .bool, "the first close frame had no payload (endpoints report it as 1005)") { c in c.facts.firstClose.map { .bool($0.code == nil) } },
         fact("close.echoed", .bool, "the other side answered with its own close frame") { c in c.facts.firstClose.map { _ in .bool(c.facts.echoClose != nil) } },
         fact("close.echo_code", .int, "status code of the answering close frame") { c in c.facts.echoClose?.code.map { .int(Int64($0)) } },
+        fact("close.echo_reason", .string, "reason text of the answering close frame") { c in c.facts.echoClose.map { .string($0.reason) } },
+        fact("close.echo_is_error", .bool, "the answering close frame is 1002 or 1007: the close.receiver refused something the closer sent, not an echo") { c in
+            c.facts.echoClose.map { .bool($0.code == 1002 || $0.code == 1007) }
+        },
         fact("close.echo_delay", .number, "seconds between the close frame and its answer") { c in
             guard let first = c.facts.firstClose, let echo = c.facts.echoClose else { return nil }
             return .number(echo.at.seconds(since: first.at))
@@ -75,6 +99,45 @@ public enum FactCatalog {
             guard let close = c.facts.firstClose else { return nil }
             let last = [c.facts.clientLastMessageBeforeClose?.at, c.facts.serverLastMessageBeforeClose?.at].compactMap { $0 }.max()
             return last.map { .number(close.at.seconds(since: $0)) }
+        },
+    ]
+
+    /// The ending read as a sequence: was the first close frame itself legal, what came after it.
+    static let ending: [FactDefinition] = [
+        fact("close.valid", .bool, "the first close frame broke no rule itself (code allowed on the wire, payload not 1 byte, at most 125 bytes, UTF-8 reason, FIN set, no reserved bits)") { c in
+            c.facts.firstClose.map { _ in .bool(c.facts.firstCloseViolations.isEmpty) }
+        },
+        fact("close.violation_kinds", .list, "kinds of the first close frame's own violations") { c in
+            c.facts.firstClose.map { _ in .list(unique(c.facts.firstCloseViolations.map(\.kind.rawValue))) }
+        },
+    ] + violationFacts("close.violation", "the first close frame's first violation") { $0.facts.firstCloseViolations.first } + [
+        fact("closer.frames_after_close", .int, "frames close.initiator sent after its own close frame (RFC 6455 §5.5.1 forbids any)") { c in
+            c.closer.map { .int(Int64(c.facts.framesAfterClose(by: $0).count)) }
+        },
+        fact("closer.frame_after_close.frame", .int, "the first of them: frame index in close.initiator's stream") { c in
+            c.closer.flatMap { c.facts.framesAfterClose(by: $0).first?.frameIndex }.map { .int(Int64($0)) }
+        },
+        fact("closer.frame_after_close.offset", .int, "the first of them: byte offset in close.initiator's stream") { c in
+            c.closer.flatMap { c.facts.framesAfterClose(by: $0).first }.map { .int($0.streamOffset) }
+        },
+        fact("closer.frame_after_close.detail", .string, "the first of them: what it was") { c in
+            c.closer.flatMap { c.facts.framesAfterClose(by: $0).first }.map { .string($0.detail) }
+        },
+        fact("peer.frames_after_close", .int, "frames close.receiver sent after its own answering close frame") { c in
+            c.peer.map { .int(Int64(c.facts.framesAfterClose(by: $0).count)) }
+        },
+        fact("closer.violations_before_answer", .int, "violations close.initiator committed in frames before or after its close frame (not in it) until the answering close came") { c in
+            c.closer.map { _ in .int(Int64(c.facts.closerViolationsBeforeAnswer.count)) }
+        },
+    ] + violationFacts("closer.violation", "close.initiator's first of those violations") { $0.facts.closerViolationsBeforeAnswer.first } + [
+        fact("peer.violations_before_close", .int, "violations close.receiver committed before the first close frame arrived (what the closer may be answering)") { c in
+            c.peer.map { .int(Int64(c.facts.violationsBeforeClose(by: $0).count)) }
+        },
+        fact("tcp.closer_end", .string, "how close.initiator ended TCP: fin, rst or none") { c in
+            c.closer.map { .string(c.facts.tcpEnd(by: $0)?.rawValue ?? "none") }
+        },
+        fact("tcp.receiver_end", .string, "how close.receiver ended TCP: fin, rst or none") { c in
+            c.peer.map { .string(c.facts.tcpEnd(by: $0)?.rawValue ?? "none") }
         },
     ]
 
@@ -100,11 +163,7 @@ public enum FactCatalog {
             c.peer.map { .int(Int64(c.facts.violations(by: $0).count)) }
         },
         fact("peer.violation_kinds", .list, "kinds of close.receiver's violations") { c in c.peer.map { .list(unique(c.facts.violations(by: $0).map(\.kind.rawValue))) } },
-        fact("peer.violation.kind", .string, "close.receiver's first violation: its kind") { c in firstViolation(c).map { .string($0.kind.rawValue) } },
-        fact("peer.violation.rfc", .string, "close.receiver's first violation: the RFC section") { c in firstViolation(c).map { .string($0.rfc) } },
-        fact("peer.violation.frame", .int, "close.receiver's first violation: frame index in its stream") { c in firstViolation(c)?.frameIndex.map { .int(Int64($0)) } },
-        fact("peer.violation.offset", .int, "close.receiver's first violation: byte offset in its stream") { c in firstViolation(c).map { .int($0.streamOffset) } },
-        fact("peer.violation.detail", .string, "close.receiver's first violation: what exactly was wrong") { c in firstViolation(c).map { .string($0.detail) } },
+    ] + violationFacts("peer.violation", "close.receiver's first violation") { firstViolation($0) } + [
         fact("closer.violations", .int, "violations committed by close.initiator") { c in c.closer.map { .int(Int64(c.facts.violations(by: $0).count)) } },
         fact("peer.invalid_utf8", .bool, "close.receiver sent a text message that is not UTF-8") { c in
             c.peer.map { side in .bool(c.facts.violations(by: side).contains { $0.kind == .textNotUTF8 }) }
@@ -112,11 +171,16 @@ public enum FactCatalog {
         fact("peer.invalid_utf8.frame", .int, "frame index of close.receiver's first non-UTF-8 text") { c in invalidUTF8(c)?.frameIndex.map { .int(Int64($0)) } },
         fact("peer.invalid_utf8.offset", .int, "stream offset of the first bad byte") { c in invalidUTF8(c).map { .int($0.streamOffset) } },
         fact("peer.invalid_utf8.detail", .string, "message index and byte offset inside the message of the first bad byte") { c in invalidUTF8(c).map { .string($0.detail) } },
-        fact("rsv1_without_extension", .bool, "a side set RSV1 though no extension was negotiated (an intermediary may have stripped Sec-WebSocket-Extensions)") { c in
+        fact("rsv1_without_extension", .bool, "a side set RSV1 though no extension was negotiated") { c in
             .bool(c.facts.violations.contains { $0.kind == .rsv1WithoutExtension })
         },
         fact("rsv1_without_extension.side", .string, "the side that sent RSV1 without an extension") { c in
             c.facts.violations.first { $0.kind == .rsv1WithoutExtension }.map { .string($0.side.rawValue) }
+        },
+        fact("rsv1_without_extension.inflates", .bool, "that side's RSV1 messages inflate as permessage-deflate: it compresses as if the extension had been agreed") { c in
+            c.facts.violations.first { $0.kind == .rsv1WithoutExtension }.map { violation in
+                .bool((violation.side == .client ? c.facts.clientInflatedWithoutExtension : c.facts.serverInflatedWithoutExtension) > 0)
+            }
         },
     ]
 
@@ -207,6 +271,22 @@ public enum FactCatalog {
     private static func fact(_ name: String, _ type: FactType, _ meaning: String,
                              _ compute: @escaping @Sendable (FactContext) -> FactValue?) -> FactDefinition {
         FactDefinition(name: name, type: type, meaning: meaning, compute: compute)
+    }
+
+    /// kind, rfc, frame, offset and detail of one violation, under `prefix`.
+    private static func violationFacts(_ prefix: String, _ what: String,
+                                       _ pick: @escaping @Sendable (FactContext) -> Violation?) -> [FactDefinition] {
+        [
+            fact("\(prefix).kind", .string, "\(what): its kind") { c in pick(c).map { .string($0.kind.rawValue) } },
+            fact("\(prefix).rfc", .string, "\(what): the RFC section") { c in pick(c).map { .string($0.rfc) } },
+            fact("\(prefix).frame", .int, "\(what): frame index in its sender's stream") { c in pick(c)?.frameIndex.map { .int(Int64($0)) } },
+            fact("\(prefix).offset", .int, "\(what): byte offset in its sender's stream") { c in pick(c).map { .int($0.streamOffset) } },
+            fact("\(prefix).detail", .string, "\(what): what exactly was wrong") { c in pick(c).map { .string($0.detail) } },
+        ]
+    }
+
+    private static func notAnalysed(_ context: FactContext) -> (side: Side, what: String)? {
+        context.facts.undecodable.first.map { ($0.side, "the \($0.side)'s stream from byte \($0.offset): \($0.reason)") }
     }
 
     private static func unique(_ values: [String]) -> [String] {

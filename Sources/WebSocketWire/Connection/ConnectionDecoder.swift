@@ -21,13 +21,15 @@ public struct ConnectionDecoder {
     private static let maxPendingRequests = 256
 
     private struct PendingRequest {
-        var head: HTTPRequestHead
+        /// nil for a head too large to read: its answer decides whether it was an upgrade.
+        var head: HTTPRequestHead?
         var offset: Int64
         var isUpgrade: Bool
     }
 
     private enum Mode {
-        case undecided, http, body, awaitingUpgradeAnswer, frames, resync, stopped
+        /// `skippingHead`: past the end of a request head too large to parse, looking for its blank line.
+        case undecided, http, body, skippingHead, awaitingUpgradeAnswer, frames, resync, stopped
     }
 
     private struct Direction {
@@ -48,6 +50,8 @@ public struct ConnectionDecoder {
         var mayStartWithHTTP = false
         /// Bytes of this direction consumed so far (held bytes count once processed).
         var offset: Int64 = 0
+        /// While skipping an oversized head: bytes since the last LF, a CR not counted.
+        var skippedLineLength = 0
 
         var frameOffset: Int64 { frames?.consumedOffset ?? offset }
     }
@@ -87,13 +91,18 @@ public struct ConnectionDecoder {
     /// Records that `side` will send nothing more (FIN, RST, or the source ended).
     ///
     /// Bytes still held for a frame-boundary search are decided on now: a chain of frames
-    /// that reaches the last byte is accepted.
+    /// that reaches the last byte is accepted. A frame cut short is reported.
     public mutating func endOfStream(from side: Side, into events: inout [WireEvent]) {
         switch side {
         case .client:
             if let replay = finishResync(&client, into: &events) { replay.withUnsafeBytes { feedClient($0, into: &events) } }
+            if client.mode == .frames { client.frames!.endOfStream(into: &events) }
+            if client.mode == .skippingHead {
+                stop(&client, "HTTP request head larger than \(configuration.maxHeadSize) bytes never ended", into: &events)
+            }
         case .server:
             if let replay = finishResync(&server, into: &events) { replay.withUnsafeBytes { feedServer($0, into: &events) } }
+            if server.mode == .frames { server.frames!.endOfStream(into: &events) }
         }
     }
 
@@ -107,6 +116,7 @@ public struct ConnectionDecoder {
                 decideMode(&client)
             case .http:
                 let (consumed, outcome) = client.headParser.parse(bytes)
+                let lastConsumed = consumed > 0 ? bytes[consumed - 1] : 0
                 advance(&client, &bytes, consumed)
                 switch outcome {
                 case .needMoreData:
@@ -119,8 +129,15 @@ public struct ConnectionDecoder {
                 case .malformed(let problem):
                     stop(&client, "not HTTP at offset \(client.offset): \(problem)", into: &events)
                 case .tooLarge(let limit):
-                    stop(&client, "HTTP request head larger than \(limit) bytes (raise --max-head-size)", into: &events)
+                    // Relaying clients send such heads (big cookies); skip it and let the answer
+                    // tell whether it was an upgrade, rather than lose the whole connection.
+                    events.append(.notice(DecoderNotice(side: .client, kind: .headTooLarge, offset: client.headStart,
+                                                        detail: "HTTP request head larger than \(limit) bytes: its headers were not read (raise --max-head-size); the answer shows whether it was an upgrade")))
+                    client.skippedLineLength = lastConsumed == UInt8(ascii: "\n") ? 0 : 1
+                    client.mode = .skippingHead
                 }
+            case .skippingHead:
+                skipOversizedHead(&bytes)
             case .body:
                 walkBody(&client, &bytes, into: &events)
             case .awaitingUpgradeAnswer:
@@ -147,6 +164,31 @@ public struct ConnectionDecoder {
                 return
             }
         }
+    }
+
+    /// Walks to the blank line that ends an oversized request head, keeping nothing of it.
+    private mutating func skipOversizedHead(_ bytes: inout UnsafeRawBufferPointer) {
+        var index = 0
+        while index < bytes.count {
+            let byte = bytes[index]
+            index += 1
+            if byte == UInt8(ascii: "\n") {
+                if client.skippedLineLength == 0 {
+                    advance(&client, &bytes, index)
+                    if pendingRequests.count < Self.maxPendingRequests {
+                        pendingRequests.append(PendingRequest(head: nil, offset: client.headStart, isUpgrade: true))
+                    }
+                    // The body, if any, cannot be framed without the headers; an upgrade has none.
+                    client.headParser.reset()
+                    client.mode = .awaitingUpgradeAnswer
+                    return
+                }
+                client.skippedLineLength = 0
+            } else if byte != UInt8(ascii: "\r") {
+                client.skippedLineLength += 1
+            }
+        }
+        advance(&client, &bytes, bytes.count)
     }
 
     private mutating func acceptRequest(_ head: HTTPRequestHead, into events: inout [WireEvent]) {
@@ -190,8 +232,8 @@ public struct ConnectionDecoder {
                 }
             case .body:
                 walkBody(&server, &bytes, into: &events)
-            case .awaitingUpgradeAnswer:
-                // Only the client waits for an answer.
+            case .awaitingUpgradeAnswer, .skippingHead:
+                // Only the client waits for an answer or skips a request head.
                 server.mode = .http
             case .frames:
                 server.frames!.decode(bytes, into: &events)
@@ -221,7 +263,7 @@ public struct ConnectionDecoder {
         }
         let request = pendingRequests.removeFirst()
         guard request.isUpgrade else {
-            startBody(&server, HTTPBodySkipper.framing(response: head, requestMethod: request.head.method), then: .http)
+            startBody(&server, HTTPBodySkipper.framing(response: head, requestMethod: request.head?.method ?? "GET"), then: .http)
             return
         }
         let outcome = WebSocketHandshake.evaluate(request: request.head, response: head)
@@ -242,18 +284,20 @@ public struct ConnectionDecoder {
                 startFrames(&client, at: client.offset)
             }
         } else {
-            startBody(&server, HTTPBodySkipper.framing(response: head, requestMethod: request.head.method), then: .http)
-            if client.mode == .awaitingUpgradeAnswer {
-                client.mode = .http
-                client.headParser.reset()
-                client.headStart = client.offset
-            }
+            startBody(&server, HTTPBodySkipper.framing(response: head, requestMethod: request.head?.method ?? "GET"), then: .http)
+            if client.mode == .awaitingUpgradeAnswer { resumeClientHTTP() }
         }
         if !held.isEmpty {
             var replayed: [WireEvent] = []
             held.withUnsafeBytes { feedClient($0, into: &replayed) }
             events.append(contentsOf: replayed)
         }
+    }
+
+    private mutating func resumeClientHTTP() {
+        client.mode = .http
+        client.headParser.reset()
+        client.headStart = client.offset
     }
 
     // MARK: Shared steps
@@ -352,7 +396,7 @@ public struct ConnectionDecoder {
             direction.offset += missing
         case .undecided:
             direction.offset += missing
-        case .http, .body, .awaitingUpgradeAnswer:
+        case .http, .body, .skippingHead, .awaitingUpgradeAnswer:
             let at = direction.offset
             direction.offset += missing
             direction.mode = .stopped

@@ -55,6 +55,8 @@ public struct MessageInfo: Sendable, Hashable {
     public var compressed: Bool
     /// For text: offset inside the (inflated) message of the first byte that is not UTF-8.
     public var invalidUTF8Offset: Int64?
+    /// Inflation stopped at the configured bound: `size` is what it reached, the message is larger.
+    public var sizeIsLowerBound = false
 }
 
 /// A close frame's contents.
@@ -102,6 +104,10 @@ public struct DecoderNotice: Sendable, Hashable {
         case gap
         /// A bound on buffered handshake bytes was reached.
         case bufferLimit = "buffer-limit"
+        /// A request head was larger than the bound; it was skipped, not read.
+        case headTooLarge = "head-too-large"
+        /// The stream ended inside a frame; the part that arrived was checked.
+        case truncatedFrame = "truncated-frame"
     }
     public var side: Side
     public var kind: Kind

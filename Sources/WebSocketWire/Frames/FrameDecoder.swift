@@ -23,7 +23,9 @@ public struct FrameDecoder {
     private var message: CurrentMessage?
     private var controlPayload: [UInt8] = []
     private var validator = UTF8StreamValidator()
-    private let inflater: Inflater?
+    /// The negotiated direction's inflater; without negotiation, one made on the first
+    /// RSV1 message to test whether the sender really compresses.
+    private var inflater: Inflater?
     private var unmaskScratch: [UInt8] = []
 
     private enum Phase { case header, payload }
@@ -45,6 +47,10 @@ public struct FrameDecoder {
         var inflating: Bool
         var inflatedSize: Int64 = 0
         var inflationAbandoned = false
+        var stoppedAtLimit = false
+        /// Inflated only to learn whether it is deflate data (RSV1 without negotiation):
+        /// its failures and its text are not the sender's violations.
+        var probing = false
         var utf8Reported = false
     }
 
@@ -52,6 +58,7 @@ public struct FrameDecoder {
     /// first continuation frames may belong to a message whose start was never seen.
     private var joinedMidMessage: Bool
     private var reportedUnknownCompression = false
+    private var streamEnded = false
 
     /// - Parameters:
     ///   - startOffset: the direction's stream offset of the first byte to be fed
@@ -116,25 +123,57 @@ public struct FrameDecoder {
             if available >= 2 {
                 let needed = Self.headerLength(bytes[start], bytes[start + 1])
                 if available >= needed {
-                    parseHeader(UnsafeRawBufferPointer(rebasing: bytes[start..<(start + needed)]), into: &events)
+                    parseHeader(UnsafeRawBufferPointer(rebasing: bytes[start..<(start + needed)]), firstBytesChecked: false, into: &events)
                     return needed
                 }
             }
         }
         // Slow path: a header split across chunks. `streamOffset` stays at the frame start
         // until the header is parsed, so offsets never depend on how bytes were chunked.
+        // What the first two bytes decide is checked as each arrives, as a fail-fast
+        // endpoint does, and in the same order as the fast path checks them.
         var consumed = 0
         while consumed < available {
             pendingHeader.append(bytes[start + consumed])
             consumed += 1
+            if pendingHeader.count == 1 {
+                checkFirstByte(pendingHeader[0], into: &events)
+            } else if pendingHeader.count == 2 {
+                checkSecondByte(pendingHeader[0], pendingHeader[1], into: &events)
+            }
             if pendingHeader.count >= 2, pendingHeader.count == Self.headerLength(pendingHeader[0], pendingHeader[1]) {
                 let header = pendingHeader
                 pendingHeader.removeAll(keepingCapacity: true)
-                header.withUnsafeBytes { parseHeader($0, into: &events) }
+                header.withUnsafeBytes { parseHeader($0, firstBytesChecked: true, into: &events) }
                 break
             }
         }
         return consumed
+    }
+
+    /// The stream from this side ended (FIN, RST, end of capture). A frame cut short is
+    /// reported with what could and could not be checked; its first bytes already were.
+    public mutating func endOfStream(into events: inout [WireEvent]) {
+        guard !isStopped, !streamEnded else { return }
+        streamEnded = true
+        let detail: String
+        switch phase {
+        case .header:
+            guard !pendingHeader.isEmpty else { return }
+            let held = pendingHeader.count
+            if held == 1 {
+                detail = "the stream ended 1 byte into the header of frame \(framesDecoded); its MASK bit and payload length were never seen"
+            } else {
+                let needed = Self.headerLength(pendingHeader[0], pendingHeader[1])
+                let lengthEnd = needed - (pendingHeader[1] & 0x80 != 0 ? 4 : 0)
+                let missing = held < lengthEnd ? "its extended payload length was never seen" : "its masking key was never seen"
+                detail = "the stream ended \(held) of \(needed) bytes into the header of frame \(framesDecoded); \(missing)"
+            }
+        case .payload:
+            guard frame.remaining > 0 else { return }
+            detail = "the stream ended \(frame.remaining) bytes before the end of frame \(frame.info.index) (\(frame.info.opcode), \(frame.info.payloadLength) bytes); its end was never seen"
+        }
+        events.append(.notice(DecoderNotice(side: side, kind: .truncatedFrame, offset: streamOffset, detail: detail)))
     }
 
     @inline(__always)
@@ -150,8 +189,12 @@ public struct FrameDecoder {
 
     /// Parses a complete header. `streamOffset` is where the header starts on entry and where
     /// the payload starts on return.
-    private mutating func parseHeader(_ header: UnsafeRawBufferPointer, into events: inout [WireEvent]) {
+    private mutating func parseHeader(_ header: UnsafeRawBufferPointer, firstBytesChecked: Bool, into events: inout [WireEvent]) {
         let b0 = header[0], b1 = header[1]
+        if !firstBytesChecked {
+            checkFirstByte(b0, into: &events)
+            checkSecondByte(b0, b1, into: &events)
+        }
         let frameStart = streamOffset
         let index = framesDecoded
         var info = FrameInfo(side: side, index: index, offset: frameStart, opcode: Opcode(rawValue: b0 & 0x0F),
@@ -191,10 +234,11 @@ public struct FrameDecoder {
         framesDecoded += 1
 
         if stop {
+            // The header was read (as tshark shows it); only its payload cannot be walked over.
+            events.append(.frame(info))
             stopDirection("cannot find the next frame after an impossible payload length", into: &events)
             return
         }
-        checkFrameRules(info, into: &events)
 
         frame = CurrentFrame(info: info, maskKey: maskKey, remaining: length, payloadRead: 0, role: .skip)
         frame.role = beginPayload(info, into: &events)
@@ -202,47 +246,58 @@ public struct FrameDecoder {
         if length == 0 { endFrame(into: &events) }
     }
 
-    private mutating func checkFrameRules(_ info: FrameInfo, into events: inout [WireEvent]) {
-        let index = info.index, at = info.offset
+    /// Every rule byte 0 decides: FIN, RSV1-3 and the opcode, against what was negotiated
+    /// and whether this side already sent its close frame.
+    private func checkFirstByte(_ b0: UInt8, into events: inout [WireEvent]) {
+        let index = framesDecoded, at = streamOffset
+        let opcode = Opcode(rawValue: b0)
         if closeSent {
-            violation(.frameAfterClose, frame: index, at: at, "\(info.opcode) frame sent after this side's close frame", into: &events)
+            violation(.frameAfterClose, frame: index, at: at, "\(opcode) frame sent after this side's close frame", into: &events)
         }
-        switch (side, info.masked) {
-        case (.client, false):
-            violation(.clientFrameUnmasked, frame: index, at: at, "client \(info.opcode) frame is not masked", into: &events)
-        case (.server, true):
-            violation(.serverFrameMasked, frame: index, at: at, "server \(info.opcode) frame is masked", into: &events)
-        case (.client, true), (.server, false):
-            break
+        if opcode.isReserved {
+            violation(.reservedOpcode, frame: index, at: at, "opcode 0x\(String(opcode.rawValue, radix: 16)) is reserved", into: &events)
         }
-        if info.opcode.isReserved {
-            violation(.reservedOpcode, frame: index, at: at, "opcode 0x\(String(info.opcode.rawValue, radix: 16)) is reserved", into: &events)
-        }
-        if info.reservedBits & 0b011 != 0 {
+        let reservedBits = (b0 >> 4) & 0x07
+        if reservedBits & 0b011 != 0 {
+            let names = [(0b010, "RSV2"), (0b001, "RSV3")].filter { reservedBits & UInt8($0.0) != 0 }.map(\.1)
             violation(.reservedBitsSet, frame: index, at: at,
-                      "RSV\(info.reservedBits & 0b010 != 0 ? "2" : "3") set; no negotiated extension defines it", into: &events)
+                      "\(names.joined(separator: " and ")) set; no negotiated extension defines it", into: &events)
         }
-        if info.rsv1 {
+        if reservedBits & 0b100 != 0 {
             switch configuration.compression {
             case .none:
                 violation(.rsv1WithoutExtension, frame: index, at: at,
-                          "RSV1 set but no extension was negotiated (was the Sec-WebSocket-Extensions header stripped?)", into: &events)
+                          "RSV1 set on a \(opcode) frame but no extension was negotiated", into: &events)
             case .deflate, .unknown:
-                if info.opcode.isControl {
-                    violation(.rsv1OnControlFrame, frame: index, at: at, "RSV1 set on a \(info.opcode) frame", into: &events)
-                } else if info.opcode == .continuation {
+                if opcode.isControl {
+                    violation(.rsv1OnControlFrame, frame: index, at: at, "RSV1 set on a \(opcode) frame", into: &events)
+                } else if opcode == .continuation {
                     violation(.rsv1OnContinuation, frame: index, at: at, "RSV1 set on a continuation frame", into: &events)
                 }
             }
         }
-        if info.opcode.isControl {
-            if info.payloadLength > 125 {
-                violation(.controlFrameTooLong, frame: index, at: at,
-                          "\(info.opcode) frame carries \(info.payloadLength) bytes; at most 125 allowed", into: &events)
-            }
-            if !info.fin {
-                violation(.controlFrameFragmented, frame: index, at: at, "\(info.opcode) frame has FIN clear", into: &events)
-            }
+        if opcode.isControl && b0 & 0x80 == 0 {
+            violation(.controlFrameFragmented, frame: index, at: at, "\(opcode) frame has FIN clear", into: &events)
+        }
+    }
+
+    /// Every rule byte 1 decides: the MASK bit, and a control frame's length (a 16- or
+    /// 64-bit length form already means more than 125 bytes, or a non-minimal length).
+    private func checkSecondByte(_ b0: UInt8, _ b1: UInt8, into events: inout [WireEvent]) {
+        let index = framesDecoded, at = streamOffset
+        let opcode = Opcode(rawValue: b0)
+        switch (side, b1 & 0x80 != 0) {
+        case (.client, false):
+            violation(.clientFrameUnmasked, frame: index, at: at, "client \(opcode) frame is not masked", into: &events)
+        case (.server, true):
+            violation(.serverFrameMasked, frame: index, at: at, "server \(opcode) frame is masked", into: &events)
+        case (.client, true), (.server, false):
+            break
+        }
+        let shortLength = b1 & 0x7F
+        if opcode.isControl && shortLength > 125 {
+            violation(.controlFrameTooLong, frame: index, at: at,
+                      "\(opcode) frame uses the \(shortLength == 126 ? 16 : 64)-bit length form; control frames carry at most 125 bytes", into: &events)
         }
     }
 
@@ -271,7 +326,7 @@ public struct FrameDecoder {
                       into: &events)
             message = nil
         }
-        var inflating = false
+        var inflating = false, probing = false
         if info.rsv1 {
             switch configuration.compression {
             case .deflate: inflating = true
@@ -281,14 +336,17 @@ public struct FrameDecoder {
                     events.append(.notice(DecoderNotice(side: side, kind: .compressionContextUnknown, offset: info.offset,
                                                         detail: "compressed messages from message \(messagesDecoded) on are not inflated or checked: their compression context is unknown")))
                 }
-            case .none: break
+            case .none:
+                if inflater == nil { inflater = Inflater() }
+                inflating = true
+                probing = true
             }
         }
         message = CurrentMessage(
             info: MessageInfo(side: side, index: messagesDecoded, opcode: info.opcode, frameCount: 1,
                               firstFrameIndex: info.index, wireSize: Int64(info.payloadLength),
                               size: nil, compressed: info.rsv1, invalidUTF8Offset: nil),
-            inflating: inflating)
+            inflating: inflating, probing: probing)
         messagesDecoded += 1
         validator.reset()
         return .messageData
@@ -348,7 +406,7 @@ public struct FrameDecoder {
         var size = current.inflatedSize
         var validator = self.validator
         var firstBad: Int64?
-        let isText = current.info.opcode == .text
+        let isText = current.info.opcode == .text && !current.probing
         let failure = inflater.inflate(input, endingMessage: end) { piece in
             let before = size
             size += Int64(piece.count)
@@ -368,9 +426,12 @@ public struct FrameDecoder {
             break
         case .stoppedByReceiver:
             current.inflationAbandoned = true
+            current.stoppedAtLimit = true
             events.append(.notice(DecoderNotice(side: side, kind: .inflatedSizeLimit, offset: frame.info.offset,
                                                 detail: "message \(current.info.index) inflates past \(limit) bytes; raise --max-inflated-size to check it")))
             inflater.reset()
+        case .corrupt where current.probing:
+            current.inflationAbandoned = true
         case .corrupt(let reason):
             current.inflationAbandoned = true
             violation(.inflateFailed, frame: frame.info.index, at: frame.info.offset,
@@ -448,13 +509,15 @@ public struct FrameDecoder {
                 inflateInto(&current, UnsafeRawBufferPointer(start: nil, count: 0), end: true, into: &events)
             }
             if case .deflate(_, true) = configuration.compression { inflater?.reset() }
-            current.info.size = current.inflationAbandoned ? nil : current.inflatedSize
+            // Past the bound, the size reached is reported (a lower bound), not the wire size.
+            current.info.size = current.inflationAbandoned && !current.stoppedAtLimit ? nil : current.inflatedSize
+            current.info.sizeIsLowerBound = current.stoppedAtLimit
         } else if current.info.compressed {
             current.info.size = nil
         } else {
             current.info.size = current.info.wireSize
         }
-        let checkable = !current.info.compressed || (current.inflating && !current.inflationAbandoned)
+        let checkable = !current.info.compressed || (current.inflating && !current.inflationAbandoned && !current.probing)
         if current.info.opcode == .text && checkable && !current.utf8Reported && !validator.finish() {
             current.utf8Reported = true
             let inMessage = validator.firstInvalidOffset ?? 0

@@ -98,8 +98,9 @@ public enum WebSocketHandshake {
     ///
     /// Every issue is on the server side; the request's own issues come from
     /// `validate(request:)`. A response other than 101 is a refusal, not an
-    /// issue: it yields `upgraded == false` and no issues.
-    public static func evaluate(request: HTTPRequestHead, response: HTTPResponseHead) -> HandshakeOutcome {
+    /// issue: it yields `upgraded == false` and no issues. With `request` nil (a request
+    /// head too large to read), only what the response alone decides is checked.
+    public static func evaluate(request: HTTPRequestHead?, response: HTTPResponseHead) -> HandshakeOutcome {
         var outcome = HandshakeOutcome(upgraded: false, status: response.status)
         guard response.status == 101 else { return outcome }
         func issue(_ kind: ViolationKind, _ detail: String) {
@@ -121,8 +122,10 @@ public enum WebSocketHandshake {
         }
 
         let accepts = headers.values("Sec-WebSocket-Accept")
-        let keys = request.headers.values("Sec-WebSocket-Key")
+        let keys = request?.headers.values("Sec-WebSocket-Key") ?? []
         switch (accepts.count, keys.count) {
+        case (1, _) where request == nil:
+            break
         case (0, _):
             issue(.acceptMismatch, "no Sec-WebSocket-Accept header")
         case (1, 1):
@@ -139,7 +142,7 @@ public enum WebSocketHandshake {
         }
         outcome.upgraded = upgradesToWebSocket || (upgradeCount == 0 && !accepts.isEmpty)
 
-        let offeredProtocols = request.headers.values("Sec-WebSocket-Protocol")
+        let offeredProtocols = request?.headers.values("Sec-WebSocket-Protocol") ?? []
         let selectedProtocols = headers.values("Sec-WebSocket-Protocol")
         switch selectedProtocols.count {
         case 0:
@@ -147,7 +150,7 @@ public enum WebSocketHandshake {
         case 1:
             let selected = selectedProtocols[0]
             outcome.subprotocol = selected
-            if !offeredProtocols.contains(selected) {
+            if request != nil && !offeredProtocols.contains(selected) {
                 issue(.subprotocolNotOffered, offeredProtocols.isEmpty
                     ? "server selected subprotocol \(selected) but the client offered none"
                     : "server selected subprotocol \(selected), client offered \(offeredProtocols.joined(separator: ", "))")
@@ -160,7 +163,7 @@ public enum WebSocketHandshake {
         return outcome
     }
 
-    private static func evaluateExtensions(request: HTTPRequestHead, response: HTTPResponseHead, into outcome: inout HandshakeOutcome) {
+    private static func evaluateExtensions(request: HTTPRequestHead?, response: HTTPResponseHead, into outcome: inout HandshakeOutcome) {
         func issue(_ kind: ViolationKind, _ detail: String) {
             outcome.issues.append(HandshakeIssue(side: .server, kind: kind, detail: detail))
         }
@@ -170,8 +173,8 @@ public enum WebSocketHandshake {
         outcome.extensions = accepted
 
         // The request was checked by validate(request:); here it only says what was offered.
-        let offers = ExtensionHeader.parse(request.headers.values("Sec-WebSocket-Extensions"))
-        for element in accepted where !offers.contains(where: { HTTPSyntax.equalsIgnoringCase($0.name, element.name) }) {
+        let offers = ExtensionHeader.parse(request?.headers.values("Sec-WebSocket-Extensions") ?? [])
+        for element in accepted where request != nil && !offers.contains(where: { HTTPSyntax.equalsIgnoringCase($0.name, element.name) }) {
             issue(.extensionNotOffered, "server accepted extension \(element.name), which the client did not offer")
         }
 
@@ -186,6 +189,7 @@ public enum WebSocketHandshake {
         for problem in responseProblems {
             issue(.extensionParametersInvalid, "permessage-deflate response \"\(answer)\": \(problem)")
         }
+        guard request != nil else { return }
 
         // The server accepts one of possibly several offers (RFC 7692 §5.1); it is
         // right if the response is a valid answer to any valid one.
