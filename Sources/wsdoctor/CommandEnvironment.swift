@@ -26,42 +26,40 @@ enum CommandEnvironment {
     /// Flags that may repeat: their variable takes a comma-separated list.
     private static let repeatable: Set<String> = ["--rules", "--ws-port", "--redact"]
 
-    /// Variable, flag, and whether the flag takes a value.
-    static let proxy: [Variable] = [
-        ("WSDOCTOR_LISTEN", "--listen", true),
-        ("WSDOCTOR_UPSTREAM", "--upstream", true),
+    /// The variables of the options proxy and sniff share (`DiagnosisOptions`, the output
+    /// format, the admin endpoint).
+    private static let shared: [Variable] = [
         ("WSDOCTOR_FORMAT", "--format", true),
         ("WSDOCTOR_RULES", "--rules", true),
         ("WSDOCTOR_ADMIN", "--admin", true),
-        ("WSDOCTOR_RECORD", "--record", true),
-        ("WSDOCTOR_TLS_CERT", "--tls-cert", true),
-        ("WSDOCTOR_TLS_KEY", "--tls-key", true),
-        ("WSDOCTOR_UPSTREAM_CA", "--upstream-ca", true),
-        ("WSDOCTOR_KEYLOG", "--keylog", true),
         ("WSDOCTOR_MAX_INFLATED_SIZE", "--max-inflated-size", true),
-        ("WSDOCTOR_DRAIN_TIMEOUT", "--drain-timeout", true),
-        ("WSDOCTOR_UPSTREAM_INSECURE", "--upstream-insecure", false),
-        ("WSDOCTOR_REWRITE_HOST", "--rewrite-host", false),
         ("WSDOCTOR_FRAMES", "--frames", false),
         ("WSDOCTOR_SHOW_SECRETS", "--show-secrets", false),
         ("WSDOCTOR_REDACT", "--redact", true),
     ]
 
-    static let sniff: [Variable] = [
+    /// Variable, flag, and whether the flag takes a value.
+    static let proxy: [Variable] = shared + [
+        ("WSDOCTOR_LISTEN", "--listen", true),
+        ("WSDOCTOR_UPSTREAM", "--upstream", true),
+        ("WSDOCTOR_RECORD", "--record", true),
+        ("WSDOCTOR_TLS_CERT", "--tls-cert", true),
+        ("WSDOCTOR_TLS_KEY", "--tls-key", true),
+        ("WSDOCTOR_UPSTREAM_CA", "--upstream-ca", true),
+        ("WSDOCTOR_KEYLOG", "--keylog", true),
+        ("WSDOCTOR_DRAIN_TIMEOUT", "--drain-timeout", true),
+        ("WSDOCTOR_UPSTREAM_INSECURE", "--upstream-insecure", false),
+        ("WSDOCTOR_REWRITE_HOST", "--rewrite-host", false),
+    ]
+
+    static let sniff: [Variable] = shared + [
         ("WSDOCTOR_INTERFACE", "--interface", true),
         ("WSDOCTOR_FILTER", "--filter", true),
         ("WSDOCTOR_WS_PORT", "--ws-port", true),
-        ("WSDOCTOR_FORMAT", "--format", true),
-        ("WSDOCTOR_RULES", "--rules", true),
-        ("WSDOCTOR_ADMIN", "--admin", true),
         ("WSDOCTOR_IDLE_EXPIRY", "--idle-expiry", true),
         ("WSDOCTOR_KERNEL_BUFFER", "--kernel-buffer", true),
         ("WSDOCTOR_DURATION", "--duration", true),
         ("WSDOCTOR_WRITE", "--write", true),
-        ("WSDOCTOR_MAX_INFLATED_SIZE", "--max-inflated-size", true),
-        ("WSDOCTOR_FRAMES", "--frames", false),
-        ("WSDOCTOR_SHOW_SECRETS", "--show-secrets", false),
-        ("WSDOCTOR_REDACT", "--redact", true),
     ]
 
     /// `WSDOCTOR_REDACT`'s names, for `replay` (which takes no other variable).

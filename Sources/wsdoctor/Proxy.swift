@@ -38,9 +38,6 @@ struct Proxy: ParsableCommand {
     @Option(help: "Output format: text or json (one JSON object per closed connection, as replay prints). Default: text on a terminal, json otherwise (for log collectors).")
     var format: Replay.OutputFormat?
 
-    @Option(name: .customLong("rules"), help: "A rules file layered over the defaults. Repeatable.")
-    var ruleFiles: [String] = []
-
     @Option(name: .customLong("tls-cert"), help: "PEM certificate chain to present to clients (terminates TLS from clients; needs --tls-key).")
     var tlsCertificate: String?
 
@@ -65,17 +62,7 @@ struct Proxy: ParsableCommand {
     @Flag(help: "Replace the Host header of client requests with the upstream's host:port. This alters traffic.")
     var rewriteHost = false
 
-    @Flag(help: "Show every frame live, as it passes (text format).")
-    var frames = false
-
-    @Flag(help: "Print credentials instead of redacting them.")
-    var showSecrets = false
-
-    @Option(name: .customLong("redact"), help: "Also redact this query parameter or header (case and -_. ignored). Repeatable.")
-    var redactNames: [String] = []
-
-    @Option(help: "Largest inflated size, in bytes, of one permessage-deflate message before inflation stops.")
-    var maxInflatedSize: Int64 = 64 * 1024 * 1024
+    @OptionGroup var diagnosis: DiagnosisOptions
 
     func validate() throws {
         if drainTimeout < 0 { throw ValidationError("--drain-timeout must be zero or more seconds") }
@@ -106,10 +93,8 @@ struct Proxy: ParsableCommand {
         // Before the event loops start, so they inherit the mask.
         let stopSignals = StopSignals.block()
         let (host, port) = Self.splitHostPort(listen)!
-        let rules = try loadRules(ruleFiles)
-        var analyzer = AnalyzerConfiguration()
-        analyzer.decoder.maxInflatedMessageSize = maxInflatedSize
-        analyzer.recordTimeline = frames && format == .text
+        let rules = try diagnosis.rules()
+        let analyzer = diagnosis.analyzerConfiguration(format: format)
         var configuration = ProxyConfiguration(listenHost: host, listenPort: port, upstream: UpstreamAddress(url: upstream)!,
                                                analyzer: analyzer, rules: rules)
         configuration.recordPath = record
@@ -119,7 +104,7 @@ struct Proxy: ParsableCommand {
         configuration.tls.upstreamCAPath = upstreamCA
         configuration.tls.upstreamInsecure = upstreamInsecure
         configuration.tls.keyLogPath = keylog
-        let reporter = LiveReporter(format: format, redaction: Redaction(showSecrets: showSecrets, alsoRedact: redactNames), colour: isatty(1) == 1)
+        let reporter = LiveReporter(format: format, redaction: diagnosis.redaction, colour: isatty(1) == 1)
         let server: ProxyServer
         do {
             server = try ProxyServer(configuration: configuration, events: reporter, metrics: admin == nil ? nil : LiveMetrics())

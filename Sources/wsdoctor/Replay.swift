@@ -35,20 +35,7 @@ struct Replay: ParsableCommand {
     @Option(help: "Output format: text or json (one JSON object per line).")
     var format: OutputFormat = .text
 
-    @Flag(help: "List every frame of each connection.")
-    var frames = false
-
-    @Flag(help: "Print credentials (Authorization, Cookie, token query parameters) instead of redacting them.")
-    var showSecrets = false
-
-    @Option(name: .customLong("redact"), help: "Also redact this query parameter or header (case and -_. ignored). Repeatable.")
-    var redactNames: [String] = []
-
-    @Option(name: .customLong("rules"), help: "A rules file layered over the defaults (a rule with the same id replaces the default one). Repeatable.")
-    var ruleFiles: [String] = []
-
-    @Option(help: "Largest inflated size, in bytes, of one permessage-deflate message before inflation stops (zip-bomb guard).")
-    var maxInflatedSize: Int64 = 64 * 1024 * 1024
+    @OptionGroup var diagnosis: DiagnosisOptions
 
     @Option(help: "Largest HTTP head accepted, in bytes.")
     var maxHeadSize: Int = 16 * 1024
@@ -58,21 +45,17 @@ struct Replay: ParsableCommand {
     }
 
     func validate() throws {
-        if maxInflatedSize <= 0 { throw ValidationError("--max-inflated-size must be a positive number of bytes") }
         if maxHeadSize < 256 { throw ValidationError("--max-head-size must be at least 256 bytes") }
     }
 
     func run() throws {
-        // replay reads no other variable; this one holds a list of secrets a user sets once.
-        let redaction = Redaction(showSecrets: showSecrets, alsoRedact: redactNames.isEmpty ? CommandEnvironment.redactNames : redactNames)
+        let redaction = diagnosis.redaction
         let text = ConnectionText(redaction: redaction)
         let json = ConnectionJSON(redaction: redaction)
-        var configuration = AnalyzerConfiguration()
+        var configuration = diagnosis.analyzerConfiguration(format: .text)
         configuration.decoder.maxHeadSize = maxHeadSize
-        configuration.decoder.maxInflatedMessageSize = maxInflatedSize
-        configuration.recordTimeline = frames
         let output = Output()
-        let rules = try loadRules(ruleFiles)
+        let rules = try diagnosis.rules()
         var failures = 0
         var categories = CategoryCounts()
 
@@ -83,7 +66,7 @@ struct Replay: ParsableCommand {
                 switch format {
                 case .text:
                     if printedAny { output.line("") }
-                    output.line(text.render(connection.facts, diagnosis: connection.diagnosis, timeline: frames ? connection.timeline : nil,
+                    output.line(text.render(connection.facts, diagnosis: connection.diagnosis, timeline: diagnosis.frames ? connection.timeline : nil,
                                             timelineNotKept: connection.timelineEntriesNotKept))
                 case .json:
                     output.line(json.render(connection.facts, diagnosis: connection.diagnosis, capture: file))

@@ -39,9 +39,6 @@ struct Sniff: ParsableCommand {
     @Option(help: "Output format: text or json (one JSON object per closed connection, as replay prints). Default: text on a terminal, json otherwise.")
     var format: Replay.OutputFormat?
 
-    @Option(name: .customLong("rules"), help: "A rules file layered over the defaults. Repeatable.")
-    var ruleFiles: [String] = []
-
     @Option(help: "Serve /metrics (Prometheus), /healthz and /readyz on HOST:PORT. Off unless asked.")
     var admin: String?
 
@@ -57,24 +54,13 @@ struct Sniff: ParsableCommand {
     @Option(help: "Stop after this many seconds, as if interrupted.")
     var duration: Double?
 
-    @Flag(help: "List every frame of each connection with its report (text format).")
-    var frames = false
-
-    @Flag(help: "Print credentials instead of redacting them.")
-    var showSecrets = false
-
-    @Option(name: .customLong("redact"), help: "Also redact this query parameter or header (case and -_. ignored). Repeatable.")
-    var redactNames: [String] = []
-
-    @Option(help: "Largest inflated size, in bytes, of one permessage-deflate message before inflation stops (zip-bomb guard).")
-    var maxInflatedSize: Int64 = 64 * 1024 * 1024
+    @OptionGroup var diagnosis: DiagnosisOptions
 
     func validate() throws {
         if interface.isEmpty { throw ValidationError("--interface needs a name, e.g. eth0, lo or any") }
         if idleExpiry < 0 { throw ValidationError("--idle-expiry must be zero (never) or more seconds") }
         if !(1...2048).contains(kernelBuffer) { throw ValidationError("--kernel-buffer must be 1 to 2048 MiB") }
         if let duration, duration <= 0 { throw ValidationError("--duration must be a positive number of seconds") }
-        if maxInflatedSize <= 0 { throw ValidationError("--max-inflated-size must be a positive number of bytes") }
         if let admin, Proxy.splitHostPort(admin) == nil {
             throw ValidationError("--admin must be HOST:PORT, e.g. 127.0.0.1:9090 (got \(admin))")
         }
@@ -84,11 +70,9 @@ struct Sniff: ParsableCommand {
         let format = format ?? (isatty(1) == 1 ? .text : .json)
         // Before any thread starts, so every thread inherits the mask.
         let stopSignals = StopSignals.block()
-        let rules = try loadRules(ruleFiles)
-        var analyzer = AnalyzerConfiguration()
-        analyzer.decoder.maxInflatedMessageSize = maxInflatedSize
-        analyzer.recordTimeline = frames && format == .text
-        let reporter = LiveReporter(format: format, redaction: Redaction(showSecrets: showSecrets, alsoRedact: redactNames), colour: isatty(1) == 1,
+        let rules = try diagnosis.rules()
+        let analyzer = diagnosis.analyzerConfiguration(format: format)
+        let reporter = LiveReporter(format: format, redaction: diagnosis.redaction, colour: isatty(1) == 1,
                                     timelineAtClose: analyzer.recordTimeline)
 
         var options = InterfaceCapture.Options()
