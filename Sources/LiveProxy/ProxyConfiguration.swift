@@ -17,6 +17,8 @@ public struct ProxyConfiguration: Sendable {
     public var tls = ProxyTLSOptions()
     /// Where to record what was relayed (a pcap file), if anywhere.
     public var recordPath: String?
+    /// The proxy's own bounds: head and upgrade timeouts, connections at once.
+    public var limits = ProxyLimits()
 
     public init(listenHost: String, listenPort: Int, upstream: UpstreamAddress, analyzer: AnalyzerConfiguration = AnalyzerConfiguration(),
                 rules: RuleSet = .defaults(), connectTimeoutSeconds: Int64 = 10) {

@@ -10,4 +10,6 @@ public protocol ProxyEvents: Sendable {
     func connectionEvents(_ facts: ConnectionFacts, _ entries: [TimelineEntry])
     /// A connection ended and was diagnosed.
     func connectionClosed(_ connection: FinishedConnection)
+    /// One of the proxy's own limits was hit (at most one line a second per limit).
+    func limitReached(_ line: String)
 }

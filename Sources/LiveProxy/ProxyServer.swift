@@ -19,6 +19,7 @@ public final class ProxyServer: Sendable {
     /// Prometheus metrics for the admin endpoint, when one is asked for.
     public let metrics: LiveMetrics?
     private let state = NIOLockedValueBox(State())
+    private let limitLog: LimitLog
 
     private struct State {
         var listener: (any Channel)?
@@ -39,6 +40,7 @@ public final class ProxyServer: Sendable {
         self.recorder = try configuration.recordPath.map { path throws(RecordingError) in try CaptureRecorder(path: path) }
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
         self.diagnoser = NIOLockedValueBox(Diagnoser(rules: configuration.rules, order: .ending))
+        self.limitLog = LimitLog(events: events)
     }
 
     /// Binds the listening socket; returns the address actually bound (port 0 picks one).
@@ -46,6 +48,20 @@ public final class ProxyServer: Sendable {
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelInitializer { [metrics, limitLog] listener in
+                listener.eventLoop.makeCompletedFuture {
+                    // Out of descriptors, accepting pauses 100 ms and tries again (NIO's own
+                    // listener would retry at once, spinning), counted and logged.
+                    try listener.pipeline.syncOperations.addHandler(AcceptBackoffHandler { _ in .milliseconds(100) })
+                    try listener.pipeline.syncOperations.addHandler(AcceptErrorHandler { errno in
+                        metrics?.limitHit(.descriptors)
+                        limitLog.hit(.descriptors) {
+                            "wsdoctor: out of descriptors (\(errno == EMFILE ? "EMFILE: this process's limit, ulimit -n" : "ENFILE: the system's limit")): "
+                                + "new clients wait in the listen backlog; accepting again every 100 ms"
+                        }
+                    })
+                }
+            }
             .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelOption(.autoRead, value: false)  // until the upstream is connected
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -140,7 +156,9 @@ public final class ProxyServer: Sendable {
     #endif
 
     private func accept(_ client: any Channel, peer: SocketAddress?) throws {
-        let (id, stopping) = state.withLockedValue { state -> (Int, Bool) in
+        let maxConnections = configuration.limits.maxConnections
+        let (id, stopping) = state.withLockedValue { state -> (Int?, Bool) in
+            if state.sessions.count >= maxConnections { return (nil, state.stopping) }
             defer { state.nextID += 1 }
             return (state.nextID, state.stopping)
         }
@@ -148,11 +166,16 @@ public final class ProxyServer: Sendable {
             client.close(promise: nil)
             return
         }
+        guard let id else {
+            try refuseOverLimit(client, peer: peer)
+            return
+        }
         let loop = client.eventLoop
         let clientEndpoint = Self.endpoint(peer)
         let serverEndpoint = Endpoint(address: configuration.upstream.host, port: UInt16(configuration.upstream.port))
         let session = ProxySession(id: id, client: clientEndpoint, server: serverEndpoint, configuration: configuration.analyzer,
-                                   diagnoser: diagnoser, events: events, recorder: recorder, metrics: metrics) { [state] finished in
+                                   diagnoser: diagnoser, events: events, recorder: recorder, metrics: metrics, loop: loop,
+                                   limits: configuration.limits, limitLog: limitLog) { [state] finished in
             _ = state.withLockedValue { $0.sessions.removeValue(forKey: finished.id) }
         }
         state.withLockedValue { $0.sessions[id] = (loop, NIOLoopBound(session, eventLoop: loop)) }
@@ -212,6 +235,7 @@ public final class ProxyServer: Sendable {
                 case .pair:
                     session.upstreamReady(at: address.map(Self.endpoint))
                     RelayHandler.pair(boundClient.value, boundServer.value)
+                    session.armHeadTimeout()
                     // The client waited unread until there was somewhere to send its bytes.
                     client.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in client.close(promise: nil) }
                 case .closeUpstream:
@@ -233,14 +257,24 @@ public final class ProxyServer: Sendable {
 
     /// Answers a client whose upstream could not be reached with a one-line 502.
     private static func refuse(_ client: any Channel, reason: String, upstream: UpstreamAddress) {
-        let body = "wsdoctor: cannot reach upstream \(upstream): \(reason)\n"
-        var buffer = client.allocator.buffer(capacity: 256)
-        buffer.writeString("HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n")
-        buffer.writeString(body)
-        // Half-close after the answer and read the client out, so the close is a FIN rather
-        // than a reset that could destroy the 502 before the client reads it; 2 s at most.
-        client.writeAndFlush(buffer).whenComplete { _ in client.close(mode: .output, promise: nil) }
-        client.eventLoop.scheduleTask(in: .seconds(2)) { client.close(promise: nil) }
+        HTTPAnswer.send("502 Bad Gateway", body: "wsdoctor: cannot reach upstream \(upstream): \(reason)\n", to: client)
+    }
+
+    /// Answers a client past `--max-connections` with 503 and Retry-After, without a session
+    /// or an upstream leg (TLS first, when the proxy terminates it); counted and logged.
+    private func refuseOverLimit(_ client: any Channel, peer: SocketAddress?) throws {
+        let limits = configuration.limits
+        metrics?.limitHit(.maxConnections)
+        limitLog.hit(.maxConnections) {
+            "wsdoctor: --max-connections \(limits.maxConnections) reached: client \(Self.endpoint(peer)) answered 503 (Retry-After: \(limits.retryAfterSeconds))"
+        }
+        if let serverTLS = tls.server {
+            try client.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: serverTLS))
+        }
+        try client.pipeline.syncOperations.addHandler(DiscardingReader())
+        HTTPAnswer.send("503 Service Unavailable", headers: ["Retry-After: \(limits.retryAfterSeconds)"],
+                        body: "wsdoctor: too many connections (--max-connections \(limits.maxConnections)); try again later\n", to: client)
+        client.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
     }
 
     static func describe(_ error: any Error) -> String {

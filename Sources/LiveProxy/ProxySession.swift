@@ -26,9 +26,20 @@ final class ProxySession {
     private var clientEnded = false
     private var serverEnded = false
 
+    private let loop: any EventLoop
+    private let limits: ProxyLimits
+    private let limitLog: LimitLog
+    /// Armed while a limit's clock runs: the client's request head, the upstream's answer.
+    private var headTimer: Scheduled<Void>?
+    private var upgradeTimer: Scheduled<Void>?
+
     init(id: Int, client: Endpoint, server: Endpoint, configuration: AnalyzerConfiguration, diagnoser: NIOLockedValueBox<Diagnoser>,
-         events: any ProxyEvents, recorder: CaptureRecorder?, metrics: LiveMetrics?, onFinish: @escaping (ProxySession) -> Void) {
+         events: any ProxyEvents, recorder: CaptureRecorder?, metrics: LiveMetrics?, loop: any EventLoop, limits: ProxyLimits,
+         limitLog: LimitLog, onFinish: @escaping (ProxySession) -> Void) {
         self.id = id
+        self.loop = loop
+        self.limits = limits
+        self.limitLog = limitLog
         let now = wallClockNow()
         let facts = ConnectionFacts(id: id, client: client, server: server, opened: now, sawTCPOpen: true, sidesGuessed: false)
         self.analyzer = ConnectionAnalyzer(facts: facts, configuration: configuration)
@@ -151,6 +162,7 @@ final class ProxySession {
             recorder?.data(connection: id, from: side, bytes: bytes, at: now)
             analyzer.received(bytes, from: side, at: now)
         }
+        if headTimer != nil || upgradeTimer != nil { checkLimitClocks() }
         if !reportedOpen, analyzer.facts.handshake?.status != nil {
             reportedOpen = true
             events.connectionOpened(analyzer.facts)
@@ -158,6 +170,77 @@ final class ProxySession {
         if showsFramesLive {
             let entries = analyzer.drainTimeline()
             if !entries.isEmpty { events.connectionEvents(analyzer.facts, entries) }
+        }
+    }
+
+    // MARK: The proxy's own limits
+
+    /// Starts the client's clock for its first request head (`--head-timeout`), once the
+    /// upstream is connected and the client is read.
+    func armHeadTimeout() {
+        guard let seconds = limits.headTimeout, !isHeadComplete else { return }
+        headTimer = loop.assumeIsolated().scheduleTask(in: .nanoseconds(Int64(seconds * 1e9))) { [self] in headTimedOut() }
+    }
+
+    private var isHeadComplete: Bool {
+        analyzer.facts.handshake != nil || analyzer.facts.httpRequestsBeforeUpgrade > 0
+    }
+
+    /// Stops a clock whose wait is over, and starts the upstream's once an upgrade request
+    /// was relayed.
+    private func checkLimitClocks() {
+        if headTimer != nil, isHeadComplete {
+            headTimer?.cancel()
+            headTimer = nil
+            if let seconds = limits.upgradeTimeout, let handshake = analyzer.facts.handshake, handshake.status == nil {
+                upgradeTimer = loop.assumeIsolated().scheduleTask(in: .nanoseconds(Int64(seconds * 1e9))) { [self] in upgradeTimedOut() }
+            }
+        }
+        if upgradeTimer != nil, analyzer.facts.handshake?.status != nil {
+            upgradeTimer?.cancel()
+            upgradeTimer = nil
+        }
+    }
+
+    private func headTimedOut() {
+        headTimer = nil
+        guard !isFinished, !isHeadComplete, let seconds = limits.headTimeout else { return }
+        let client = analyzer.facts.client
+        closeForLimit(.headTimeout, status: "408 Request Timeout",
+                      body: "wsdoctor: the request head did not arrive within \(seconds) s (--head-timeout)\n") {
+            "wsdoctor: --head-timeout \(seconds) s: client \(client) had not sent a complete request head; answered 408 and closed"
+        }
+    }
+
+    private func upgradeTimedOut() {
+        upgradeTimer = nil
+        guard !isFinished, analyzer.facts.handshake?.status == nil, let seconds = limits.upgradeTimeout else { return }
+        let client = analyzer.facts.client, server = analyzer.facts.server
+        closeForLimit(.upgradeTimeout, status: "504 Gateway Timeout",
+                      body: "wsdoctor: the upstream did not answer the upgrade within \(seconds) s (--upgrade-timeout)\n") {
+            "wsdoctor: --upgrade-timeout \(seconds) s: upstream \(server) had not answered the upgrade of client \(client); answered 504 and closed"
+        }
+    }
+
+    /// Answers the client wsdoctor's own HTTP status, closes the upstream leg, and reports it.
+    /// An answer is added only where the server has sent nothing yet: after bytes of its own
+    /// it would corrupt what the client reads.
+    private func closeForLimit(_ limit: ProxyLimit, status: String, body: String, line: () -> String) {
+        metrics?.limitHit(limit)
+        limitLog.hit(limit, line)
+        let answered = analyzer.facts.fromServer.bytes == 0
+        let reason: ProxyClose.Reason = limit == .headTimeout ? .headTimeout : .upgradeTimeout
+        let close = ProxyClose(reason: reason, sentToClient: answered ? "HTTP \(status)" : "only the TCP close (the server had sent bytes already)",
+                               sentToServer: "only the TCP close")
+        end(close) {
+            _ = upstreamLeg.clientClosed()
+            let client = clientHandler?.channel
+            clientHandler?.readWithoutPartner()
+            if let client {
+                if answered { HTTPAnswer.send(status, body: body, to: client) } else { client.close(promise: nil) }
+            }
+            serverHandler?.sendOwnBytesAndClose(nil)
+            upstreamChannel?.close(promise: nil)
         }
     }
 
@@ -194,6 +277,10 @@ final class ProxySession {
     private func finish() {
         guard !isFinished else { return }
         isFinished = true
+        headTimer?.cancel()
+        upgradeTimer?.cancel()
+        headTimer = nil
+        upgradeTimer = nil
         if !analyzer.isFinished { analyzer.sourceEnded(at: wallClockNow()) }
         // Everything behind the proxy is aimed at a WebSocket server, so the Diagnoser
         // reports all but plain HTTP exchanges that went well.

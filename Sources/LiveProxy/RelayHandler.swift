@@ -171,6 +171,9 @@ final class RelayHandler: ChannelDuplexHandler {
         }
     }
 
+    /// This side's channel, while the handler is in it.
+    var channel: (any Channel)? { context?.channel }
+
     /// Reads with no partner: the connection is being refused, and a TLS handshake
     /// with the client must still complete for the refusal to reach it.
     func readWithoutPartner() {

@@ -23,6 +23,7 @@ public final class LiveMetrics: Sendable {
     private let serverBytes: Counter?
     private let packets: Counter?
     private let droppedPackets: Counter?
+    private let limitHits: [ProxyLimit: Counter]
     /// Totals already added to the counters, for a capture whose counts come as running totals.
     private let captureTotals = NIOLockedValueBox(CaptureTotals())
 
@@ -42,18 +43,29 @@ public final class LiveMetrics: Sendable {
             serverBytes = Self.counter(registry, "relayed_bytes", [("direction", "server_to_client")], help: "Bytes relayed, by direction")
             packets = nil
             droppedPackets = nil
+            // Made at start, so each limit's series exists (at 0) before it is first hit.
+            let registry = registry
+            limitHits = Dictionary(uniqueKeysWithValues: ProxyLimit.allCases.map { limit in
+                (limit, Self.counter(registry, "limit_hits", [("limit", limit.rawValue)],
+                                     help: "Times one of the proxy's own limits was hit: head_timeout, upgrade_timeout, max_connections, descriptors (accept failed with EMFILE or ENFILE)"))
+            })
         case .capture:
             clientBytes = nil
             serverBytes = nil
             packets = Self.counter(registry, "captured_packets", [], help: "Packets captured (after the filter)")
             droppedPackets = Self.counter(registry, "capture_dropped_packets", [],
                                           help: "Packets the kernel dropped because wsdoctor read too slowly; their connections show gaps")
+            limitHits = [:]
         }
     }
 
     package func opened() {
         active.increment()
         total.increment()
+    }
+
+    package func limitHit(_ limit: ProxyLimit) {
+        limitHits[limit]?.increment()
     }
 
     package func relayed(_ count: Int, from side: Side) {

@@ -48,6 +48,9 @@ enum CommandEnvironment {
         ("WSDOCTOR_UPSTREAM_CA", "--upstream-ca", true),
         ("WSDOCTOR_KEYLOG", "--keylog", true),
         ("WSDOCTOR_DRAIN_TIMEOUT", "--drain-timeout", true),
+        ("WSDOCTOR_HEAD_TIMEOUT", "--head-timeout", true),
+        ("WSDOCTOR_UPGRADE_TIMEOUT", "--upgrade-timeout", true),
+        ("WSDOCTOR_MAX_CONNECTIONS", "--max-connections", true),
         ("WSDOCTOR_UPSTREAM_INSECURE", "--upstream-insecure", false),
         ("WSDOCTOR_REWRITE_HOST", "--rewrite-host", false),
     ]

@@ -34,6 +34,10 @@ final class LiveReporter: ProxyEvents {
         write(format == .text ? line : Self.jsonNotice(line))
     }
 
+    func limitReached(_ line: String) {
+        notice(line)
+    }
+
     func connectionOpened(_ facts: ConnectionFacts) {
         guard format == .text, let handshake = facts.handshake else { return }
         var parts = ["open   #\(facts.id + 1) \(facts.client) \(handshake.method) \(redaction.target(handshake.target)) → \(handshake.status ?? 0)"]

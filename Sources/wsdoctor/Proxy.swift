@@ -64,8 +64,20 @@ struct Proxy: ParsableCommand {
 
     @OptionGroup var diagnosis: DiagnosisOptions
 
+    @Option(help: "Seconds a client has to send its whole request head once connected through; past it: 408 and close. 0 turns it off.")
+    var headTimeout: Double = 60
+
+    @Option(help: "Seconds the upstream has to answer an upgrade request; past it the client gets 504. 0 turns it off.")
+    var upgradeTimeout: Double = 60
+
+    @Option(help: "Connections relayed at once; past it a new client gets 503 with Retry-After. Default: half of (the descriptor limit − 64), at most 10000.")
+    var maxConnections: Int?
+
     func validate() throws {
         if drainTimeout < 0 { throw ValidationError("--drain-timeout must be zero or more seconds") }
+        if headTimeout < 0 || !headTimeout.isFinite { throw ValidationError("--head-timeout must be zero (off) or more seconds") }
+        if upgradeTimeout < 0 || !upgradeTimeout.isFinite { throw ValidationError("--upgrade-timeout must be zero (off) or more seconds") }
+        if let maxConnections, maxConnections < 1 { throw ValidationError("--max-connections must be 1 or more") }
         guard Self.splitHostPort(listen) != nil else {
             throw ValidationError("--listen must be HOST:PORT, e.g. 127.0.0.1:8080 (got \(listen))")
         }
@@ -99,6 +111,9 @@ struct Proxy: ParsableCommand {
                                                analyzer: analyzer, rules: rules)
         configuration.recordPath = record
         configuration.rewriteHost = rewriteHost
+        configuration.limits.headTimeout = headTimeout > 0 ? headTimeout : nil
+        configuration.limits.upgradeTimeout = upgradeTimeout > 0 ? upgradeTimeout : nil
+        if let maxConnections { configuration.limits.maxConnections = maxConnections }
         configuration.tls.certificatePath = tlsCertificate
         configuration.tls.keyPath = tlsKey
         configuration.tls.upstreamCAPath = upstreamCA

@@ -253,7 +253,7 @@ struct DeployTests {
         let documented = try file("README.md")
         let metrics = Set(alerts.matches(of: #/wsdoctor_[a-z_]+/#).map { String($0.output) })
         #expect(metrics == ["wsdoctor_closes_total", "wsdoctor_violations_total", "wsdoctor_handshake_failures_total",
-                           "wsdoctor_capture_dropped_packets_total"])
+                           "wsdoctor_capture_dropped_packets_total", "wsdoctor_limit_hits_total"])
         for metric in metrics {
             #expect(documented.contains("`\(metric)"), "\(metric) is not a metric wsdoctor exports")
         }

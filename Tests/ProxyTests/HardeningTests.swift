@@ -117,3 +117,116 @@ extension ProxyTests {
         }
     }
 }
+
+/// The proxy's own limits: each acts when hit, says so once a second at most, and is counted.
+extension ProxyTests {
+    /// The first notice printed whose message starts with `prefix`.
+    func notice(_ proxy: ProxyProcess, startingWith prefix: String) async throws -> String {
+        try await poll("a notice starting \"\(prefix)\"; printed so far:\n\(proxy.stdout.text)") { () -> String? in
+            proxy.objects.compactMap { $0["type"]?.string == "notice" ? $0["message"]?.string : nil }.first { $0.hasPrefix(prefix) }
+        }
+    }
+
+    @Test("--head-timeout: a client that never completes its request head gets 408 and is reported so")
+    func headTimeout() async throws {
+        let peers = try PeerHost.shared
+        try await withProxy(upstream: peers.mainPort, extraArguments: ["--head-timeout", "1", "--admin", "127.0.0.1:0"]) { proxy in
+            let base = try await adminBase(proxy)
+            let client = try RawTCPClient(port: proxy.port)
+            // A slow-loris head: a few bytes at a time, never the blank line that ends it.
+            // (On a loaded machine the timeout may come first: a refused send is fine.)
+            for piece in ["GET /echo?tag=", freshTag(), " HTTP/1.1\r\nHo"] {
+                try? client.send(piece)
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            let (bytes, ended) = client.readToEnd()
+            let answer = String(decoding: bytes, as: UTF8.self)
+            #expect(answer.hasPrefix("HTTP/1.1 408 Request Timeout\r\n"), "\(answer)")
+            #expect(ended)
+            let report = try await proxy.connection(clientPort: client.localPort)
+            expectDiagnosis(report, id: "proxy-head-timeout", category: "proxy-limit")
+            #expect(report["diagnosis"]?["evidence"]?["proxy.sent_to_client"]?.string == "HTTP 408 Request Timeout")
+            let line = try await notice(proxy, startingWith: "wsdoctor: --head-timeout 1.0 s: client 127.0.0.1:\(client.localPort)")
+            #expect(line.contains("408"))
+            let (_, metrics) = try scrape(base + "/metrics")
+            #expect(sample(metrics, #"wsdoctor_limit_hits_total{limit="head_timeout"}"#) == 1, "\(metrics)")
+            #expect(sample(metrics, #"wsdoctor_limit_hits_total{limit="upgrade_timeout"}"#) == 0)
+            #expect(sample(metrics, "wsdoctor_connections_active") == 0)
+        }
+    }
+
+    @Test("--upgrade-timeout: an upstream that never answers the upgrade gets the client a 504, reported so")
+    func upgradeTimeout() async throws {
+        let peers = try PeerHost.shared
+        // Reads until the client's FIN before it answers anything: silent to an upgrade.
+        let server = try await peers.run("raw_server", ["script_name": "large", "mode": "after-eof"])
+        let upstreamPort = try #require(server["port"]?.int)
+        try await withProxy(upstream: upstreamPort, extraArguments: ["--upgrade-timeout", "0.5"]) { proxy in
+            let client = try RawTCPClient(port: proxy.port)
+            try client.send(rawUpgradeRequest("/echo"))
+            let (bytes, ended) = client.readToEnd()
+            let answer = String(decoding: bytes, as: UTF8.self)
+            #expect(answer.hasPrefix("HTTP/1.1 504 Gateway Timeout\r\n"), "\(answer)")
+            #expect(ended)
+            let report = try await proxy.connection(clientPort: client.localPort)
+            expectDiagnosis(report, id: "proxy-upgrade-timeout", category: "proxy-limit")
+            #expect(report["diagnosis"]?["evidence"]?["proxy.sent_to_client"]?.string == "HTTP 504 Gateway Timeout")
+            _ = try await notice(proxy, startingWith: "wsdoctor: --upgrade-timeout 0.5 s: upstream 127.0.0.1:\(upstreamPort)")
+            // (The raw server answers the proxy's close with its script, into a closed socket.)
+            _ = try? await peers.run("raw_server_result", ["server": server["server"]?.int ?? 0])
+        }
+    }
+
+    @Test("--max-connections: a client past it gets 503 with Retry-After; the others go on")
+    func maxConnections() async throws {
+        let peers = try PeerHost.shared
+        try await withProxy(upstream: peers.mainPort, extraArguments: ["--max-connections", "2", "--admin", "127.0.0.1:0", "--drain-timeout", "0.2"]) { proxy in
+            let base = try await adminBase(proxy)
+            let first = try await peers.run("hold_open", ["port": proxy.port, "tag": freshTag()])
+            let second = try await peers.run("hold_open", ["port": proxy.port, "tag": freshTag()])
+            let refused = try await peers.run("rejected", ["port": proxy.port, "path": "/echo"])
+            #expect(refused["status"]?.int == 503, "\(refused)")
+            #expect(refused["retry_after"]?.string == "1", "\(refused)")
+            _ = try await notice(proxy, startingWith: "wsdoctor: --max-connections 2 reached: client 127.0.0.1:")
+            let (_, metrics) = try scrape(base + "/metrics")
+            #expect(sample(metrics, #"wsdoctor_limit_hits_total{limit="max_connections"}"#) == 1, "\(metrics)")
+            #expect(sample(metrics, "wsdoctor_connections_active") == 2)
+            #expect(sample(metrics, "wsdoctor_connections_total") == 2, "a refused client is no relayed connection")
+            // The two held sessions were never disturbed: SIGTERM's drain closes them as a restart.
+            let connections = try await expectCleanStop(proxy, counts: ["restart": 2], signal: SIGTERM)
+            #expect(connections.count == 2)
+            for held in [first, second] {
+                let client = try await peers.run("hold_wait_closed", ["hold": held["hold"]?.int ?? 0])
+                #expect(client["close_rcvd"]?.int == 1012, "\(client)")
+            }
+        }
+    }
+
+    @Test("out of descriptors: accepting pauses, is counted and logged, and resumes once descriptors are free")
+    func outOfDescriptors() async throws {
+        let peers = try PeerHost.shared
+        try await withProxy(upstream: peers.mainPort, extraArguments: ["--admin", "127.0.0.1:0"]) { proxy in
+            let base = try await adminBase(proxy)
+            let pid = proxy.process.processIdentifier
+            let baseline = openDescriptors(pid)
+            try limitDescriptors(of: proxy, to: baseline + 10)
+            // Each held client takes two of the proxy's descriptors (its own and its upstream's).
+            var held: [RawTCPClient] = []
+            for _ in 0..<12 {
+                let client = try RawTCPClient(port: proxy.port)
+                try client.send("GET /echo HTTP/1.1\r\nHo")
+                held.append(client)
+            }
+            let line = try await notice(proxy, startingWith: "wsdoctor: out of descriptors (EMFILE")
+            #expect(line.contains("accepting again"))
+            for client in held { client.close() }
+            // Accepting was never stopped for good: a normal session goes through.
+            // (Closed clients free their descriptors as the proxy sees them close: give it a moment.)
+            _ = try await poll("the proxy's descriptors to be free again") { openDescriptors(pid) <= baseline ? true : nil }
+            let session = try await peers.run("session", ["port": proxy.port, "path": "/echo?tag=\(freshTag())", "messages": ["hello"]])
+            #expect(session["close_code"]?.int == 1000, "\(session)")
+            let (_, metrics) = try scrape(base + "/metrics")
+            #expect((sample(metrics, #"wsdoctor_limit_hits_total{limit="descriptors"}"#) ?? 0) >= 1, "\(metrics)")
+        }
+    }
+}

@@ -601,6 +601,39 @@ rules:
       Packets that arrive for it later are ignored.
     fix: "If the connection was only quiet, not gone, raise --idle-expiry above its longest silence, or have an endpoint send pings."
     references: []
+
+  - id: proxy-head-timeout
+    category: proxy-limit
+    # Above proxy-shutdown (101) and still-open (100): wsdoctor ended it, for a limit of its own.
+    priority: 102
+    when:
+      fact: proxy.close_reason
+      equals: head-timeout
+    summary: "wsdoctor closed this connection: the client had not sent a complete request head {connection.age} s after it connected (--head-timeout); the client got {proxy.sent_to_client}, the server {proxy.sent_to_server}."
+    explanation: >-
+      A client that sends its request head slowly, or never finishes it, holds a connection
+      and two descriptors for nothing; sent on purpose a byte at a time by many clients, it
+      is the slow-loris attack. wsdoctor allows --head-timeout seconds (60 by default, as
+      nginx's client_header_timeout) for the whole head, then answers 408 Request Timeout
+      itself and closes both legs. The server saw only part of a request.
+    fix: "If the client is genuine and slow (a large head over a slow link), raise --head-timeout; otherwise nothing is wrong with wsdoctor or the server: the client never completed its request."
+    references: ["RFC 9110 §15.5.9"]
+
+  - id: proxy-upgrade-timeout
+    category: proxy-limit
+    priority: 102
+    when:
+      fact: proxy.close_reason
+      equals: upgrade-timeout
+    summary: "wsdoctor closed this connection: the server had not answered the upgrade request {connection.age} s after the client connected (--upgrade-timeout); the client got {proxy.sent_to_client}, the server {proxy.sent_to_server}."
+    explanation: >-
+      The upgrade request reached the server whole, but no response head came back within
+      --upgrade-timeout seconds (60 by default), so the client would have waited with no
+      answer. wsdoctor answered 504 Gateway Timeout on the server's behalf and closed both
+      legs. A server that accepts connections but does not answer is stuck, overloaded, or
+      waiting on something of its own (a database, an authentication service).
+    fix: "Look at the server at that moment: its logs for this request, its worker pool, what the upgrade handler waits on. Raise --upgrade-timeout if the upgrade is slow by design."
+    references: ["RFC 9110 §15.6.5"]
 """##),
     ]
 }
