@@ -175,7 +175,7 @@ class RawClient:
         self.writer = writer
 
     @classmethod
-    async def open(cls, port: int, path: str = "/") -> "RawClient":
+    async def open(cls, port: int, path: str = "/", extra_headers: str = "") -> "RawClient":
         async with asyncio.timeout(STEP_TIMEOUT):
             reader, writer = await asyncio.open_connection(HOST, port)
         client = cls(reader, writer)
@@ -187,7 +187,8 @@ class RawClient:
             f"Sec-WebSocket-Key: {RAW_KEY}\r\n"
             "Sec-WebSocket-Version: 13\r\n"
             "User-Agent: wsdoctor-raw-client\r\n"
-            "\r\n"
+            + extra_headers
+            + "\r\n"
         )
         writer.write(request.encode())
         await writer.drain()
@@ -200,6 +201,13 @@ class RawClient:
     async def send(self, frame: bytes) -> None:
         self.writer.write(frame)
         await self.writer.drain()
+
+    async def say_hello(self) -> None:
+        """Sends a masked text "hello" and checks that it comes back as is."""
+        await self.send(encode_frame(OP_TEXT, b"hello"))
+        opcode, _, payload = await self.recv_frame()
+        if (opcode, payload) != (OP_TEXT, b"hello"):
+            raise AssertionError(f"unexpected echo {opcode} {payload!r}")
 
     async def recv_frame(self) -> tuple[int, bool, bytes]:
         async with asyncio.timeout(STEP_TIMEOUT):
@@ -281,10 +289,7 @@ async def _raw_violation(port: int, violation: bytes, expect_code: int) -> None:
     async with serve(echo_handler, HOST, port, compression=None, **WS_COMMON):
         raw = await RawClient.open(port)
         try:
-            await raw.send(encode_frame(OP_TEXT, b"hello"))
-            opcode, _, payload = await raw.recv_frame()
-            if (opcode, payload) != (OP_TEXT, b"hello"):
-                raise AssertionError(f"unexpected echo {opcode} {payload!r}")
+            await raw.say_hello()
             await raw.send(violation)
             code = await raw.finish_close()
         finally:
@@ -621,8 +626,23 @@ def _blocking_http_exchanges(port: int) -> socket.socket:
         raise
 
 
-async def sc_http_before_upgrade(port: int, ctx: "RunContext") -> None:
+async def aiohttp_echo(request):
+    """An aiohttp WebSocket endpoint (no compression, automatic pongs) that echoes
+    text and binary messages."""
     from aiohttp import WSMsgType, web
+
+    ws = web.WebSocketResponse(compress=False, autoping=True)
+    await ws.prepare(request)
+    async for msg in ws:
+        if msg.type == WSMsgType.TEXT:
+            await ws.send_str(msg.data)
+        elif msg.type == WSMsgType.BINARY:
+            await ws.send_bytes(msg.data)
+    return ws
+
+
+async def sc_http_before_upgrade(port: int, ctx: "RunContext") -> None:
+    from aiohttp import web
 
     async def health(request):
         return web.Response(text="ok\n")  # Content-Length body
@@ -637,20 +657,10 @@ async def sc_http_before_upgrade(port: int, ctx: "RunContext") -> None:
         await response.write_eof()
         return response
 
-    async def ws_endpoint(request):
-        ws = web.WebSocketResponse(compress=False, autoping=True)
-        await ws.prepare(request)
-        async for msg in ws:
-            if msg.type == WSMsgType.TEXT:
-                await ws.send_str(msg.data)
-            elif msg.type == WSMsgType.BINARY:
-                await ws.send_bytes(msg.data)
-        return ws
-
     app = web.Application()
     app.router.add_get("/health", health)
     app.router.add_post("/echo", echo)
-    app.router.add_get("/ws", ws_endpoint)
+    app.router.add_get("/ws", aiohttp_echo)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     try:
@@ -918,17 +928,22 @@ class RawServer:
             t.cancel()
         await asyncio.gather(*self.handlers, return_exceptions=True)
 
+    @staticmethod
+    async def accept_upgrade(reader, writer) -> None:
+        """Reads an upgrade request and answers 101 Switching Protocols (no extension)."""
+        head = await reader.readuntil(b"\r\n\r\n")
+        key = next(l.split(":", 1)[1].strip() for l in head.decode().split("\r\n")
+                   if l.lower().startswith("sec-websocket-key:"))
+        accept = base64.b64encode(hashlib.sha1(
+            (key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest()).decode()
+        writer.write(("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                      f"Connection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n"
+                      "Server: wsdoctor-raw-server\r\n\r\n").encode())
+
     async def _handle(self, reader, writer) -> None:
         self.handlers.add(asyncio.current_task())
         try:
-            head = await reader.readuntil(b"\r\n\r\n")
-            key = next(l.split(":", 1)[1].strip() for l in head.decode().split("\r\n")
-                       if l.lower().startswith("sec-websocket-key:"))
-            accept = base64.b64encode(hashlib.sha1(
-                (key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest()).decode()
-            writer.write(("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                          f"Connection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n"
-                          "Server: wsdoctor-raw-server\r\n\r\n").encode())
+            await self.accept_upgrade(reader, writer)
             while True:
                 frame = await _read_ws_frame(reader)
                 opcode, _, payload = split_frame(frame)
@@ -1396,10 +1411,7 @@ async def sc_diag_empty_close_1005(port: int, ctx: "RunContext") -> None:
     async with serve(echo_handler, HOST, port, compression=None, **WS_COMMON):
         raw = await RawClient.open(port, "/chat")
         try:
-            await raw.send(encode_frame(OP_TEXT, b"hello"))
-            opcode, _, payload = await raw.recv_frame()
-            if (opcode, payload) != (OP_TEXT, b"hello"):
-                raise AssertionError(f"unexpected echo {opcode} {payload!r}")
+            await raw.say_hello()
             await raw.send(encode_frame(OP_CLOSE, b""))  # close with no status code
             opcode, _, payload = await raw.recv_frame()
             print(f"  server answered opcode {opcode:#x} payload {payload!r}")
@@ -1652,10 +1664,7 @@ async def sc_diag_invalid_close_code_2999(port: int, ctx: "RunContext") -> None:
     async with serve(echo_handler, HOST, port, compression=None, **WS_COMMON):
         raw = await RawClient.open(port, "/chat")
         try:
-            await raw.send(encode_frame(OP_TEXT, b"hello"))
-            opcode, _, payload = await raw.recv_frame()
-            if (opcode, payload) != (OP_TEXT, b"hello"):
-                raise AssertionError(f"unexpected echo {opcode} {payload!r}")
+            await raw.say_hello()
             # 2999 is in 1000-2999 (reserved for the RFC and its extensions)
             # but not assigned: not allowed in a close frame.
             await raw.send(encode_frame(OP_CLOSE, struct.pack("!H", 2999) + b"bye"))
@@ -1670,6 +1679,281 @@ async def sc_diag_invalid_close_code_2999(port: int, ctx: "RunContext") -> None:
                 raise AssertionError(f"data after close: {rest!r}")
         finally:
             await raw.close()
+
+
+# --- endings: the closer's own close frame (or what surrounds it) breaks the rules ---
+# Each scenario runs its raw peer against a websockets server and then an aiohttp
+# server on the same captured port (one connection each, in that order), or a raw
+# server against a websockets client and then an aiohttp client.
+
+
+async def _aiohttp_echo_server(port: int):
+    from aiohttp import web
+
+    app = web.Application()
+    app.router.add_get("/chat", aiohttp_echo)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    await web.TCPSite(runner, HOST, port).start()
+    return runner
+
+
+async def _each_server(port: int, exchange, cases) -> None:
+    """`exchange(port, case)` against a websockets server, then against an aiohttp one;
+    `cases` is a list of (library, case) run in order."""
+    for library in ("websockets", "aiohttp"):
+        todo = [case for lib, case in cases if lib == library]
+        if not todo:
+            continue
+        if library == "websockets":
+            async with serve(echo_handler, HOST, port, compression=None, **WS_COMMON):
+                for case in todo:
+                    await exchange(port, case)
+        else:
+            runner = await _aiohttp_echo_server(port)
+            try:
+                for case in todo:
+                    await exchange(port, case)
+            finally:
+                async with asyncio.timeout(STEP_TIMEOUT):
+                    await runner.cleanup()
+
+
+async def _answer_of(raw: RawClient) -> tuple[int | None, bytes]:
+    """The server's next close frame: (code, reason). The raw client then ends TCP
+    without a close of its own: it sent one already, or is failing the connection."""
+    while True:
+        opcode, _, payload = await raw.recv_frame()
+        if opcode == OP_CLOSE:
+            break
+    code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else None
+    return code, payload[2:]
+
+
+def _raw_sender(frames: Callable[[object], bytes], expect: dict[str, int], *, hello: bool = True,
+                headers_of: Callable[[object], str] = lambda payload: ""):
+    """An exchange for a case (library, payload): "hello" is echoed (unless not
+    `hello`), then `frames(payload)` is sent in one write; the server's close must
+    carry `expect["library:payload"]`, else `expect[library]`."""
+
+    async def exchange(port: int, case) -> None:
+        library, payload = case
+        raw = await RawClient.open(port, "/chat", headers_of(payload))
+        try:
+            if hello:
+                await raw.say_hello()
+            await raw.send(frames(payload))
+            code, reason = await _answer_of(raw)
+        finally:
+            await raw.close()
+        print(f"  {library}: sent {payload!r}; server answered close {code} {reason!r}")
+        wanted = expect.get(f"{library}:{payload!r}", expect.get(library))
+        if code != wanted:
+            raise AssertionError(f"{library} answered {code}, expected {wanted}")
+
+    return exchange
+
+
+ILLEGAL_CODES = [0, 999, 1004, 1005, 1006, 1016, 5000, 65535]
+
+
+async def sc_ending_illegal_close_codes(port: int, ctx: "RunContext") -> None:
+    # aiohttp 3.14.5 lets 5000 pass (it answers 1000); every other answer is 1002.
+    exchange = _raw_sender(lambda code: encode_frame(OP_CLOSE, struct.pack("!H", code) + b"bye"),
+                             {"websockets": 1002, "aiohttp": 1002, "aiohttp:5000": 1000})
+    cases = [("websockets", ("websockets", c)) for c in ILLEGAL_CODES]
+    cases += [("aiohttp", ("aiohttp", c)) for c in (1005, 5000)]
+    await _each_server(port, exchange, cases)
+
+
+MALFORMED_CLOSES = {
+    "one-byte": b"\x03",
+    "too-long": struct.pack("!H", 1000) + b"x" * 130,
+    "reason-not-utf8": struct.pack("!H", 1000) + b"ok \xff",
+}
+
+
+async def sc_ending_malformed_close(port: int, ctx: "RunContext") -> None:
+    exchange = _raw_sender(lambda name: encode_frame(OP_CLOSE, MALFORMED_CLOSES[name]),
+                             {"websockets": 1002, "aiohttp": 1002,
+                              "websockets:'reason-not-utf8'": 1007, "aiohttp:'reason-not-utf8'": 1007})
+    cases = [(lib, (lib, name)) for lib in ("websockets", "aiohttp") for name in MALFORMED_CLOSES]
+    await _each_server(port, exchange, cases)
+
+
+async def sc_ending_data_after_close(port: int, ctx: "RunContext") -> None:
+    # The close and a text frame after it leave in one segment; both libraries
+    # answer the close (1000) and drop what follows it.
+    exchange = _raw_sender(lambda text: encode_frame(OP_CLOSE, struct.pack("!H", 1000) + b"bye")
+                             + encode_frame(OP_TEXT, text), {"websockets": 1000, "aiohttp": 1000})
+    await _each_server(port, exchange, [(lib, (lib, b"one more")) for lib in ("websockets", "aiohttp")])
+
+
+async def sc_ending_reserved_opcode_byte_by_byte(port: int, ctx: "RunContext") -> None:
+    # One byte per TCP segment (asyncio sets TCP_NODELAY); the server fails the
+    # connection as soon as the opcode is known, long before the frame is whole.
+    async def exchange(port: int, library: str) -> None:
+        raw = await RawClient.open(port, "/chat")
+        try:
+            await raw.say_hello()
+            frame = encode_frame(0x3, b"reserved opcode")
+            sent = 0
+            while sent < len(frame) and not raw.reader._buffer:
+                await raw.send(frame[sent:sent + 1])
+                sent += 1
+                await asyncio.sleep(0.05)
+            opcode, _, payload = await raw.recv_frame()
+            code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else None
+            # A fail-fast peer drops TCP: it cannot answer in the middle of its frame.
+        finally:
+            await raw.close()
+        print(f"  {library}: sent {sent} of {len(frame)} bytes; server answered {opcode:#x} {code}")
+        if opcode != OP_CLOSE or code != 1002 or sent >= len(frame):
+            raise AssertionError(f"{library}: answer {opcode} {code} after {sent} bytes")
+
+    await _each_server(port, exchange, [("websockets", "websockets"), ("aiohttp", "aiohttp")])
+
+
+def _deflate(text: bytes) -> bytes:
+    import zlib
+    compressor = zlib.compressobj(wbits=-15)
+    data = compressor.compress(text) + compressor.flush(zlib.Z_SYNC_FLUSH)
+    return data[:-4]  # RFC 7692 7.2.1: the sender drops the 00 00 ff ff tail
+
+
+async def sc_ending_reserved_bits(port: int, ctx: "RunContext") -> None:
+    # RSV1 without a negotiated extension, sent by the client: the client's own
+    # fault whether it offered permessage-deflate or not; and RSV1+RSV2.
+    offer = "Sec-WebSocket-Extensions: permessage-deflate\r\n"
+    compressed = _deflate(b"compressed without agreement")
+    exchange = _raw_sender(lambda case: bytes([case[2]]) + encode_frame(OP_TEXT, compressed)[1:],
+                           {"websockets": 1002, "aiohttp": 1002}, headers_of=lambda case: case[1])
+    cases = [
+        ("websockets", ("websockets", ("rsv1, no offer", "", 0xC1))),
+        ("websockets", ("websockets", ("rsv1, offered but declined", offer, 0xC1))),
+        ("websockets", ("websockets", ("rsv1+rsv2", offer, 0xE1))),
+        ("aiohttp", ("aiohttp", ("rsv1, no offer", "", 0xC1))),
+    ]
+    await _each_server(port, exchange, cases)
+
+
+GARBAGE = bytes([0xC6, 0x3D]) + bytes((i * 73 + 11) % 256 for i in range(62))
+
+
+async def sc_ending_garbage_after_upgrade(port: int, ctx: "RunContext") -> None:
+    # 64 bytes that are not WebSocket frames, right after a good upgrade. The
+    # first byte happens to have RSV1 set: not a sign of a stripped extension.
+    exchange = _raw_sender(lambda _: GARBAGE, {"websockets": 1002, "aiohttp": 1002}, hello=False)
+    await _each_server(port, exchange, [(lib, (lib, "garbage")) for lib in ("websockets", "aiohttp")])
+
+
+async def sc_ending_large_request_head(port: int, ctx: "RunContext") -> None:
+    # A working session whose upgrade request is over 16 KiB (big cookies); both
+    # libraries accept header lines up to 8 KiB, so three of 7000 bytes.
+    cookies = {f"Cookie-{i}": "c" * 7000 for i in range(3)}
+    async with serve(echo_handler, HOST, port, compression=None, **WS_COMMON):
+        async with connect(ws_url(port, "/chat"), compression=None,
+                           additional_headers=cookies, **WS_COMMON) as ws:
+            await send_and_expect_echo(ws, "hello")
+            await ws.close(1000, "bye")
+        if ws.close_code != 1000:
+            raise AssertionError(f"close code {ws.close_code}")
+
+
+async def sc_ending_violation_then_close(port: int, ctx: "RunContext") -> None:
+    # A bad frame and a good close 1000 in one segment: websockets answers the bad
+    # frame with 1002 (aiohttp checks neither masking nor, after a close, opcodes).
+    close = encode_frame(OP_CLOSE, struct.pack("!H", 1000) + b"bye")
+    bad = {"unmasked": encode_frame(OP_TEXT, b"unmasked", mask=None), "opcode-3": encode_frame(0x3, b"x")}
+    exchange = _raw_sender(lambda name: bad[name] + close, {"websockets": 1002})
+    await _each_server(port, exchange, [("websockets", ("websockets", name)) for name in bad])
+
+
+async def sc_ending_undecodable_then_reset(port: int, ctx: "RunContext") -> None:
+    # A frame header with an impossible 64-bit length (top bit set), then an
+    # abort (RST) before the websockets server can answer: no close frame anywhere,
+    # and wsdoctor cannot find where a next frame would start.
+    async with serve(echo_handler, HOST, port, compression=None, **WS_COMMON):
+        raw = await RawClient.open(port, "/chat")
+        await raw.say_hello()
+        raw.writer.write(bytes([0x82, 0xFF, 0x80, 0, 0, 0, 0, 0, 0, 0]) + RAW_MASK + b"tail")
+        sock = raw.writer.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        raw.writer.transport.abort()
+        await asyncio.sleep(0.2)
+
+
+class MalformedCloseServer(RawServer):
+    """A raw server that upgrades, echoes one message, then sends `close`; with
+    `reset` it aborts the connection (RST) right after, so no answer can come.
+    `answers` holds the payloads of the close frames it got back."""
+
+    def __init__(self, port: int, close: bytes, reset: bool):
+        super().__init__(port)
+        self.close, self.reset = close, reset
+        self.answers: list[bytes] = []
+
+    async def _handle(self, reader, writer) -> None:
+        self.handlers.add(asyncio.current_task())
+        try:
+            await self.accept_upgrade(reader, writer)
+            _, _, payload = split_frame(await _read_ws_frame(reader))
+            writer.write(encode_frame(OP_TEXT, payload, mask=None))
+            await writer.drain()
+            await asyncio.sleep(0.05)
+            writer.write(self.close)
+            await writer.drain()
+            if self.reset:
+                sock = writer.get_extra_info("socket")
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                writer.transport.abort()
+                return
+            async with asyncio.timeout(STEP_TIMEOUT):
+                self.answers.append(split_frame(await _read_ws_frame(reader))[2])
+        except (asyncio.IncompleteReadError, ConnectionError, TimeoutError):
+            pass
+        finally:
+            writer.close()
+            self.done.set()
+
+
+OVERSIZED_CLOSE = encode_frame(OP_CLOSE, struct.pack("!H", 1000) + b"x" * 130, mask=None)
+
+
+async def sc_ending_server_close_too_long(port: int, ctx: "RunContext") -> None:
+    # A server's close frame over 125 bytes: a websockets client and an aiohttp
+    # client each answer 1002; then one the server resets at once gets no answer.
+    import aiohttp
+
+    async def websockets_client(expect_answer: bool) -> None:
+        async with MalformedCloseServer(port, OVERSIZED_CLOSE, reset=not expect_answer) as server:
+            try:
+                async with connect(ws_url(port, "/chat"), compression=None, **WS_COMMON) as ws:
+                    await send_and_expect_echo(ws, "hello")
+                    await drain_until_closed(ws)
+            except ConnectionClosed:
+                pass
+            async with asyncio.timeout(STEP_TIMEOUT):
+                await server.done.wait()
+        print(f"  websockets client: close_code {ws.close_code}; answers {server.answers!r}")
+        if expect_answer != bool(server.answers):
+            raise AssertionError(f"answers {server.answers!r}")
+
+    await websockets_client(True)
+    async with MalformedCloseServer(port, OVERSIZED_CLOSE, reset=False) as server:
+        async with aiohttp.ClientSession() as session:
+            async with session.ws_connect(ws_url(port, "/chat"), compress=0) as ws:
+                await ws.send_str("hello")
+                async with asyncio.timeout(STEP_TIMEOUT):
+                    while (await ws.receive()).type not in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED,
+                                                            aiohttp.WSMsgType.ERROR):
+                        pass
+        async with asyncio.timeout(STEP_TIMEOUT):
+            await server.done.wait()
+    print(f"  aiohttp client: close_code {ws.close_code}; answers {server.answers!r}")
+    if not server.answers:
+        raise AssertionError("aiohttp did not answer")
+    await websockets_client(False)
 
 
 # ---------------------------------------------------------------------------
@@ -1759,6 +2043,17 @@ SCENARIOS = [
     Scenario("diag-application-close-4000", sc_diag_application_close_4000),
     Scenario("diag-keepalive-no-close", sc_diag_keepalive_no_close),
     Scenario("diag-invalid-close-code-2999", sc_diag_invalid_close_code_2999),
+    # Endings read as a sequence (see "Ending scenarios" in MANIFEST.md).
+    Scenario("ending-illegal-close-codes", sc_ending_illegal_close_codes),
+    Scenario("ending-malformed-close", sc_ending_malformed_close),
+    Scenario("ending-data-after-close", sc_ending_data_after_close),
+    Scenario("ending-reserved-opcode-byte-by-byte", sc_ending_reserved_opcode_byte_by_byte),
+    Scenario("ending-reserved-bits", sc_ending_reserved_bits),
+    Scenario("ending-garbage-after-upgrade", sc_ending_garbage_after_upgrade),
+    Scenario("ending-large-request-head", sc_ending_large_request_head),
+    Scenario("ending-server-close-too-long", sc_ending_server_close_too_long),
+    Scenario("ending-violation-then-close", sc_ending_violation_then_close),
+    Scenario("ending-undecodable-then-reset", sc_ending_undecodable_then_reset),
 ]
 
 

@@ -8,7 +8,7 @@ import Testing
 /// policies of record.py's diagnosis scenarios (binary refused, private close code, rate limit,
 /// expiring JWT), plus an empty close frame from a raw client.
 extension ProxyTests {
-    @Test("a relay behind the proxy clears the MASK bit: the server's 1002 is blamed on what lies in between")
+    @Test("a relay behind the proxy clears the MASK bit: the server's 1002 gets both explanations, no accusation")
     func corruptingRelayBehindTheProxy() async throws {
         let peers = try PeerHost.shared
         let tag = freshTag()
@@ -28,14 +28,14 @@ extension ProxyTests {
             #expect(relayed["notes"]?[0]?.string?.contains("MASK bit cleared") == true, "\(relayed)")
 
             let connection = try await proxy.connection(clientPort: try #require(client["local_port"]?.int))
-            expectDiagnosis(connection, id: "protocol-error-frames-damaged-in-between", category: "broken-proxy")
+            expectDiagnosis(connection, id: "protocol-error-frames-valid-here", category: "protocol-error-unexplained")
             #expect(connection["server"]?.string == "127.0.0.1:\(relayPort)")
             #expect(connection["close"]?["initiator"]?.string == "server")
             #expect(connection["close"]?["code"]?.int == 1002)
             #expect(connection["incomplete"]?.bool == false)
             #expect(connection["violations"]?.array?.isEmpty == true, "every frame wsdoctor saw was valid: \(connection)")
             #expect(connection["traffic"]?["client"]?["messages"]?.int == 2)
-            try await expectCleanStop(proxy, counts: ["broken-proxy": 1])
+            try await expectCleanStop(proxy, counts: ["protocol-error-unexplained": 1])
         }
     }
 

@@ -178,8 +178,10 @@ import WebSocketWire
         #expect(result.error == nil)
         #expect(!result.connections.isEmpty)
         #expect(result.statistics.gaps == 0)
+        // This one sends a frame length no decoder can walk over, on purpose.
+        let undecodableOnPurpose = file == "ending-undecodable-then-reset.pcap"
         for connection in result.connections {
-            #expect(connection.facts.undecodable.isEmpty, "\(connection.facts.undecodable)")
+            #expect(connection.facts.undecodable.isEmpty != undecodableOnPurpose, "\(connection.facts.undecodable)")
         }
     }
 }

@@ -7,6 +7,21 @@ enum DefaultRules {
 # Rules/README.md. Override a rule by giving one with the same id in your own file
 # (`--rules FILE`); add rules the same way. The matching rule with the highest priority
 # wins; among equal priorities, the one listed first.
+#
+# Priority bands, highest first, and why each sits where it does:
+#   100+   the capture (or wsdoctor itself) ended the connection: nothing else was seen.
+#   87-99  the opening handshake failed: no close frame can explain more than the answer to the upgrade.
+#   85-86  the first closer broke the protocol itself (its close frame, or frames around it):
+#          the other side's 1002/1007 answers that, so the first close's code must not decide.
+#   78-84  a close code explained by evidence wsdoctor saw (the receiver's bad frame, an expired
+#          token, a burst of messages, the message just before the close).
+#   75-77  a close code wsdoctor saw no cause for: say what was seen and what would settle it.
+#   70-74  a close code read by its registered meaning, with no more evidence than the code.
+#   67     part of the connection could not be analysed and no close frame was seen: the close
+#          may sit in what was not read, so the rules below (which reason from absence) must not speak.
+#   60-66  clean closes, a close frame never answered, and endings with no close frame at all.
+#   55     application close codes (3000-4999): only the application knows them.
+#   0      the catch-all.
 
 rules:
   # --- The capture did not see the end ------------------------------------------------
@@ -123,19 +138,111 @@ rules:
     fix: "Look up what HTTP {handshake.status} means for this server, and check the request the client sent."
     references: ["RFC 6455 §4.1"]
 
+  # Only where the evidence holds: the client offered permessage-deflate, the server sends
+  # frames that really inflate, and no other reserved bit is set. Otherwise RSV1 is the
+  # sender's own violation (protocol-violation-seen below names it).
   - id: extension-header-stripped
     category: broken-proxy
     priority: 87
     when:
-      fact: rsv1_without_extension
-      equals: true
-    summary: "The {rsv1_without_extension.side} sent compressed frames (RSV1) but the handshake wsdoctor saw negotiated no extension: an intermediary removed Sec-WebSocket-Extensions."
+      all:
+        - fact: rsv1_without_extension.side
+          equals: server
+        - fact: handshake.deflate_offered
+          equals: true
+        - fact: rsv1_without_extension.inflates
+          equals: true
+        - not:
+            fact: violations.kinds
+            contains: reserved-bits-set
+    summary: "The server sent compressed frames (RSV1, and they inflate as permessage-deflate) after the client offered permessage-deflate, but the 101 wsdoctor saw negotiated no extension: an intermediary between the server and wsdoctor removed Sec-WebSocket-Extensions from the answer."
     explanation: >-
       RSV1 marks a permessage-deflate message. It is only legal after the extension was
-      agreed in the handshake. When one side compresses but the other side's view of the
-      handshake has no extension, a proxy in between stripped or rewrote the header.
+      agreed in the handshake. The server compresses, so it believes it agreed; the answer
+      that reached wsdoctor says it did not. Something in between stripped or rewrote the header.
     fix: "Make the proxy pass Sec-WebSocket-Extensions through unchanged, or disable permessage-deflate on the server behind it."
     references: ["RFC 7692 §6", "RFC 6455 §5.2"]
+
+  # --- The first closer broke the protocol itself ---------------------------------------
+  - id: illegal-close-reason-answered-1007
+    category: non-utf8-text
+    priority: 86
+    when:
+      all:
+        - fact: close.violation_kinds
+          contains: close-reason-not-utf8
+        - fact: close.echo_code
+          equals: 1007
+    summary: "The {close.initiator}'s close frame carried a reason that is not UTF-8 ({close.violation.detail}; frame {close.violation.frame}, byte {close.violation.offset} of its stream, {close.violation.rfc}), and the {close.receiver} rightly answered 1007 ({close.echo_reason|quoted})."
+    explanation: >-
+      A close frame's reason must be UTF-8 like any text. The 1007 in the {close.receiver}'s log
+      is its answer to the close it received, not a complaint about its own data.
+    fix: "Make the {close.initiator} send close reasons as UTF-8 text (or none at all)."
+    references: ["RFC 6455 §5.5.1", "RFC 6455 §8.1", "RFC 6455 §7.4.1"]
+
+  - id: illegal-close-answered-with-error
+    category: protocol-violation
+    priority: 86
+    when:
+      all:
+        - fact: close.valid
+          equals: false
+        - fact: close.echo_is_error
+          equals: true
+    summary: "The {close.initiator}'s own close frame broke {close.violation.rfc}: {close.violation.kind} in frame {close.violation.frame} at byte {close.violation.offset} ({close.violation.detail}), and the {close.receiver} rightly answered {close.echo_code} ({close.echo_reason|quoted})."
+    explanation: >-
+      The connection was already closing when the {close.receiver} found the close frame
+      itself illegal, and said so with its answer. The {close.receiver}'s {close.echo_code} is
+      the symptom; the close frame the {close.initiator} sent is the cause.
+    fix: "Fix the {close.initiator}'s close frame ({close.violation.kind}, {close.violation.rfc}): send a code allowed on the wire (1000-1003, 1007-1014, 3000-4999), an empty payload or one of at least 2 bytes, at most 125 bytes, and a UTF-8 reason."
+    references: ["RFC 6455 §5.5", "RFC 6455 §5.5.1", "RFC 6455 §7.4.1"]
+
+  - id: closer-violation-answered-with-error
+    category: protocol-violation
+    priority: 86
+    when:
+      all:
+        - fact: closer.violations_before_answer
+          at_least: 1
+        - fact: close.echo_is_error
+          equals: true
+    summary: "The {close.initiator} broke {closer.violation.rfc} around its own close ({closer.violation.kind} in frame {closer.violation.frame} at byte {closer.violation.offset}: {closer.violation.detail}), and the {close.receiver} answered {close.echo_code} ({close.echo_reason|quoted}): the answer names those frames, not the close."
+    explanation: >-
+      The {close.receiver} found the {close.initiator}'s frames illegal (before its close frame,
+      or data sent after it, which RFC 6455 §5.5.1 forbids) and failed the connection; its
+      {close.echo_code} is its answer to them. The close code the {close.initiator} sent is not the cause.
+    fix: "Fix the {close.initiator}'s framing ({closer.violation.kind}, {closer.violation.rfc}), and send nothing after a close frame."
+    references: ["RFC 6455 §5", "RFC 6455 §5.5.1", "RFC 6455 §7.4.1"]
+
+  - id: illegal-close-unanswered
+    category: protocol-violation
+    priority: 85
+    when:
+      all:
+        - fact: close.valid
+          equals: false
+        - fact: close.echoed
+          equals: false
+    summary: "The {close.initiator}'s close frame broke {close.violation.rfc}: {close.violation.kind} in frame {close.violation.frame} at byte {close.violation.offset} ({close.violation.detail}). The {close.receiver} sent no close frame back and TCP ended by {tcp.first_end} from the {tcp.first_end_by}; the fault is the close frame, not the silence."
+    explanation: >-
+      An endpoint that receives an illegal frame fails the connection, and it may do so
+      without sending a close frame (RFC 6455 §7.1.7). Not answering an illegal close is
+      therefore no fault of the {close.receiver}.
+    fix: "Fix the {close.initiator}'s close frame ({close.violation.kind}, {close.violation.rfc}): a code allowed on the wire, an empty payload or one of at least 2 bytes, at most 125 bytes, a UTF-8 reason."
+    references: ["RFC 6455 §5.5", "RFC 6455 §5.5.1", "RFC 6455 §7.1.7", "RFC 6455 §7.4.1"]
+
+  - id: illegal-close-accepted
+    category: protocol-violation
+    priority: 85
+    when:
+      fact: close.valid
+      equals: false
+    summary: "The {close.initiator}'s close frame broke {close.violation.rfc}: {close.violation.kind} in frame {close.violation.frame} at byte {close.violation.offset} ({close.violation.detail}). The {close.receiver} let it pass and answered {close.echo_code}; a stricter peer answers 1002."
+    explanation: >-
+      The closing handshake completed, but the close frame that started it was illegal;
+      another implementation on the {close.receiver}'s side would reject it.
+    fix: "Fix the {close.initiator}'s close frame ({close.violation.kind}, {close.violation.rfc})."
+    references: ["RFC 6455 §5.5.1", "RFC 6455 §7.4.1"]
 
   # --- 1002 Protocol Error ------------------------------------------------------------
   - id: protocol-violation-seen
@@ -145,7 +252,7 @@ rules:
       all:
         - fact: close.code
           equals: 1002
-        - fact: peer.violations
+        - fact: peer.violations_before_close
           at_least: 1
     summary: "The {close.initiator} closed with 1002 because the {close.receiver} broke {peer.violation.rfc}: {peer.violation.kind} in frame {peer.violation.frame} at byte {peer.violation.offset} ({peer.violation.detail})."
     explanation: >-
@@ -155,8 +262,8 @@ rules:
     fix: "Fix the {close.receiver}'s framing ({peer.violation.kind}, {peer.violation.rfc}); both ends must follow RFC 6455 framing exactly."
     references: ["RFC 6455 §7.4.1", "RFC 6455 §5"]
 
-  - id: protocol-error-frames-damaged-in-between
-    category: broken-proxy
+  - id: protocol-error-frames-valid-here
+    category: protocol-error-unexplained
     priority: 75
     when:
       all:
@@ -166,13 +273,16 @@ rules:
           equals: 0
         - fact: connection.incomplete
           equals: false
-    summary: "The {close.initiator} closed with 1002 ({close.reason|quoted}), but every frame wsdoctor saw from the {close.receiver} was valid: the frames were damaged between wsdoctor and the {close.initiator}."
+        - fact: analysis.complete
+          equals: true
+    summary: "The {close.initiator} closed with 1002 ({close.reason|quoted}), yet every frame wsdoctor saw from the {close.receiver} was valid. From where wsdoctor stands there are two explanations: the {close.initiator}'s own parser rejected valid frames, or an intermediary between wsdoctor and the {close.initiator} changed them on the way."
     explanation: >-
-      The endpoint says it received a protocol error, yet the frames as they left the other
-      side were well-formed. Something between wsdoctor's vantage point and the closing
-      endpoint changed them — a proxy, load balancer, TLS terminator or middlebox that
-      re-frames, re-masks or corrupts WebSocket traffic.
-    fix: "Inspect the intermediaries between wsdoctor and the {close.initiator}: capture on the far side of each one to find where valid frames turn invalid."
+      wsdoctor checked every frame the {close.receiver} sent, as it passed wsdoctor, and found
+      none that breaks RFC 6455. What the {close.initiator} received is not in this capture. A
+      proxy, load balancer or TLS terminator on the {close.initiator}'s side of wsdoctor can
+      re-frame or corrupt frames; a WebSocket library can also be wrong. This capture cannot
+      tell the two apart.
+    fix: "Capture on the {close.initiator}'s side of every intermediary (as close to the {close.initiator} as you can) and replay it: frames that are invalid there were changed on the way; the same valid frames mean the {close.initiator}'s WebSocket library is at fault."
     references: ["RFC 6455 §7.4.1", "RFC 6455 §5"]
 
   - id: protocol-error
@@ -181,8 +291,8 @@ rules:
     when:
       fact: close.code
       equals: 1002
-    summary: "The {close.initiator} closed with 1002 Protocol Error ({close.reason|quoted}); the capture is incomplete, so wsdoctor cannot tell which frame was at fault."
-    explanation: "1002 means the data broke the protocol; the offending frame is not in the capture."
+    summary: "The {close.initiator} closed with 1002 Protocol Error ({close.reason|quoted}); the capture is incomplete or wsdoctor could not read all of it, so it cannot tell which frame was at fault."
+    explanation: "1002 means the data broke the protocol; the offending frame is not in what wsdoctor could read."
     fix: "Capture the whole connection from its start, or name its server port with --ws-port, and replay again."
     references: ["RFC 6455 §7.4.1"]
 
@@ -421,6 +531,36 @@ rules:
     explanation: "Codes 3000–3999 are registered by libraries and frameworks; 4000–4999 are private to each application."
     fix: "Look up code {close.code} in the documentation of the {close.initiator}'s application or library."
     references: ["RFC 6455 §7.4.2"]
+
+  # --- What wsdoctor could not read ----------------------------------------------------
+  - id: analysis-incomplete
+    category: not-analysed
+    priority: 67
+    when:
+      all:
+        - fact: analysis.complete
+          equals: false
+        - fact: close.initiator
+          equals: none
+    summary: "wsdoctor could not analyse all of this connection ({analysis.not_analysed}), and saw no close frame in what it could read; it cannot say how the connection ended or who ended it. TCP ended by {tcp.first_end} from the {tcp.first_end_by}."
+    explanation: >-
+      A close frame, or the cause of the close, may sit in the part wsdoctor could not
+      decode. Rather than guess from what is missing, wsdoctor blames no one.
+    fix: "If a limit was hit, raise it (--max-head-size, --max-inflated-size) and replay again; otherwise the bytes shown are not WebSocket as RFC 6455 frames it."
+    references: []
+
+  - id: data-after-close
+    category: protocol-violation
+    priority: 62
+    when:
+      fact: closer.frames_after_close
+      at_least: 1
+    summary: "The {close.initiator} closed with {close.code_name} and then sent more: {closer.frame_after_close.detail} (frame {closer.frame_after_close.frame} at byte {closer.frame_after_close.offset}), which RFC 6455 §5.5.1 forbids. The {close.receiver} answered the close ({close.echo_code}) and discarded what followed it: that data was lost."
+    explanation: >-
+      Once an endpoint has sent its close frame it must send no more data. The receiver
+      ignores anything after the close, so messages sent then never reach the application.
+    fix: "Make the {close.initiator} finish sending before it closes: await pending sends, then close."
+    references: ["RFC 6455 §5.5.1", "RFC 6455 §1.4"]
 
   # --- Clean closes -------------------------------------------------------------------
   - id: close-not-echoed

@@ -1,0 +1,171 @@
+import Capture
+import Diagnosis
+import Testing
+import WebSocketWire
+
+/// Endings read as a sequence, each recorded from a raw peer against real websockets and
+/// aiohttp peers (Fixtures/captures/MANIFEST.md, "Ending scenarios"): the category, the side
+/// blamed, the frame cited and the fix.
+@Suite struct EndingDiagnosisTests {
+    private func evidence(_ diagnosis: ConnectionDiagnosis, _ fact: String) -> FactValue? {
+        diagnosis.evidence.first { $0.fact == fact }?.value
+    }
+
+    @Test func anIllegalCloseCodeAnsweredWith1002IsTheClosersViolation() {
+        let connections = replayFixture("ending-illegal-close-codes.pcap").connections
+        // websockets: 0, 999, 1004, 1005, 1006, 1016, 5000, 65535; aiohttp: 1005, 5000.
+        #expect(connections.count == 10)
+        for connection in connections.prefix(9) {
+            let d = connection.diagnosis
+            #expect(d.id == "illegal-close-answered-with-error")
+            #expect(d.category == "protocol-violation")
+            #expect(evidence(d, "close.initiator") == .string("client"))
+            #expect(evidence(d, "close.violation.kind") == .string("close-code-not-allowed"))
+            #expect(evidence(d, "close.violation.rfc") == .string("RFC 6455 §7.4.1"))
+            #expect(evidence(d, "close.violation.frame") == .int(1))
+            #expect(evidence(d, "close.echo_code") == .int(1002))
+            #expect(d.summary.hasPrefix("The client's own close frame broke RFC 6455 §7.4.1: close-code-not-allowed in frame 1 at byte "))
+            #expect(d.fix.hasPrefix("Fix the client's close frame"))
+        }
+        let codes = connections.compactMap { $0.facts.firstClose?.code }
+        #expect(codes == [0, 999, 1004, 1005, 1006, 1016, 5000, 65535, 1005, 5000])
+        // aiohttp 3.14.5 lets 5000 pass: still the client's violation, not a normal close.
+        let accepted = connections[9].diagnosis
+        #expect(accepted.id == "illegal-close-accepted")
+        #expect(accepted.category == "protocol-violation")
+        #expect(accepted.summary.contains("The server let it pass and answered 1000"))
+    }
+
+    @Test func aMalformedCloseFrameIsBlamedOnItsSender() {
+        let connections = replayFixture("ending-malformed-close.pcap").connections
+        #expect(connections.count == 6)
+        // websockets then aiohttp: a 1-byte payload, 132 bytes, a reason that is not UTF-8.
+        let kinds: [String] = ["close-payload-one-byte", "control-frame-too-long", "close-reason-not-utf8"]
+        for (index, connection) in connections.enumerated() {
+            let d = connection.diagnosis
+            let kind = kinds[index % 3]
+            let cited = kind == "close-reason-not-utf8" ? evidence(d, "close.violation_kinds") : evidence(d, "close.violation.kind")
+            #expect(cited == (kind == "close-reason-not-utf8" ? .list([kind]) : .string(kind)), "connection \(index)")
+            #expect(evidence(d, "close.violation.frame") == .int(1))
+            #expect(evidence(d, "close.initiator") == .string("client"))
+            if kind == "close-reason-not-utf8" {
+                #expect(d.id == "illegal-close-reason-answered-1007")
+                #expect(d.category == "non-utf8-text")
+                #expect(d.fix == "Make the client send close reasons as UTF-8 text (or none at all).")
+            } else {
+                #expect(d.id == "illegal-close-answered-with-error")
+                #expect(d.category == "protocol-violation")
+            }
+        }
+        #expect(evidence(connections[1].diagnosis, "close.violation.rfc") == .string("RFC 6455 §5.5"))
+    }
+
+    @Test func anOversizedServerCloseIsTheServersFaultAnsweredOrNot() {
+        let connections = replayFixture("ending-server-close-too-long.pcap").connections
+        #expect(connections.count == 3)
+        // A websockets client and an aiohttp client each answer 1002.
+        for connection in connections.prefix(2) {
+            #expect(connection.diagnosis.id == "illegal-close-answered-with-error")
+            #expect(evidence(connection.diagnosis, "close.initiator") == .string("server"))
+            #expect(evidence(connection.diagnosis, "close.violation.kind") == .string("control-frame-too-long"))
+        }
+        // Reset by the server before the client could answer: not the client's silence.
+        let unanswered = connections[2].diagnosis
+        #expect(unanswered.id == "illegal-close-unanswered")
+        #expect(unanswered.category == "protocol-violation")
+        #expect(evidence(unanswered, "close.violation.frame") == .int(1))
+        #expect(unanswered.summary.contains("the fault is the close frame, not the silence"))
+        #expect(unanswered.fix.hasPrefix("Fix the server's close frame (control-frame-too-long, RFC 6455 §5.5)"))
+        #expect(connections.allSatisfy { $0.diagnosis.id != "close-not-echoed" })
+    }
+
+    @Test func framesAfterTheCloseAreTheClosersAndWereLost() {
+        for connection in replayFixture("ending-data-after-close.pcap").connections {
+            let d = connection.diagnosis
+            #expect(d.id == "data-after-close")
+            #expect(d.category == "protocol-violation")
+            #expect(evidence(d, "closer.frame_after_close.frame") == .int(2))
+            #expect(d.summary.hasPrefix("The client closed with Normal Closure and then sent more: text frame sent after this side's close frame (frame 2 at byte "))
+            #expect(d.fix.hasPrefix("Make the client finish sending before it closes"))
+        }
+    }
+
+    @Test func aBadFrameJustBeforeACloseIsWhatThe1002Answers() {
+        let connections = replayFixture("ending-violation-then-close.pcap").connections
+        #expect(connections.map(\.diagnosis.id) == ["closer-violation-answered-with-error", "closer-violation-answered-with-error"])
+        #expect(connections.map { evidence($0.diagnosis, "closer.violation.kind") } == [.string("client-frame-unmasked"), .string("reserved-opcode")])
+        #expect(connections.allSatisfy { evidence($0.diagnosis, "closer.violation.frame") == .int(1) && $0.diagnosis.category == "protocol-violation" })
+    }
+
+    @Test func aFailFastServerIsMatchedByteByByte() {
+        for connection in replayFixture("ending-reserved-opcode-byte-by-byte.pcap").connections {
+            let d = connection.diagnosis
+            #expect(d.id == "protocol-violation-seen")
+            #expect(evidence(d, "peer.violation.kind") == .string("reserved-opcode"))
+            #expect(evidence(d, "peer.violation.frame") == .int(1))
+            #expect(d.fix.hasPrefix("Fix the client's framing (reserved-opcode, RFC 6455 §5.2)"))
+            // What the two bytes could not show is said, not guessed.
+            #expect(connection.facts.notices.contains { $0.kind == .truncatedFrame && $0.detail.contains("2 of 6 bytes") })
+        }
+    }
+
+    @Test func rsv1IsAProxyOnlyWhereTheEvidenceSaysSo() {
+        let connections = replayFixture("ending-reserved-bits.pcap").connections
+        #expect(connections.count == 4)
+        // No offer, offer declined, RSV1+RSV2 (websockets), no offer (aiohttp): the client's own violation.
+        #expect(connections.allSatisfy { $0.diagnosis.id == "protocol-violation-seen" && $0.diagnosis.category == "protocol-violation" })
+        #expect(connections.map { evidence($0.diagnosis, "peer.violation.kind") }
+            == [.string("rsv1-without-extension"), .string("rsv1-without-extension"), .string("reserved-bits-set"), .string("rsv1-without-extension")])
+        // The recorded stripped header still points at the intermediary.
+        let stripped = replayFixture("diag-proxy-strips-extension.pcap").connections[0].diagnosis
+        #expect(stripped.id == "extension-header-stripped")
+        #expect(evidence(stripped, "rsv1_without_extension.inflates") == .bool(true))
+    }
+
+    @Test func garbageAfterTheUpgradeIsNotAStrippedExtension() {
+        for connection in replayFixture("ending-garbage-after-upgrade.pcap").connections {
+            let d = connection.diagnosis
+            #expect(d.id == "protocol-violation-seen")
+            #expect(d.category == "protocol-violation")
+            #expect(evidence(d, "peer.violation.kind") == .string("reserved-opcode"))
+            #expect(evidence(d, "peer.violation.frame") == .int(0))
+        }
+    }
+
+    @Test func every1002FrameBeingValidGivesBothExplanations() {
+        let d = replayFixture("diag-proxy-corrupts-1002.pcap").connections[0].diagnosis
+        #expect(d.id == "protocol-error-frames-valid-here")
+        #expect(d.category == "protocol-error-unexplained")
+        #expect(d.summary.contains("the server's own parser rejected valid frames, or an intermediary between wsdoctor and the server changed them"))
+        #expect(d.fix.hasPrefix("Capture on the server's side of every intermediary"))
+    }
+
+    @Test func aRequestHeadOverTheLimitStillLeavesAWorkingSession() {
+        let connection = replayFixture("ending-large-request-head.pcap").connections[0]
+        #expect(connection.facts.handshake?.upgraded == true)
+        #expect(connection.facts.handshake?.requestHeadRead == false)
+        #expect(connection.facts.notices.map(\.kind) == [.headTooLarge])
+        #expect(connection.diagnosis.id == "normal-close")
+    }
+
+    @Test func whatCouldNotBeAnalysedBlamesNoOne() {
+        let d = replayFixture("ending-undecodable-then-reset.pcap").connections[0].diagnosis
+        #expect(d.id == "analysis-incomplete")
+        #expect(d.category == "not-analysed")
+        #expect(d.summary.hasPrefix("wsdoctor could not analyse all of this connection (the client's stream from byte "))
+        #expect(d.summary.contains("it cannot say how the connection ended or who ended it"))
+    }
+
+    @Test func aDeflateBombReportsTheInflatedSizeReached() throws {
+        var configuration = AnalyzerConfiguration()
+        configuration.decoder.maxInflatedMessageSize = 65_536
+        var connections: [FinishedConnection] = []
+        let session = ReplaySession(configuration: configuration, rules: .defaults()) { connections.append($0) }
+        _ = session.replay(file: fixturePath("diag-too-big-deflate-1009.pcap"))
+        let facts = try #require(connections.first?.facts)
+        #expect(facts.notices.contains { $0.kind == .inflatedSizeLimit })
+        // The 126 bytes on the wire inflate past the 64 KiB bound: the size reached is reported.
+        #expect(facts.fromClient.largestMessage > 65_536)
+        #expect(facts.fromClient.messageBytes > 65_536)
+    }
+}
