@@ -77,6 +77,7 @@ class Ledger:
         self.failure_examples: dict[str, str] = {}
         self.connect_failures: collections.Counter[str] = collections.Counter()
         self.slowloris = collections.Counter()      # held, cut, cut-in-time, gave-up
+        self.proxy_gone = False
 
     def opened(self, kind: str, port: int) -> Connection:
         connection = Connection(kind, port, time.time())
@@ -285,6 +286,10 @@ class Load:
             text += b'{"seq": %d, "word": "%s"}\n' % (len(text), rng.choice(words))
         self.big_text = text[:BIG].decode()
 
+    def going(self, deadline: float, margin: float) -> bool:
+        """Whether a client loop starts another client: the round has time left and the proxy runs."""
+        return time.monotonic() < deadline - margin and not self.ledger.proxy_gone
+
     # -- connecting ------------------------------------------------------------
 
     async def tcp(self, kind: str) -> tuple[socket.socket, Connection] | None:
@@ -341,14 +346,14 @@ class Load:
         """Clients that come and go: connect, hold a few seconds with a message now and then, close."""
         rng = random.Random(f"holder-{index}")
         await asyncio.sleep(rng.uniform(0.0, self.args.ramp))
-        while time.monotonic() < deadline - 1.0:
+        while self.going(deadline, 1.0):
             hold = min(rng.uniform(3.0, 20.0), max(0.0, deadline - time.monotonic() - 1.0))
             await self.websocket_session("holder", rng, deflate=rng.random() < 0.3, messages=["hello"], hold=hold)
 
     async def sessions(self, worker: int, deadline: float) -> None:
         """Normal sessions back to back: small messages, some 1 MiB ones, some compressed."""
         rng = random.Random(f"session-{worker}")
-        while time.monotonic() < deadline - 2.0:
+        while self.going(deadline, 2.0):
             deflate = rng.random() < 0.4
             messages: list = [rng.randbytes(rng.randint(1, 2000)) if rng.random() < 0.5 else "x" * rng.randint(1, 2000)
                               for _ in range(rng.randint(1, 8))]
@@ -362,7 +367,7 @@ class Load:
     async def flood(self, deadline: float) -> None:
         """Many upgrades at once, every FLOOD_EVERY seconds."""
         rng = random.Random("flood")
-        while time.monotonic() < deadline - 2.0:
+        while self.going(deadline, 2.0):
             await asyncio.gather(*(self.websocket_session("flood", rng, deflate=rng.random() < 0.5, messages=["flood"])
                                    for _ in range(self.args.flood)))
             await self.pause_until(deadline, self.args.flood_every)
@@ -370,7 +375,7 @@ class Load:
     async def slowloris(self, deadline: float) -> None:
         """Heads sent one byte every 0.5 s, in waves; each client gives up on its own after a while."""
         rng = random.Random("slowloris")
-        while time.monotonic() < deadline - 2.0:
+        while self.going(deadline, 2.0):
             waves = [self.slowloris_one(rng.uniform(0.0, 2.0), deadline) for _ in range(self.args.slowloris)]
             started = time.monotonic()
             await asyncio.gather(*waves)
@@ -425,7 +430,7 @@ class Load:
         payloads = {"rst-bytes": lambda: rng.randbytes(rng.randint(1, 64)),
                     "rst-partial-head": lambda: head[:rng.randint(1, len(head) - 5)],
                     "rst-full-get": lambda: head}
-        while time.monotonic() < deadline - 1.0:
+        while self.going(deadline, 1.0):
             burst = [(kind, make()) for kind, make in payloads.items() for _ in range(self.args.reset_each)]
             await asyncio.gather(*(self.reset_one(kind, data) for kind, data in burst))
             await self.pause_until(deadline, self.args.reset_every)
@@ -446,7 +451,7 @@ class Load:
     async def garbage(self, deadline: float) -> None:
         """Random bytes instead of HTTP, and random bytes after a successful upgrade."""
         rng = random.Random("garbage")
-        while time.monotonic() < deadline - 1.0:
+        while self.going(deadline, 1.0):
             jobs = [self.garbage_one("garbage-head", rng.randbytes(rng.randint(16, 4096))) for _ in range(self.args.garbage_each)]
             jobs += [self.garbage_one("garbage-after-upgrade", rng.randbytes(rng.randint(16, 1024)), upgrade=True)
                      for _ in range(self.args.garbage_each)]
@@ -536,6 +541,7 @@ class Soak:
         while True:
             await asyncio.sleep(self.args.interval - (time.monotonic() - self.started) % self.args.interval)
             if not self.probe.alive():
+                self.ledger.proxy_gone = True
                 return
             await self.row(f"{time.monotonic() - self.started:.0f}")
 
