@@ -34,7 +34,7 @@ import time
 from websockets.asyncio.client import connect
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "Tests", "ProxyTests", "peers"))
-from peers import set_rst_on_close, upgrade_request  # noqa: E402  (the proxy tests' raw-client helpers)
+from peers import echo_once, set_rst_on_close, upgrade_request  # noqa: E402  (the proxy tests' peer helpers)
 
 HOST = "127.0.0.1"
 STEP = 30.0                     # bound on each connect, handshake, echo and close
@@ -321,24 +321,16 @@ class Load:
                                    compression="deflate" if deflate else None) as ws:
                     ends = time.monotonic() + hold
                     for message in messages:
-                        await self.echo(ws, message)
+                        await echo_once(ws, message)
                     while time.monotonic() < ends:
                         await asyncio.sleep(min(ends - time.monotonic(), rng.uniform(2.0, 5.0)))
-                        await self.echo(ws, f"still here {time.time():.3f}")
+                        await echo_once(ws, f"still here {time.time():.3f}")
             self.ledger.sessions_ok[kind] += 1
         except Exception as error:  # noqa: BLE001  (every failure is counted and shown)
             self.ledger.failed(kind, error)
         finally:
             sock.close()
             self.ledger.closed(connection)
-
-    @staticmethod
-    async def echo(ws, message) -> None:
-        await ws.send(message)
-        async with asyncio.timeout(STEP):
-            echoed = await ws.recv()
-        if echoed != message:
-            raise AssertionError(f"echo differs ({len(echoed)} bytes back for {len(message)})")
 
     # -- the kinds of client ---------------------------------------------------------
 
@@ -375,13 +367,15 @@ class Load:
     async def slowloris(self, deadline: float) -> None:
         """Heads sent one byte every 0.5 s, in waves; each client gives up on its own after a while."""
         rng = random.Random("slowloris")
-        while self.going(deadline, 2.0):
-            waves = [self.slowloris_one(rng.uniform(0.0, 2.0), deadline) for _ in range(self.args.slowloris)]
+        # A wave starts only when it can run its full course before the round ends: a head cut
+        # short by the round could not tell whether the proxy would have cut it.
+        while self.going(deadline, SLOWLORIS_GIVE_UP + 3.0):
+            waves = [self.slowloris_one(rng.uniform(0.0, 2.0)) for _ in range(self.args.slowloris)]
             started = time.monotonic()
             await asyncio.gather(*waves)
             await self.pause_until(deadline, self.args.slowloris_every - (time.monotonic() - started))
 
-    async def slowloris_one(self, delay: float, deadline: float) -> None:
+    async def slowloris_one(self, delay: float) -> None:
         await asyncio.sleep(delay)
         made = await self.tcp("slowloris")
         if made is None:
@@ -391,7 +385,7 @@ class Load:
         head = upgrade_request(self.port, "/soak/slowloris")
         self.ledger.slowloris["held"] += 1
         started = time.monotonic()
-        gives_up = min(started + SLOWLORIS_GIVE_UP, deadline)
+        gives_up = started + SLOWLORIS_GIVE_UP
 
         async def trickle() -> None:
             for byte in head:

@@ -5,9 +5,9 @@
 #   bash Benchmarks/soak/run.sh [--duration SECONDS] [--rounds N]
 #
 # 1. builds wsdoctor in release (the normal .build directory),
-# 2. starts, on 127.0.0.1 with free ports:
+# 2. starts, on 127.0.0.1 (ports chosen by the kernel):
 #      Benchmarks/soak/server.py        (Python `websockets` echo server, permessage-deflate)
-#      wsdoctor proxy --upstream ws://SERVER --format json --admin 127.0.0.1:A > reports.jsonl
+#      wsdoctor proxy --upstream ws://SERVER --format json --admin 127.0.0.1:0 > reports.jsonl
 #    with --head-timeout, --upgrade-timeout and --max-connections when this build has them
 #    (found in `wsdoctor proxy --help`),
 # 3. runs Benchmarks/soak/driver.py: DURATION seconds of load in ROUNDS rounds of the same mix
@@ -23,9 +23,10 @@
 # 4. quiesces (QUIESCE seconds at most) and prints the verdict.
 #
 # Environment: DURATION (s of load, default 600; --duration wins), ROUNDS (default: one a
-# minute, 3 to 10; --rounds wins), INTERVAL (s between samples, default 10), QUIESCE (s,
-# default 30), RSS_TOLERANCE_PERCENT and RSS_TOLERANCE_MIB (how far a later round's RSS may
-# exceed the first round's: 10 % of it, or 8 MiB when that is more), HOLDERS (default 2000),
+# minute, at most 10, at least 3 when they can be 20 s long; --rounds wins), INTERVAL (s
+# between samples, default 10), QUIESCE (s, default 30), RSS_TOLERANCE_PERCENT and
+# RSS_TOLERANCE_MIB (how far a later round's RSS may exceed the first round's: 10 % of it,
+# or 8 MiB when that is more), HOLDERS (default 2000),
 # HEAD_TIMEOUT (s, passed as --head-timeout when the build has it, default 5), WSDOCTOR_BIN
 # (a wsdoctor binary to soak instead of building the work tree's). The proxy's reports are
 # kept in bench-out/soak/reports.jsonl. Exit status: 0 all checks passed, 1 one failed,
@@ -59,9 +60,15 @@ while [ $# -gt 0 ]; do
         *) die "unknown argument $1 (see --help)" ;;
     esac
 done
-[[ "$DURATION" =~ ^[0-9]+$ ]] && [ "$DURATION" -ge 10 ] || die "--duration must be whole seconds, at least 10 (got $DURATION)"
-[ -n "$ROUNDS" ] || ROUNDS=$(( DURATION / 60 < 3 ? 3 : (DURATION / 60 > 10 ? 10 : DURATION / 60) ))
+[[ "$DURATION" =~ ^[0-9]+$ ]] && [ "$DURATION" -ge 20 ] || die "--duration must be whole seconds, at least 20 (got $DURATION)"
+if [ -z "$ROUNDS" ]; then # one a minute, at most 10; at least 3 when they can be 20 s long
+    per_minute=$(( DURATION / 60 > 10 ? 10 : DURATION / 60 ))
+    short=$(( DURATION / 20 > 3 ? 3 : DURATION / 20 ))
+    ROUNDS=$(( per_minute > short ? per_minute : short ))
+fi
 [[ "$ROUNDS" =~ ^[0-9]+$ ]] && [ "$ROUNDS" -ge 1 ] || die "--rounds must be a whole number, at least 1 (got $ROUNDS)"
+# A round runs each kind of client at least once (a slow-loris wave takes 18 s).
+[ $(( DURATION / ROUNDS )) -ge 20 ] || die "rounds must be 20 s or longer: --duration $DURATION in $ROUNDS rounds"
 
 TMP="$(mktemp -d)"
 STARTED=()                   # pids of every process this script started
@@ -106,29 +113,6 @@ fi
 [ -x "$WSDOCTOR" ] || die "no binary at $WSDOCTOR"
 
 # --- processes ---------------------------------------------------------------------------
-free_ports() { # free_ports N -> N distinct free TCP ports on 127.0.0.1
-    python3 - "$1" <<'EOF'
-import socket, sys
-held = []
-for _ in range(int(sys.argv[1])):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    held.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in held))
-EOF
-}
-
-wait_listening() { # wait_listening PORT PID NAME: until something listens on 127.0.0.1:PORT (10 s at most)
-    local hex i
-    hex="$(printf '%04X' "$1")"
-    for ((i = 0; i < 100; i++)); do
-        grep -q "^ *[0-9]*: 0100007F:$hex 00000000:0000 0A " /proc/net/tcp && return 0
-        kill -0 "$2" 2>/dev/null || { cat "$TMP/$3.err" >&2; die "$3 exited at start"; }
-        sleep 0.1
-    done
-    die "$3 is not listening on 127.0.0.1:$1"
-}
-
 "$PYTHON" "$HERE/server.py" >"$TMP/server.out" 2>"$TMP/server.err" &
 SERVER_PID=$!
 STARTED+=("$SERVER_PID")
@@ -151,15 +135,22 @@ fi
 grep -q -- '--upgrade-timeout' <<<"$HELP" && LIMITS+=(--upgrade-timeout "$UPGRADE_TIMEOUT")
 grep -q -- '--max-connections' <<<"$HELP" && LIMITS+=(--max-connections "$MAX_CONNECTIONS")
 
+# Port 0 for both: the proxy says the ports it bound in its first notices.
 mkdir -p "$OUT"
 REPORTS="$OUT/reports.jsonl"
-read -r PROXY_PORT ADMIN_PORT <<<"$(free_ports 2)"
-"$WSDOCTOR" proxy --listen "127.0.0.1:$PROXY_PORT" --upstream "ws://127.0.0.1:$SERVER_PORT" --format json \
-    --admin "127.0.0.1:$ADMIN_PORT" "${LIMITS[@]}" >"$REPORTS" 2>"$TMP/proxy.err" &
+"$WSDOCTOR" proxy --listen 127.0.0.1:0 --upstream "ws://127.0.0.1:$SERVER_PORT" --format json \
+    --admin 127.0.0.1:0 "${LIMITS[@]}" >"$REPORTS" 2>"$TMP/proxy.err" &
 PROXY_PID=$!
 STARTED+=("$PROXY_PID")
-wait_listening "$PROXY_PORT" "$PROXY_PID" proxy
-wait_listening "$ADMIN_PORT" "$PROXY_PID" proxy
+PROXY_PORT=""; ADMIN_PORT=""
+for ((i = 0; i < 100; i++)); do
+    PROXY_PORT="$(sed -n 's/.*"wsdoctor proxy listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$REPORTS")"
+    ADMIN_PORT="$(sed -n 's/.*"admin endpoint on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$REPORTS")"
+    [ -n "$PROXY_PORT" ] && [ -n "$ADMIN_PORT" ] && break
+    kill -0 "$PROXY_PID" 2>/dev/null || { cat "$TMP/proxy.err" >&2; die "the proxy exited at start"; }
+    sleep 0.1
+done
+[ -n "$PROXY_PORT" ] && [ -n "$ADMIN_PORT" ] || die "the proxy did not say where it listens: $(head -c 400 "$REPORTS")"
 
 say ""
 say "machine:  $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1); open files $NOFILE"

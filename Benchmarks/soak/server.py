@@ -6,7 +6,7 @@
 Prints {"port": N} once listening, echoes every message back (permessage-deflate when the
 client offers it, messages up to 4 MiB), and exits on SIGTERM or when its parent (run.sh) dies.
 
-Its opening-handshake timeout is 20 s (websockets' default is 10 s): long enough that a
+Its opening-handshake timeout is 30 s (websockets' default is 10 s): long enough that a
 slow-loris client gives up (after 15 s) or is cut by the proxy's head timeout before this
 server would cut it, so the soak can tell which one acted; short enough that, as a real
 server does, it closes the upstream legs that the proxy opened for clients which reset
@@ -30,7 +30,7 @@ from websockets.exceptions import ConnectionClosed
 
 HOST = "127.0.0.1"
 MAX_MESSAGE = 4 * 1024 * 1024
-OPEN_TIMEOUT = 20.0
+OPEN_TIMEOUT = 30.0
 KEEPALIVE = 10.0
 
 
