@@ -425,8 +425,12 @@ class Load:
                     "rst-partial-head": lambda: head[:rng.randint(1, len(head) - 5)],
                     "rst-full-get": lambda: head}
         while self.going(deadline, 1.0):
-            burst = [(kind, make()) for kind, make in payloads.items() for _ in range(self.args.reset_each)]
-            await asyncio.gather(*(self.reset_one(kind, data) for kind, data in burst))
+            # One after another, as a client retrying would: a reset that lands while the proxy
+            # is between accepting and reaching the upstream is the case that leaked; a burst
+            # all at once mostly lands before the accept, or after.
+            for kind, make in payloads.items():
+                for _ in range(self.args.reset_each):
+                    await self.reset_one(kind, make())
             await self.pause_until(deadline, self.args.reset_every)
 
     async def reset_one(self, kind: str, data: bytes) -> None:
