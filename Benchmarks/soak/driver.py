@@ -34,7 +34,7 @@ import time
 from websockets.asyncio.client import connect
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "Tests", "ProxyTests", "peers"))
-from peers import echo_once, set_rst_on_close, upgrade_request  # noqa: E402  (the proxy tests' peer helpers)
+from peers import set_rst_on_close, upgrade_request  # noqa: E402  (the proxy tests' peer helpers)
 
 HOST = "127.0.0.1"
 STEP = 30.0                     # bound on each connect, handshake, echo and close
@@ -321,16 +321,26 @@ class Load:
                                    compression="deflate" if deflate else None) as ws:
                     ends = time.monotonic() + hold
                     for message in messages:
-                        await echo_once(ws, message)
+                        await self.echo(ws, message)
                     while time.monotonic() < ends:
                         await asyncio.sleep(min(ends - time.monotonic(), rng.uniform(2.0, 5.0)))
-                        await echo_once(ws, f"still here {time.time():.3f}")
+                        await self.echo(ws, f"still here {time.time():.3f}")
             self.ledger.sessions_ok[kind] += 1
         except Exception as error:  # noqa: BLE001  (every failure is counted and shown)
             self.ledger.failed(kind, error)
         finally:
             sock.close()
             self.ledger.closed(connection)
+
+    @staticmethod
+    async def echo(ws, message) -> None:
+        """Like the proxy tests' `echo_once`, bounded by STEP rather than their 5 s: on two cores
+        shared with builds, the driver itself is sometimes starved for seconds."""
+        await ws.send(message)
+        async with asyncio.timeout(STEP):
+            echoed = await ws.recv()
+        if echoed != message:
+            raise AssertionError(f"echo differs ({len(echoed)} bytes back for {len(message)})")
 
     # -- the kinds of client ---------------------------------------------------------
 
@@ -525,23 +535,26 @@ class Soak:
     def say(self, line: str = "") -> None:
         print(line, flush=True)
 
-    async def row(self, label: str) -> Sample:
+    async def row(self, label: str, lag: float = 0.0) -> Sample:
         sample = await self.probe.sample()
         self.reports.read()
         late = len(self.reports.late(time.time(), 10.0))
         active = "-" if sample.active is None else f"{sample.active:.0f}"
         self.say(f"{label:>7} {self.ledger.round:>5} {self.ledger.held:>6} {active:>7} {sample.fds:>6} "
                  f"{sample.close_wait:>6} {sample.rss_kib / 1024:>8.1f} {len(self.ledger.connections):>8} "
-                 f"{self.reports.count:>8} {late:>9} {listen_overflows() - self.overflows_at_start:>6}")
+                 f"{self.reports.count:>8} {late:>9} {listen_overflows() - self.overflows_at_start:>6} {lag:>5.1f}")
         return sample
 
     async def sampler(self) -> None:
         while True:
-            await asyncio.sleep(self.args.interval - (time.monotonic() - self.started) % self.args.interval)
+            pause = self.args.interval - (time.monotonic() - self.started) % self.args.interval
+            due = time.monotonic() + pause
+            await asyncio.sleep(pause)
             if not self.probe.alive():
                 self.ledger.proxy_gone = True
                 return
-            await self.row(f"{time.monotonic() - self.started:.0f}")
+            # How late the driver woke up: seconds it was starved, which slows every client too.
+            await self.row(f"{time.monotonic() - self.started:.0f}", lag=time.monotonic() - due)
 
     async def settle(self, seconds: float) -> Sample:
         """Waits (at most `seconds`) for the proxy to hold nothing: the count of active
@@ -566,7 +579,7 @@ class Soak:
                  f"RSS {baseline.rss_kib / 1024:.1f} MiB, connections_active {baseline.active}")
         self.say("")
         self.say(f"{'t s':>7} {'round':>5} {'held':>6} {'active':>7} {'fds':>6} {'CW':>6} {'RSS MiB':>8} "
-                 f"{'made':>8} {'reports':>8} {'late rep':>9} {'ovfl':>6}")
+                 f"{'made':>8} {'reports':>8} {'late rep':>9} {'ovfl':>6} {'lag s':>5}")
         sampler = asyncio.ensure_future(self.sampler())
         round_seconds = args.duration / args.rounds
         for number in range(1, args.rounds + 1):

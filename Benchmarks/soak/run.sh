@@ -161,6 +161,7 @@ say "load:     $DURATION s in $ROUNDS rounds of the same mix, $HOLDERS clients c
 say "columns:  held = connections the driver has open, active = wsdoctor_connections_active, fds and CW"
 say "          (CLOSE-WAIT) = the proxy's, made = connections made, reports = JSON reports written,"
 say "          late rep = connections closed over 10 s ago with no report yet, ovfl = kernel listen overflows"
+say "          (whole host), lag s = how late the driver took its sample (it was starved that long)"
 say ""
 
 status=0
