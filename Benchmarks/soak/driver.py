@@ -57,7 +57,6 @@ class Connection:
     port: int
     opened: float               # wall clock, as the proxy's reports have it
     closed: float | None = None
-    paired: bool = False
     category: str | None = None     # its report's diagnosis category, once paired
 
 
@@ -75,7 +74,6 @@ class Ledger:
         self.failures: collections.Counter[str] = collections.Counter()
         self.failures_by_round: collections.Counter[int] = collections.Counter()
         self.failure_examples: dict[str, str] = {}
-        self.connect_failures: collections.Counter[str] = collections.Counter()
         self.slowloris = collections.Counter()      # held, cut, cut-in-time, gave-up
         self.proxy_gone = False
 
@@ -141,7 +139,6 @@ class Reports:
         if abs(best.opened - opened) > PAIRING_WINDOW:
             return False
         candidates.remove(best)
-        best.paired = True
         best.category = category
         return True
 
@@ -301,7 +298,6 @@ class Load:
                 await asyncio.get_running_loop().sock_connect(sock, (HOST, self.port))
         except (OSError, asyncio.TimeoutError) as error:
             sock.close()
-            self.ledger.connect_failures[kind] += 1
             self.ledger.failed(kind, f"connect: {error!r}")
             return None
         return sock, self.ledger.opened(kind, sock.getsockname()[1])
