@@ -1,4 +1,5 @@
 import Capture
+import CaptureAnalysis
 import Diagnosis
 import Testing
 import WebSocketWire
