@@ -20,6 +20,7 @@ public final class ProxyServer: Sendable {
     public let metrics: LiveMetrics?
     private let state = NIOLockedValueBox(State())
     private let limitLog: LimitLog
+    private let memoryTrimmer = MemoryTrimmer()
 
     private struct State {
         var listener: (any Channel)?
@@ -175,8 +176,12 @@ public final class ProxyServer: Sendable {
         let serverEndpoint = Endpoint(address: configuration.upstream.host, port: UInt16(configuration.upstream.port))
         let session = ProxySession(id: id, client: clientEndpoint, server: serverEndpoint, configuration: configuration.analyzer,
                                    diagnoser: diagnoser, events: events, recorder: recorder, metrics: metrics, loop: loop,
-                                   limits: configuration.limits, limitLog: limitLog) { [state] finished in
-            _ = state.withLockedValue { $0.sessions.removeValue(forKey: finished.id) }
+                                   limits: configuration.limits, limitLog: limitLog) { [state, memoryTrimmer] finished in
+            let open = state.withLockedValue { state -> Int in
+                state.sessions.removeValue(forKey: finished.id)
+                return state.sessions.count
+            }
+            memoryTrimmer.connectionClosed(open: open, on: loop)
         }
         state.withLockedValue { $0.sessions[id] = (loop, NIOLoopBound(session, eventLoop: loop)) }
         // Also for a client that never became active (its handlers never see it close).

@@ -1,0 +1,58 @@
+import NIOConcurrencyHelpers
+import NIOCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Gives memory freed by closed connections back to the system.
+///
+/// glibc keeps what the event-loop threads free in their own arenas instead of returning it,
+/// so after a burst of connections the resident size stays near its peak (88 MB above the
+/// start after 2,000 connections). `malloc_trim(0)` returns the free pages of every arena;
+/// it walks them under their locks and holds up the event loop it runs on for a moment, so
+/// it runs only when the proxy has just become idle or after `closesPerTrim` closes, and
+/// at most once a second. (On an event loop rather than a Dispatch queue: starting
+/// Dispatch's threads would cost descriptors of its own.)
+final class MemoryTrimmer: Sendable {
+    /// Closes between two trims while connections stay open: 1,000, a few MB of buffers.
+    private let closesPerTrim = 1_000
+    private let state = NIOLockedValueBox(State())
+
+    private struct State {
+        var closesSinceTrim = 0
+        var lastTrim: UInt64 = 0
+        var scheduled = false
+    }
+
+    /// A connection closed on `loop`; `open` are still being relayed.
+    func connectionClosed(open: Int, on loop: any EventLoop) {
+        #if canImport(Glibc)
+        let now = NIODeadline.now().uptimeNanoseconds
+        let delay = state.withLockedValue { state -> UInt64? in
+            state.closesSinceTrim += 1
+            guard (open == 0 || state.closesSinceTrim >= closesPerTrim), !state.scheduled else { return nil }
+            state.scheduled = true
+            let next = state.lastTrim + 1_000_000_000
+            return now >= next ? 0 : next - now
+        }
+        guard let delay else { return }
+        loop.scheduleTask(in: .nanoseconds(Int64(delay))) { [state] in
+            state.withLockedValue { state in
+                state.scheduled = false
+                state.closesSinceTrim = 0
+                state.lastTrim = NIODeadline.now().uptimeNanoseconds
+            }
+            _ = Self.mallocTrim?(0)
+        }
+        #endif
+    }
+
+    #if canImport(Glibc)
+    /// glibc's `malloc_trim`, which Swift's Glibc module does not export (it is in malloc.h);
+    /// nil on a C library without it.
+    private static let mallocTrim: (@convention(c) (Int) -> Int32)? = {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") else { return nil }
+        return unsafeBitCast(symbol, to: (@convention(c) (Int) -> Int32).self)
+    }()
+    #endif
+}
