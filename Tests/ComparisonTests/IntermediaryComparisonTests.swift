@@ -3,11 +3,11 @@ import Foundation
 import Testing
 
 /// Both legs of real `websockets` traffic through real intermediaries, recorded with tcpdump
-/// on lo by intermediaries/record_pair.py: socat, nginx, and record.py's Relay. The same
+/// on lo by intermediaries/record_pair.py: socat, nginx, HAProxy, and record.py's Relay. The same
 /// recordings are committed in Fixtures/captures/compare/ and checked without root; as root
 /// (CI) each scenario is also recorded afresh.
 @Suite struct IntermediaryComparisonTests {
-    static let scenarios = ["socat", "nginx-idle", "nginx-reload", "strip-extensions", "close-rewrite"]
+    static let scenarios = ["socat", "nginx-idle", "nginx-reload", "haproxy-tunnel", "strip-extensions", "close-rewrite", "corrupt-utf8"]
 
     @Test(arguments: scenarios)
     func committedRecording(scenario: String) throws {
@@ -72,6 +72,24 @@ import Testing
                 #expect(pair.diagnosis.id == "intermediary-reload")
                 #expect(pair.facts.endedTogether == 3)
             }
+        case "haproxy-tunnel":
+            // HAProxy's tunnel timeout FINs the client; the server's leg it ends too, or leaves
+            // open until the server's own close (1001, its shutdown), which then never reaches
+            // the client — the order varies between runs.
+            let cut = try #require(pair.changes.first { $0.kind == .closedByIntermediary && $0.direction == .serverToClient })
+            #expect(cut.detail.contains("FIN on the near-client leg"))
+            #expect(kinds.contains(.closeDropped) || kinds.filter { $0 == .closedByIntermediary }.count == 2)
+            #expect(pair.diagnosis.id == "intermediary-idle-cut")
+            let idle = try #require(pair.facts.intermediaryIdleBefore)
+            #expect(idle >= 0.9 && idle < 1.5, "timeout tunnel is 1 s; idle \(idle)")
+        case "corrupt-utf8":
+            let altered = try #require(pair.changes.first { $0.kind == .payloadAltered })
+            #expect(altered.direction == .clientToServer)
+            #expect(altered.nearClientFrame == 1 && altered.nearServerFrame == 1)
+            #expect(altered.detail == "message 1: text of 12 bytes became text of 10 bytes")
+            #expect(pair.diagnosis.id == "intermediary-payload-corruption")
+            // Near the server, the server's own 1007 is right: the text it got is not UTF-8.
+            #expect(pair.nearServer.facts.serverClose?.code == 1007)
         case "strip-extensions":
             let stripped = try #require(pair.changes.first { $0.kind == .extensionsRewritten })
             #expect(stripped.direction == .clientToServer)

@@ -46,9 +46,11 @@ public struct ClockOffset: Sendable, Hashable {
         leg == .nearClient ? time : time.adding(seconds: -seconds)
     }
 
-    /// How far apart the bounds allow the true offset to be from `seconds`.
+    /// How wrong `seconds` may be: 0 when the handshakes allow one clock (taken as such), else
+    /// half the interval they allow (10 ms without bounds). Orders of events across the legs
+    /// closer than this are not believed.
     public var uncertainty: Double {
         guard let lowerBound, let upperBound else { return 0.010 }
-        return max(abs(seconds - lowerBound), abs(upperBound - seconds))
+        return seconds == 0 ? 0 : (upperBound - lowerBound) / 2
     }
 }

@@ -218,7 +218,9 @@ public struct PairAligner {
     /// A leg's first end (close frame, FIN or RST, whichever came first) sent by the
     /// intermediary's side — the server's near the client, the client's near the server — is
     /// the intermediary's own doing unless the endpoint it stands for had ended its own leg
-    /// first, earlier: then it was relayed.
+    /// first, earlier on the aligned clocks: then it was relayed. (An endpoint's end a moment
+    /// after the intermediary's is its answer, not the cause: HAProxy's tunnel timeout FINs
+    /// the client and leaves the server's leg open until the server speaks.)
     private func findIntermediaryEnds(into result: inout Result) {
         for direction in FlowDirection.allCases {
             let role = direction.sender

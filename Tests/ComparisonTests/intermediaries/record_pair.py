@@ -13,9 +13,11 @@ wait is bounded; the intermediary is stopped and reaped before exit.
 Scenarios: socat (plain TCP relay), nginx-idle (nginx reverse proxy with
 proxy_read_timeout IDLE seconds, 1 by default; the README's example used 60),
 nginx-reload (three connections exchanging messages while nginx is reloaded with
-SIGHUP; worker_shutdown_timeout 1s makes the old worker close them), strip-extensions and close-rewrite (record.py's Relay
+SIGHUP; worker_shutdown_timeout 1s makes the old worker close them), haproxy-tunnel
+(HAProxy in http mode with timeout tunnel 1s, traffic as nginx-idle), strip-extensions and close-rewrite (record.py's Relay
 removing Sec-WebSocket-Extensions from the request, or turning the server's
-close code 1012 into 1001).
+close code 1012 into 1001), corrupt-utf8 (the Relay re-encoding the client's second
+text message as Latin-1, so the server fails the connection with 1007).
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ ROOT = HERE.parents[2]
 sys.path.insert(0, str(ROOT / "Fixtures" / "record"))
 
 import record  # noqa: E402
-from record import HOST, LO, SETTLE, WS_COMMON, Output, Relay, Tcpdump, echo_handler, free_port, header_hook  # noqa: E402
+from record import (HOST, LO, SETTLE, WS_COMMON, Output, Relay, Tcpdump, echo_handler, encode_frame, free_port,  # noqa: E402
+                    header_hook, nth_data_frame, split_frame)
 from websockets.asyncio.client import connect  # noqa: E402
 from websockets.asyncio.server import serve  # noqa: E402
 from websockets.exceptions import ConnectionClosed  # noqa: E402
@@ -74,6 +77,21 @@ http {{
 """
 
 
+HAPROXY_CONF = """
+defaults
+    mode http
+    timeout connect 2s
+    timeout client 30s
+    timeout server 30s
+    timeout tunnel {idle:g}s
+frontend front
+    bind {host}:{front}
+    default_backend back
+backend back
+    server server {host}:{back}
+"""
+
+
 def wait_port(port: int) -> None:
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
@@ -94,6 +112,10 @@ def start_intermediary(scenario: str, front: int, back: int, tmp: Path, idle: fl
         conf.write_text(NGINX_CONF.format(tmp=tmp, host=HOST, front=front, back=back, idle=60 if reload else idle,
                                           master="on" if reload else "off"))
         cmd = ["nginx", "-p", str(tmp), "-c", str(conf)]
+    elif scenario == "haproxy-tunnel":
+        conf = tmp / "haproxy.cfg"
+        conf.write_text(HAPROXY_CONF.format(host=HOST, front=front, back=back, idle=idle))
+        cmd = ["haproxy", "-db", "-f", str(conf)]
     else:
         return None
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -115,6 +137,12 @@ def rewrite_close(old: int, new: int):
         return frame
 
     return hook
+
+
+def to_latin1(frame: bytes) -> bytes:
+    """A "transcoding" intermediary: the text re-encoded as Latin-1, re-framed with the client's mask."""
+    opcode, key, payload = split_frame(frame)
+    return encode_frame(opcode, payload.decode("utf-8").encode("latin-1"), fin=bool(frame[0] & 0x80), mask=key)
 
 
 async def reloaded(front: int, nginx: subprocess.Popen) -> None:
@@ -152,14 +180,24 @@ async def traffic(scenario: str, front: int, back: int, idle: float, intermediar
         relay = Relay(front, back, c2s_head=header_hook(lambda _: None, "Sec-WebSocket-Extensions", lambda _: None))
     elif scenario == "close-rewrite":
         relay = Relay(front, back, s2c_frame=rewrite_close(1012, 1001))
+    elif scenario == "corrupt-utf8":
+        relay = Relay(front, back, c2s_frame=nth_data_frame(2, to_latin1))
     async with serve(handler, HOST, back, **WS_COMMON):
         if relay:
             await relay.__aenter__()
         try:
             async with asyncio.timeout(idle + 15):
-                async with connect(f"ws://{HOST}:{front}/chat", **WS_COMMON) as ws:
+                compression = None if scenario == "corrupt-utf8" else "deflate"
+                async with connect(f"ws://{HOST}:{front}/chat", compression=compression, **WS_COMMON) as ws:
                     await ws.send("hello through the intermediary")
                     await ws.recv()
+                    if scenario == "corrupt-utf8":
+                        await ws.send("café crème")
+                        try:
+                            await ws.recv()
+                        except ConnectionClosed:
+                            pass
+                        return
                     if scenario == "close-rewrite":
                         try:
                             await ws.recv()
@@ -170,7 +208,7 @@ async def traffic(scenario: str, front: int, back: int, idle: float, intermediar
                     await ws.recv()
                     pong = await ws.ping(b"are you there")
                     await asyncio.wait_for(pong, 5)
-                    if scenario == "nginx-idle":
+                    if scenario in ("nginx-idle", "haproxy-tunnel"):
                         # Say nothing; nginx cuts the connection after proxy_read_timeout.
                         try:
                             await asyncio.wait_for(ws.recv(), idle + 4)
