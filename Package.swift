@@ -76,11 +76,16 @@ let package = Package(
             name: "Reporting",
             dependencies: ["Diagnosis", "WebSocketWire"]
         ),
+        // wsdoctor compare: two captures of one traffic, taken on each side of an intermediary.
+        .target(
+            name: "Comparison",
+            dependencies: ["Capture", "CaptureAnalysis", "Diagnosis", "Reporting", "WebSocketWire"]
+        ),
         .executableTarget(
             name: "wsdoctor",
             dependencies: [
                 "WebSocketWire", "Diagnosis", "Capture", "CaptureAnalysis", "PcapRecording", "Reporting", "LiveProxy",
-                "MetricsReporting",
+                "MetricsReporting", "Comparison",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -115,6 +120,11 @@ let package = Package(
             exclude: ["peers"]
         ),
         .testTarget(name: "ContainerTests", dependencies: []),
+        .testTarget(
+            name: "ComparisonTests",
+            dependencies: ["Comparison", "CaptureAnalysis", "Diagnosis", "WebSocketWire"],
+            exclude: ["intermediaries"]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

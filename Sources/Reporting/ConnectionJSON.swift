@@ -95,23 +95,26 @@ public struct ConnectionJSON: Sendable {
             json.endObject()
         }
         json.endArray()
-        if let diagnosis {
-            json.beginObject("diagnosis")
-            json.string("id", diagnosis.id)
-            json.string("category", diagnosis.category)
-            json.string("summary", diagnosis.summary)
-            json.string("explanation", diagnosis.explanation)
-            json.string("fix", diagnosis.fix)
-            json.beginObject("evidence")
-            for item in diagnosis.evidence { json.value(item.fact, item.value) }
-            json.endObject()
-            json.beginArray("references")
-            for reference in diagnosis.references { json.string(nil, reference) }
-            json.endArray()
-            json.string("rule_source", diagnosis.origin.description)
-            json.endObject()
-        }
+        if let diagnosis { Self.write(diagnosis, into: &json) }
         json.endObject()
         return json.output
+    }
+
+    /// The `diagnosis` object, as connections and compared pairs carry it.
+    public static func write(_ diagnosis: ConnectionDiagnosis, into json: inout JSONWriter) {
+        json.beginObject("diagnosis")
+        json.string("id", diagnosis.id)
+        json.string("category", diagnosis.category)
+        json.string("summary", diagnosis.summary)
+        json.string("explanation", diagnosis.explanation)
+        json.string("fix", diagnosis.fix)
+        json.beginObject("evidence")
+        for item in diagnosis.evidence { json.value(item.fact, item.value) }
+        json.endObject()
+        json.beginArray("references")
+        for reference in diagnosis.references { json.string(nil, reference) }
+        json.endArray()
+        json.string("rule_source", diagnosis.origin.description)
+        json.endObject()
     }
 }

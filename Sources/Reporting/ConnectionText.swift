@@ -44,21 +44,25 @@ public struct ConnectionText: Sendable {
         if facts.incomplete {
             lines.append(field("capture", incompleteSummary(facts)))
         }
-        if let diagnosis {
-            lines.append(field("diagnosis", "\(diagnosis.category): \(diagnosis.summary)"))
-            if !diagnosis.evidence.isEmpty {
-                let evidence = diagnosis.evidence.map { "\($0.fact) = \(redactedEvidence($0))" }.joined(separator: "; ")
-                lines.append(field("evidence", evidence))
-            }
-            lines.append(field("fix", diagnosis.fix))
-            let references = diagnosis.references.isEmpty ? "" : "; see " + diagnosis.references.joined(separator: ", ")
-            lines.append(field("rule", "\(diagnosis.id) (\(diagnosis.origin))\(references)"))
-        }
+        if let diagnosis { lines.append(contentsOf: diagnosisLines(diagnosis)) }
         if let timeline {
             lines.append(contentsOf: timeline.compactMap { timelineLine($0, since: facts.opened) })
             if timelineNotKept > 0 { lines.append("    … \(timelineNotKept) more events not kept") }
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// Diagnosis, evidence, fix and rule lines, as connections and compared pairs show them.
+    public func diagnosisLines(_ diagnosis: ConnectionDiagnosis) -> [String] {
+        var lines = [field("diagnosis", "\(diagnosis.category): \(diagnosis.summary)")]
+        if !diagnosis.evidence.isEmpty {
+            let evidence = diagnosis.evidence.map { "\($0.fact) = \(redactedEvidence($0))" }.joined(separator: "; ")
+            lines.append(field("evidence", evidence))
+        }
+        lines.append(field("fix", diagnosis.fix))
+        let references = diagnosis.references.isEmpty ? "" : "; see " + diagnosis.references.joined(separator: ", ")
+        lines.append(field("rule", "\(diagnosis.id) (\(diagnosis.origin))\(references)"))
+        return lines
     }
 
     private func redactedEvidence(_ evidence: ConnectionDiagnosis.Evidence) -> String {
@@ -175,7 +179,7 @@ public struct ConnectionText: Sendable {
 }
 
 extension String {
-    func padding(to width: Int) -> String {
+    package func padding(to width: Int) -> String {
         count >= width ? self : self + String(repeating: " ", count: width - count)
     }
 }

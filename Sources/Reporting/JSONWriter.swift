@@ -53,6 +53,12 @@ public struct JSONWriter {
         output += value.map { $0 ? "true" : "false" } ?? "null"
     }
 
+    /// A value already rendered as JSON (a connection object inside a comparison).
+    public mutating func raw(_ key: String?, _ json: String) {
+        prefix(key)
+        output += json
+    }
+
     /// A fact's value as the matching JSON type.
     public mutating func value(_ key: String?, _ value: FactValue) {
         switch value {

@@ -17,7 +17,7 @@ struct WSDoctor: ParsableCommand {
             against RFC 6455 and RFC 7692, and reports how each connection ended.
             """,
         version: "0.1.0",
-        subcommands: [Replay.self, Proxy.self, Sniff.self, Explain.self, Rules.self]
+        subcommands: [Replay.self, Compare.self, Proxy.self, Sniff.self, Explain.self, Rules.self]
     )
 
     /// Adds the `WSDOCTOR_*` variables to the arguments of `wsdoctor proxy` and `wsdoctor sniff` before parsing.

@@ -11,7 +11,7 @@ public struct FactDefinition: Sendable {
 /// Every fact a rule condition or summary can name. Rules/README.md documents this list;
 /// a test keeps the two in step.
 public enum FactCatalog {
-    public static let all: [FactDefinition] = connection + analysis + handshake + close + ending + tcp + violations + traffic + pings + token + proxy + correlation
+    public static let all: [FactDefinition] = connection + analysis + handshake + close + ending + tcp + violations + traffic + pings + token + proxy + correlation + pair
 
     public static let byName: [String: FactDefinition] = Dictionary(uniqueKeysWithValues: all.map { ($0.name, $0) })
 

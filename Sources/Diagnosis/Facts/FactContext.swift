@@ -9,6 +9,8 @@ public struct FactContext: Sendable {
     public var waveSize: Int
     /// The JWT found in the handshake, if any.
     public var token: JSONWebTokenClaims?
+    /// What comparing this connection's two legs found (`wsdoctor compare`); nil otherwise.
+    public var pair: PairFacts?
 
     /// Seconds before a close over which the sender's "rate before the close" is measured.
     /// One second: rate limits are counted per second, and a burst shows at this scale.

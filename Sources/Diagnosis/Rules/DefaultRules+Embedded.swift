@@ -2,6 +2,187 @@
 // A test compares it with the files, so a stale copy fails the suite.
 enum DefaultRules {
     static let files: [(name: String, text: String)] = [
+        ("Rules/compare.yaml", ##"""
+# Diagnoses of a pair: one connection captured on both sides of an intermediary
+# (`wsdoctor compare NEAR_CLIENT NEAR_SERVER`). Same format as default.yaml; the pair.*
+# facts are listed in Rules/README.md and are absent outside a comparison, so these rules
+# never match a single connection. They rank above the endpoint rules (at most 101): what
+# both legs prove outweighs what one of them suggests.
+
+rules:
+  - id: intermediary-reload
+    category: intermediary
+    priority: 119
+    when:
+      all:
+        - fact: pair.ended_by_intermediary
+          equals: true
+        - fact: pair.ended_together
+          at_least: 3
+    summary: "The intermediary ended this connection itself, one of {pair.ended_together} it ended within 2 s: it was reloaded or restarted (neither endpoint closed)."
+    explanation: >-
+      On each leg the intermediary's side sent the close frame, FIN or RST while the endpoint
+      it stands for had sent nothing of the kind. Many connections ended at once by the box in
+      between is its reload, restart or deploy (nginx -s reload closes WebSocket connections
+      after worker_shutdown_timeout; a load balancer drains its targets).
+    fix: "Make the intermediary drain WebSocket connections on reload (nginx worker_shutdown_timeout, HAProxy hard-stop-after, a connection-draining timeout on the load balancer), and let clients reconnect with jittered backoff."
+    references: ["RFC 6455 §7.1.5"]
+
+  - id: intermediary-idle-timeout
+    category: intermediary
+    priority: 118
+    when:
+      all:
+        - fact: pair.ended_by_intermediary
+          equals: true
+        - fact: pair.idle_timeout_default
+          present: true
+    summary: "The intermediary ended the connection after {pair.intermediary_idle_before} s without traffic — the default idle timeout of {pair.idle_timeout_default}; neither endpoint closed."
+    explanation: >-
+      The near-server capture shows the server never closed, and the near-client capture shows
+      the client never closed: the box in between cut the connection, and it did so after
+      exactly its idle timeout. Clients report this as 1006 (abnormal closure).
+    fix: "Send pings (WebSocket or application) more often than the idle timeout, or raise the timeout for WebSocket routes (nginx proxy_read_timeout and proxy_send_timeout, AWS ALB idle_timeout.timeout_seconds, HAProxy timeout tunnel)."
+    references: ["RFC 6455 §5.5.2", "RFC 6455 §7.1.5"]
+
+  - id: intermediary-idle-cut
+    category: intermediary
+    priority: 117
+    when:
+      all:
+        - fact: pair.ended_by_intermediary
+          equals: true
+        - fact: pair.intermediary_idle_before
+          at_least: 0.5
+    summary: "The intermediary ended the connection after {pair.intermediary_idle_before} s without traffic; neither endpoint closed. That is its idle timeout (common defaults: nginx proxy_read_timeout 60 s, AWS ALB 60 s, GCP 30 s, Cloudflare 100 s; HAProxy timeout tunnel as configured)."
+    explanation: >-
+      On both legs the intermediary's side ended first while the endpoint it stands for had
+      not: the box in between closed an idle connection. Clients report this as 1006.
+    fix: "Send pings more often than {pair.intermediary_idle_before} s, or raise the intermediary's idle timeout for WebSocket routes (nginx proxy_read_timeout, HAProxy timeout tunnel, the load balancer's idle timeout)."
+    references: ["RFC 6455 §5.5.2", "RFC 6455 §7.1.5"]
+
+  - id: intermediary-ended
+    category: intermediary
+    priority: 116
+    when:
+      fact: pair.ended_by_intermediary
+      equals: true
+    summary: "The intermediary ended the connection while traffic was flowing ({pair.intermediary_idle_before} s after the last frame); neither endpoint closed."
+    explanation: >-
+      A close frame, FIN or RST appeared on a leg from the intermediary's side that the
+      endpoint behind it never sent. With traffic flowing this is not an idle timeout: a
+      limit (message size, connection lifetime, memory), a crash or a reload of the box.
+    fix: "Check the intermediary's logs at that moment for limits it enforces (max connection duration, buffer or message size) and for restarts."
+    references: ["RFC 6455 §7.1.5"]
+
+  - id: intermediary-close-rewritten
+    category: intermediary
+    priority: 115
+    when:
+      fact: pair.close_rewritten
+      equals: true
+    summary: "The intermediary rewrote a close frame: the near-server leg carried {pair.close_code_near_server}, the client got {pair.close_code_near_client}."
+    explanation: >-
+      The endpoint's close code and reason tell the other side why (1012: restarting, retry
+      soon; 1008: policy). An intermediary that replaces them hides the reason, and clients
+      take the wrong action (a restart's 1012 becoming 1006 or 1001 stops a quick reconnect).
+    fix: "Configure the intermediary to relay close frames unchanged (a WebSocket-aware proxy must not re-encode them), or upgrade it."
+    references: ["RFC 6455 §5.5.1", "RFC 6455 §7.4"]
+
+  - id: intermediary-close-lost
+    category: intermediary
+    priority: 114
+    when:
+      fact: pair.close_lost
+      equals: true
+    summary: "A close frame an endpoint sent never reached the other endpoint: the intermediary dropped it (first close near the client {pair.close_code_near_client}, near the server {pair.close_code_near_server})."
+    explanation: >-
+      One leg carries the endpoint's close frame and the other does not: the intermediary
+      ended that leg without passing the close on, so the far endpoint sees 1006 instead of
+      the code that was sent.
+    fix: "Make the intermediary relay the close frame before closing TCP (a proxy that closes both sockets at once loses it)."
+    references: ["RFC 6455 §7.1.2"]
+
+  - id: intermediary-stripped-extensions
+    category: intermediary
+    priority: 113
+    when:
+      any:
+        - all:
+            - fact: pair.extensions_offered_near_client
+              present: true
+            - fact: pair.extensions_offered_near_server
+              present: false
+        - all:
+            - fact: pair.extensions_accepted_near_server
+              present: true
+            - fact: pair.extensions_accepted_near_client
+              present: false
+    summary: "The intermediary stripped Sec-WebSocket-Extensions: the client offered {pair.extensions_offered_near_client|quoted}, the server saw {pair.extensions_offered_near_server|quoted} and accepted {pair.extensions_accepted_near_server|quoted}, the client got {pair.extensions_accepted_near_client|quoted}."
+    explanation: >-
+      Extensions are negotiated end to end. Stripping the offer costs only compression; but
+      stripping the answer while the server still compresses makes the client see RSV1 set
+      without an extension and fail the connection (1002).
+    fix: "Let the intermediary pass Sec-WebSocket-Extensions both ways, or disable permessage-deflate on the server for clients behind it."
+    references: ["RFC 6455 §9.1", "RFC 7692 §5"]
+
+  - id: intermediary-payload-corruption
+    category: intermediary
+    priority: 112
+    when:
+      fact: pair.payload_altered
+      at_least: 1
+    summary: "The intermediary altered the payload of {pair.payload_altered} message(s) (size, type, or text that became invalid UTF-8 in between)."
+    explanation: >-
+      A message left one endpoint with one shape and reached the other with another. A
+      WebSocket proxy must relay payloads unchanged; text re-encoded by a non-WebSocket-aware
+      box can turn valid UTF-8 invalid, and the receiver fails the connection with 1007.
+    fix: "Find what rewrites bodies between the two capture points (content filters, antivirus or DLP proxies, charset conversion) and exempt WebSocket routes."
+    references: ["RFC 6455 §5.6", "RFC 6455 §8.1"]
+
+  - id: intermediary-keepalive-answered
+    category: intermediary
+    priority: 111
+    when:
+      fact: pair.keepalive_answered_between
+      equals: true
+    summary: "The intermediary answered keepalives itself: pongs reached the pinging endpoint that the other endpoint never sent, so a dead or stuck peer looks alive."
+    explanation: >-
+      Pings test the whole path to the other endpoint. An intermediary that answers them (or
+      sends its own) keeps the connection looking healthy while the endpoint behind it may be
+      hung; the failure then surfaces much later as a timeout.
+    fix: "Use application-level heartbeats that only the real endpoint can answer, or turn off ping handling in the intermediary."
+    references: ["RFC 6455 §5.5.2", "RFC 6455 §5.5.3"]
+
+  - id: transparent
+    category: transparent
+    priority: 110
+    when:
+      all:
+        - fact: pair.compared
+          equals: true
+        - fact: pair.changes
+          equals: 0
+    summary: "The intermediary passed everything unchanged: same handshake, messages, control frames and close on both legs. The ending is the endpoints' own (first close by {close.initiator}, code {close.code}; TCP {tcp.end})."
+    explanation: >-
+      Both captures show the same traffic, so nothing in between caused this ending; the
+      endpoints' diagnoses (near_client and near_server) apply, now proven on both legs.
+    fix: "Look at the endpoints: the diagnosis of each leg says which side ended the connection and why."
+    references: []
+
+  - id: intermediary-altered
+    category: intermediary
+    # Lowest of all but the catch-all: an endpoint's own diagnosis explains the ending
+    # better than changes that did not end anything (a Host rewrite, re-framing).
+    priority: 1
+    when:
+      fact: pair.changes
+      at_least: 1
+    summary: "The intermediary changed the traffic ({pair.change_kinds}) but did not end the connection; nothing in the endpoints' behaviour explains the ending."
+    explanation: "The differences listed under changes are what the box in between did; none of them is a known cause of a close by itself."
+    fix: "Read the changes in order; a change just before the close is the likeliest cause."
+    references: []
+"""##),
         ("Rules/default.yaml", ##"""
 # wsdoctor's default diagnosis rules. The format and every fact are described in
 # Rules/README.md. Override a rule by giving one with the same id in your own file

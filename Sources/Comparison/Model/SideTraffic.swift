@@ -1,0 +1,58 @@
+import Diagnosis
+import WebSocketWire
+
+/// What one side sent on one leg, kept small for alignment: per message its shape, per
+/// control frame its payload (at most 125 bytes), and the close. Payload bytes of data
+/// messages are never kept.
+public struct SideTraffic: Sendable {
+    public struct Message: Sendable, Hashable {
+        public var info: MessageInfo
+        public var at: Timestamp
+        /// Whether the message's first frame was masked.
+        public var masked: Bool
+        /// Size after inflation (the wire size when it could not be inflated).
+        public var size: Int64 { info.size ?? info.wireSize }
+    }
+
+    public struct Control: Sendable, Hashable {
+        public enum Kind: String, Sendable { case ping, pong }
+        public var kind: Kind
+        public var frameIndex: Int
+        public var payload: [UInt8]
+        public var at: Timestamp
+    }
+
+    public var messages: [Message] = []
+    public var controls: [Control] = []
+    public var close: CloseFrameInfo?
+    public var closeAt: Timestamp?
+    /// The latest frame time, for idle measurements.
+    public var lastFrameAt: Timestamp?
+
+    /// Splits a recorded timeline into what each side sent.
+    public static func split(_ timeline: [TimelineEntry]) -> [Side: SideTraffic] {
+        var traffic: [Side: SideTraffic] = [.client: SideTraffic(), .server: SideTraffic()]
+        var openingMasked: [Side: Bool] = [:]
+        for entry in timeline {
+            switch entry.event {
+            case .frame(let frame):
+                traffic[frame.side]!.lastFrameAt = entry.at
+                if frame.opcode == .text || frame.opcode == .binary { openingMasked[frame.side] = frame.masked }
+            case .message(let message):
+                traffic[message.side]!.messages.append(Message(info: message, at: entry.at, masked: openingMasked[message.side] ?? false))
+            case .ping(let ping):
+                traffic[ping.side]!.controls.append(Control(kind: .ping, frameIndex: ping.frameIndex, payload: ping.payload, at: entry.at))
+            case .pong(let pong):
+                traffic[pong.side]!.controls.append(Control(kind: .pong, frameIndex: pong.frameIndex, payload: pong.payload, at: entry.at))
+            case .close(let close):
+                if traffic[close.side]!.close == nil {
+                    traffic[close.side]!.close = close
+                    traffic[close.side]!.closeAt = entry.at
+                }
+            case .request, .response, .handshake, .resynchronised, .violation, .notice, .stopped:
+                break
+            }
+        }
+        return traffic
+    }
+}
