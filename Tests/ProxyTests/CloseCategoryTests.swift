@@ -191,7 +191,7 @@ extension ProxyTests {
             #expect(connection["close"]?["initiator"]?.string == "server")
             let evidence = connection["diagnosis"]?["evidence"]
             #expect(evidence?["jwt.source"]?.string == "authorization", "\(connection)")
-            #expect(abs(evidence?["jwt.end_after_expiry"]?.double ?? 99) < 0.5, "the close came as the token expired: \(connection)")
+            #expect(abs(evidence?["jwt.end_after_expiry"]?.double ?? 99) < 1.5, "the close came as the token expired (the rule allows 2 s; a loaded machine is late): \(connection)")
             try await expectCleanStop(proxy, counts: ["policy": 1])
         }
     }
