@@ -727,7 +727,7 @@ rules:
     explanation: >-
       A close frame, or the cause of the close, may sit in the part wsdoctor could not
       decode. Rather than guess from what is missing, wsdoctor blames no one.
-    fix: "If a limit was hit, raise it (--max-head-size, --max-inflated-size) and replay again; otherwise the bytes shown are not WebSocket as RFC 6455 frames it."
+    fix: "If a limit was hit, raise it (--max-head-size, --max-inflated-size) and replay again; otherwise that stream is not RFC 6455 framing from that byte on: look at the program that sent it."
     references: []
 
   - id: data-after-close
