@@ -50,6 +50,25 @@ import Testing
         #expect(numeric.message.contains("compares numbers, but `close.reason` is a string"))
     }
 
+    @Test func nearNeedsNumbersAndATolerance() throws {
+        let near = valid.replacingOccurrences(of: "equals: 4002", with: "near: [60, 100]\n          within: 2")
+        let rules = try RuleSet.parse(yaml: near, file: "mine.yaml")
+        guard case .all(let parts)? = rules[0].condition, case .compare(_, .near(let values, let tolerance)) = parts[0] else {
+            Issue.record("`near:` with `within:` parses as one test")
+            return
+        }
+        #expect(values == [60, 100] && tolerance == 2)
+        let idle = Condition.compare(fact: "tcp.idle_before_end", .near(values, tolerance: tolerance))
+        #expect(idle.holds(in: ["tcp.idle_before_end": .number(101.5)]) && idle.holds(in: ["tcp.idle_before_end": .number(58)]))
+        #expect(!idle.holds(in: ["tcp.idle_before_end": .number(63)]) && !idle.holds(in: [:]))
+        let noTolerance = try #require(error(valid.replacingOccurrences(of: "equals: 4002", with: "near: [60, 100]")))
+        #expect(noTolerance.line == 7 && noTolerance.message.contains("`near:` needs `within:`"))
+        let stray = try #require(error(valid.replacingOccurrences(of: "equals: 4002", with: "equals: 4002\n          within: 2")))
+        #expect(stray.line == 9 && stray.message.contains("`within:` goes with `near:` only"))
+        let text = try #require(error(valid.replacingOccurrences(of: "matches: '(?i)slow'", with: "near: [1]\n          within: 1")))
+        #expect(text.message.contains("`near` compares numbers"))
+    }
+
     @Test func badRegexIsRefused() throws {
         let e = try #require(error(valid.replacingOccurrences(of: "'(?i)slow'", with: "'(unclosed'")))
         #expect(e.line == 10 && e.message.contains("not a valid regular expression"))

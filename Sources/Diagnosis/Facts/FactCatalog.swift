@@ -149,9 +149,6 @@ public enum FactCatalog {
         fact("tcp.first_end", .string, "the first way TCP started to end: fin, rst or capture-end") { c in c.facts.transport.firstEnd.map { .string($0.rawValue) } },
         fact("tcp.reset_by", .string, "side that sent a RST") { c in c.facts.transport.resetBy.map { .string($0.rawValue) } },
         fact("tcp.idle_before_end", .number, "seconds without a byte either way before TCP started to end") { c in c.facts.transport.idleBeforeEnd.map { .number($0) } },
-        fact("tcp.idle_at_common_timeout", .bool, "tcp.idle_before_end is within 2 s of a common intermediary idle timeout (30, 60, 90, 100, 120, 300, 350, 600, 900 or 3600 s)") { c in
-            c.facts.transport.idleBeforeEnd.map { idle in .bool(commonIdleTimeouts.contains { abs(idle - $0) <= 2 }) }
-        },
     ]
 
     static let violations: [FactDefinition] = [
@@ -266,7 +263,6 @@ public enum FactCatalog {
 
     // MARK: Helpers
 
-    static let commonIdleTimeouts: [Double] = [30, 60, 90, 100, 120, 300, 350, 600, 900, 3600]
 
     private static func fact(_ name: String, _ type: FactType, _ meaning: String,
                              _ compute: @escaping @Sendable (FactContext) -> FactValue?) -> FactDefinition {

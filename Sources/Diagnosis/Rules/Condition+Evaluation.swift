@@ -23,6 +23,7 @@ extension Comparison {
         case .atLeast(let bound): return value.numeric.map { $0 >= bound } ?? false
         case .lessThan(let bound): return value.numeric.map { $0 < bound } ?? false
         case .atMost(let bound): return value.numeric.map { $0 <= bound } ?? false
+        case .near(let values, let tolerance): return value.numeric.map { number in values.contains { abs(number - $0) <= tolerance } } ?? false
         case .matches(let pattern):
             if case .string(let text) = value { return pattern.matches(text) }
             return false

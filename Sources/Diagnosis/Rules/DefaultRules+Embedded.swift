@@ -820,11 +820,12 @@ rules:
       all:
         - fact: close.initiator
           equals: none
-        - fact: tcp.idle_at_common_timeout
-          equals: true
+        # Common intermediary idle timeouts: GCP 30 s; nginx proxy_read_timeout and AWS ALB
+        # 60 s; 90 s; Cloudflare 100 s; 120 s; 300 s; AWS NLB 350 s; 600 s; 900 s; 1 h.
         - fact: tcp.idle_before_end
-          at_least: 25
-    summary: "No close frame: after {tcp.idle_before_end} s of silence the {tcp.first_end_by} ended TCP ({tcp.first_end}) — exactly a typical intermediary idle timeout."
+          near: [30, 60, 90, 100, 120, 300, 350, 600, 900, 3600]
+          within: 2
+    summary: "No close frame: after {tcp.idle_before_end} s of silence the {tcp.first_end_by} ended TCP ({tcp.first_end}) — within 2 s of a typical intermediary idle timeout."
     explanation: >-
       Proxies and load balancers close connections that carry no traffic for a fixed time
       (60 s is common: nginx proxy_read_timeout, AWS ALB; Cloudflare 100 s). They close TCP

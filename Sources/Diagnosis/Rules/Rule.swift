@@ -72,6 +72,8 @@ public enum Comparison: Sendable {
     case atLeast(Double)
     case lessThan(Double)
     case atMost(Double)
+    /// Within `tolerance` of one of `values` (`near:` with `within:`).
+    case near([Double], tolerance: Double)
     /// Regular expression searched in a string fact (anywhere; anchor with ^ and $).
     case matches(RegexPattern)
     /// A list fact contains the string.

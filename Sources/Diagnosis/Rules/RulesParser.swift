@@ -6,7 +6,7 @@ import Yams
 enum RulesParser {
     static let ruleFields = ["id", "category", "priority", "when", "summary", "explanation", "fix", "references"]
     static let requiredFields = ["id", "category", "summary", "explanation", "fix"]
-    static let operators = ["equals", "not_equals", "in", "greater_than", "at_least", "less_than", "at_most", "matches", "contains", "present"]
+    static let operators = ["equals", "not_equals", "in", "greater_than", "at_least", "less_than", "at_most", "near", "matches", "contains", "present"]
 
     static func parse(yaml: String, file: String) throws(RulesError) -> [Rule] {
         let root: Node?
@@ -170,7 +170,9 @@ enum RulesParser {
         guard let definition = FactCatalog.byName[name] else {
             throw context.error(at: factEntry.value, "unknown fact `\(name)`\(factHint(name))")
         }
-        let tests = mapping.filter { $0.key.string != "fact" }
+        // `within:` is not a test of its own: it is `near:`'s tolerance.
+        let tolerance = mapping.first { $0.key.string == "within" }
+        let tests = mapping.filter { $0.key.string != "fact" && $0.key.string != "within" }
         guard tests.count == 1, let test = tests.first else {
             throw context.error(at: node, "fact `\(name)` needs exactly one test: \(operators.joined(separator: ", "))")
         }
@@ -179,7 +181,32 @@ enum RulesParser {
             let hint = closestName(to: op, among: operators).map { "; did you mean `\($0)`?" } ?? "; tests are \(operators.joined(separator: ", "))"
             throw context.error(at: test.key, "unknown test `\(op)`\(hint)")
         }
+        if op == "near" { return .compare(fact: name, try parseNear(test.value, within: tolerance?.value, definition, node, context)) }
+        if let tolerance { throw context.error(at: tolerance.key, "`within:` goes with `near:` only, e.g. `near: [60, 100]` and `within: 2`") }
         return .compare(fact: name, try parseComparison(op, test.value, definition, context))
+    }
+
+    /// `near: [60, 100]` with `within: 2`: the fact is within 2 of 60 or of 100.
+    private static func parseNear(_ node: Node, within: Node?, _ fact: FactDefinition, _ condition: Node,
+                                  _ context: Context) throws(RulesError) -> Comparison {
+        guard fact.type.isNumeric else {
+            throw context.error(at: node, "`near` compares numbers, but `\(fact.name)` is a \(fact.type.rawValue)")
+        }
+        guard case .sequence(let items) = node, !items.isEmpty else {
+            throw context.error(at: node, "`near:` takes a list of numbers, e.g. `near: [60, 100]`")
+        }
+        var values: [Double] = []
+        for item in items {
+            guard let number = item.float ?? item.int.map(Double.init), case .scalar = item else {
+                throw context.error(at: item, "`near:` takes numbers only, e.g. `near: [60, 100]`")
+            }
+            values.append(number)
+        }
+        guard let within else { throw context.error(at: condition, "`near:` needs `within:`, how far off still counts, e.g. `within: 2`") }
+        guard let tolerance = within.float ?? within.int.map(Double.init), case .scalar = within, tolerance >= 0 else {
+            throw context.error(at: within, "`within:` needs a number of zero or more, e.g. `within: 2`")
+        }
+        return .near(values, tolerance: tolerance)
     }
 
     private static func parseComparison(_ op: String, _ node: Node, _ fact: FactDefinition, _ context: Context) throws(RulesError) -> Comparison {
