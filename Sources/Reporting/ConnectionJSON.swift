@@ -37,15 +37,7 @@ public struct ConnectionJSON: Sendable {
         }
         json.number("http_requests_before_upgrade", facts.httpRequestsBeforeUpgrade)
         json.beginObject("close")
-        json.string("initiator", facts.closeInitiator?.rawValue ?? "none")
-        json.number("code", facts.firstClose?.code)
-        json.string("code_name", facts.firstClose?.code.map { CloseCode.name(of: $0) })
-        json.string("reason", facts.firstClose?.reason)
-        json.number("echo_code", facts.echoClose?.code)
-        json.string("echo_reason", facts.echoClose?.reason)
-        json.bool("handshake_complete", facts.closeHandshakeComplete)
-        json.string("transport", facts.transport.end?.rawValue)
-        json.string("transport_first_by", facts.transport.firstEndBy?.rawValue)
+        json.closeFields(facts)
         json.endObject()
         json.beginObject("traffic")
         for side in Side.allCases {
@@ -97,18 +89,7 @@ public struct ConnectionJSON: Sendable {
         json.endArray()
         if let diagnosis {
             json.beginObject("diagnosis")
-            json.string("id", diagnosis.id)
-            json.string("category", diagnosis.category)
-            json.string("summary", diagnosis.summary)
-            json.string("explanation", diagnosis.explanation)
-            json.string("fix", diagnosis.fix)
-            json.beginObject("evidence")
-            for item in diagnosis.evidence { json.value(item.fact, item.value) }
-            json.endObject()
-            json.beginArray("references")
-            for reference in diagnosis.references { json.string(nil, reference) }
-            json.endArray()
-            json.string("rule_source", diagnosis.origin.description)
+            json.diagnosisFields(diagnosis)
             json.endObject()
         }
         json.endObject()

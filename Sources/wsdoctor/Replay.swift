@@ -38,6 +38,9 @@ struct Replay: ParsableCommand {
     @Flag(help: "List every frame of each connection.")
     var frames = false
 
+    @Option(help: "Also write the WebSocket connections to FILE as HAR 1.2, as Chrome DevTools exports them (payloads redacted).")
+    var har: String?
+
     @Flag(help: "Print credentials (Authorization, Cookie, token query parameters) instead of redacting them.")
     var showSecrets = false
 
@@ -66,16 +69,18 @@ struct Replay: ParsableCommand {
         var configuration = AnalyzerConfiguration()
         configuration.decoder.maxHeadSize = maxHeadSize
         configuration.decoder.maxInflatedMessageSize = maxInflatedSize
-        configuration.recordTimeline = frames
+        configuration.recordTimeline = frames || har != nil
         let output = Output()
         let rules = try loadRules(ruleFiles)
         var failures = 0
         var categories = CategoryCounts()
+        var harLog = har.map { _ in HARLog(redaction: redaction) }
 
         for file in files {
             var printedAny = false
             let session = ReplaySession(configuration: configuration, rules: rules, webSocketPorts: Set(webSocketPorts)) { connection in
                 categories.add(connection.diagnosis.category)
+                harLog?.add(connection)
                 switch format {
                 case .text:
                     if printedAny { output.line("") }
@@ -108,6 +113,7 @@ struct Replay: ParsableCommand {
             output.line(categories.json)
         }
         output.flush()
+        if let har, let harLog { try writeReportFile(harLog.document(version: WSDoctor.configuration.version), to: har) }
         if failures > 0 { throw ExitCode(1) }
     }
 }
