@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Installs what wsdoctor's build, tests and fixture recorder need on Debian 12:
-#   - apt packages (libpcap/zlib headers, tcpdump, tshark, socat, python3-venv)
+#   - apt packages (libpcap/zlib headers, tcpdump, tshark, socat, python3-venv, chromium for the HTML report tests)
 #   - the Python virtual environment .venv/ at the repo top with Fixtures/requirements.txt
 # Idempotent; prints one line per thing it installed and nothing when all is present.
 # Needs root (or sudo) only when apt packages are missing.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-APT_PACKAGES=(libpcap-dev zlib1g-dev tcpdump tshark socat python3-venv)
+APT_PACKAGES=(libpcap-dev zlib1g-dev tcpdump tshark socat python3-venv chromium)
 REQUIREMENTS="$ROOT/Fixtures/requirements.txt"
 VENV="$ROOT/.venv"
 STAMP="$VENV/.requirements.sha256"

@@ -57,27 +57,11 @@ public struct ConnectionJSON: Sendable {
         }
         json.endObject()
         json.beginArray("violations")
-        for violation in facts.violations {
-            json.beginObject()
-            json.string("side", violation.side.rawValue)
-            json.string("kind", violation.kind.rawValue)
-            json.string("rfc", violation.rfc)
-            json.number("frame", violation.frameIndex)
-            json.number("offset", violation.streamOffset)
-            json.string("detail", violation.detail)
-            json.endObject()
-        }
+        for violation in facts.violations { json.violation(violation) }
         json.endArray()
         json.number("violations_not_kept", facts.violationsNotKept)
         json.beginArray("notices")
-        for notice in facts.notices {
-            json.beginObject()
-            json.string("side", notice.side.rawValue)
-            json.string("kind", notice.kind.rawValue)
-            json.number("offset", notice.offset)
-            json.string("detail", notice.detail)
-            json.endObject()
-        }
+        for notice in facts.notices { json.notice(notice) }
         for stop in facts.undecodable {
             json.beginObject()
             json.string("side", stop.side.rawValue)

@@ -31,4 +31,26 @@ extension JSONWriter {
         endArray()
         string("rule_source", diagnosis.origin.description)
     }
+
+    /// One violation: side, kind, RFC section, frame index and stream offset.
+    mutating func violation(_ violation: Violation) {
+        beginObject()
+        string("side", violation.side.rawValue)
+        string("kind", violation.kind.rawValue)
+        string("rfc", violation.rfc)
+        number("frame", violation.frameIndex)
+        number("offset", violation.streamOffset)
+        string("detail", violation.detail)
+        endObject()
+    }
+
+    /// One decoder notice: what could not be fully checked.
+    mutating func notice(_ notice: DecoderNotice) {
+        beginObject()
+        string("side", notice.side.rawValue)
+        string("kind", notice.kind.rawValue)
+        number("offset", notice.offset)
+        string("detail", notice.detail)
+        endObject()
+    }
 }

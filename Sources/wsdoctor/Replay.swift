@@ -41,6 +41,9 @@ struct Replay: ParsableCommand {
     @Option(help: "Also write the WebSocket connections to FILE as HAR 1.2, as Chrome DevTools exports them (payloads redacted).")
     var har: String?
 
+    @Option(help: "Also write a self-contained HTML report to FILE: every connection on one time axis, and each one's timeline, close and diagnosis.")
+    var html: String?
+
     @Flag(help: "Print credentials (Authorization, Cookie, token query parameters) instead of redacting them.")
     var showSecrets = false
 
@@ -69,18 +72,20 @@ struct Replay: ParsableCommand {
         var configuration = AnalyzerConfiguration()
         configuration.decoder.maxHeadSize = maxHeadSize
         configuration.decoder.maxInflatedMessageSize = maxInflatedSize
-        configuration.recordTimeline = frames || har != nil
+        configuration.recordTimeline = frames || har != nil || html != nil
         let output = Output()
         let rules = try loadRules(ruleFiles)
         var failures = 0
         var categories = CategoryCounts()
         var harLog = har.map { _ in HARLog(redaction: redaction) }
+        var htmlReport = html.map { _ in HTMLReport(redaction: redaction) }
 
         for file in files {
             var printedAny = false
             let session = ReplaySession(configuration: configuration, rules: rules, webSocketPorts: Set(webSocketPorts)) { connection in
                 categories.add(connection.diagnosis.category)
                 harLog?.add(connection)
+                htmlReport?.add(connection, capture: files.count > 1 ? file : nil)
                 switch format {
                 case .text:
                     if printedAny { output.line("") }
@@ -114,6 +119,11 @@ struct Replay: ParsableCommand {
         }
         output.flush()
         if let har, let harLog { try writeReportFile(harLog.document(version: WSDoctor.configuration.version), to: har) }
+        if let html, let htmlReport {
+            let names = files.map { $0.split(separator: "/").last.map(String.init) ?? $0 }
+            let title = "wsdoctor: " + (names.count == 1 ? names[0] : "\(names.count) captures")
+            try writeReportFile(htmlReport.document(title: title, source: "replay of " + names.joined(separator: ", "), generated: wallClockNow()), to: html)
+        }
         if failures > 0 { throw ExitCode(1) }
     }
 }
