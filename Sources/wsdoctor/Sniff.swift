@@ -57,6 +57,12 @@ struct Sniff: ParsableCommand {
     @Option(help: "Stop after this many seconds, as if interrupted.")
     var duration: Double?
 
+    @Option(help: "Also keep a self-contained HTML report of the finished connections in FILE, rewritten every few seconds and at stop.")
+    var html: String?
+
+    @Option(help: "Also keep the finished WebSocket connections in FILE as HAR 1.2 (Chrome DevTools' format), rewritten every few seconds and at stop.")
+    var har: String?
+
     @Flag(help: "List every frame of each connection with its report (text format).")
     var frames = false
 
@@ -84,9 +90,10 @@ struct Sniff: ParsableCommand {
         let rules = try loadRules(ruleFiles)
         var analyzer = AnalyzerConfiguration()
         analyzer.decoder.maxInflatedMessageSize = maxInflatedSize
-        analyzer.recordTimeline = frames && format == .text
+        analyzer.recordTimeline = (frames && format == .text) || html != nil || har != nil
         let reporter = LiveReporter(format: format, redaction: Redaction(showSecrets: showSecrets), colour: isatty(1) == 1,
-                                    timelineAtClose: analyzer.recordTimeline)
+                                    timelineAtClose: frames && format == .text)
+        let reportFile = LiveReportFile(html: html, har: har, redaction: Redaction(showSecrets: showSecrets), source: "sniff on \(interface)")
 
         var options = InterfaceCapture.Options()
         options.bufferSize = kernelBuffer * 1024 * 1024
@@ -109,6 +116,7 @@ struct Sniff: ParsableCommand {
         let session = ReplaySession(configuration: analyzer, rules: rules, webSocketPorts: Set(webSocketPorts), order: .ending) { connection in
             reporter.connectionClosed(connection)
             metrics?.recordClose(connection)
+            reportFile?.add(connection)
         }
         if format == .text { session.onHandshakeAnswered = { reporter.connectionOpened($0) } }
 
@@ -140,6 +148,7 @@ struct Sniff: ParsableCommand {
         readiness.set(Readiness(ready: false, detail: "not ready: the capture has stopped"))
         adminServer?.close()
         try? adminLoops?.syncShutdownGracefully()
+        try reportFile?.finish()
         try finish(session: session, feeder: feeder, reporter: reporter, format: format, failure: failure)
     }
 
