@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what wsdoctor's build, tests and fixture recorder need on Debian 12:
-#   - apt packages (libpcap/zlib headers, tcpdump, tshark, socat, python3-venv, promtool, nginx, haproxy)
+#   - apt packages (libpcap/zlib headers, tcpdump, tshark, socat, python3-venv, promtool, nginx,
+#     haproxy, chromium for the HTML report tests)
 #   - the Python virtual environment .venv/ at the repo top with Fixtures/requirements.txt
 # Idempotent; prints one line per thing it installed and nothing when all is present.
 # Needs root (or sudo) only when apt packages are missing.
@@ -8,7 +9,7 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # prometheus brings promtool, which checks the alert rules in deploy/.
-APT_PACKAGES=(libpcap-dev zlib1g-dev tcpdump tshark socat python3-venv prometheus nginx haproxy)
+APT_PACKAGES=(libpcap-dev zlib1g-dev tcpdump tshark socat python3-venv prometheus nginx haproxy chromium)
 REQUIREMENTS="$ROOT/Fixtures/requirements.txt"
 VENV="$ROOT/.venv"
 STAMP="$VENV/.requirements.sha256"

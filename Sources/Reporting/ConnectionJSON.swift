@@ -37,15 +37,7 @@ public struct ConnectionJSON: Sendable {
         }
         json.number("http_requests_before_upgrade", facts.httpRequestsBeforeUpgrade)
         json.beginObject("close")
-        json.string("initiator", facts.closeInitiator?.rawValue ?? "none")
-        json.number("code", facts.firstClose?.code)
-        json.string("code_name", facts.firstClose?.code.map { CloseCode.name(of: $0) })
-        json.string("reason", facts.firstClose?.reason)
-        json.number("echo_code", facts.echoClose?.code)
-        json.string("echo_reason", facts.echoClose?.reason)
-        json.bool("handshake_complete", facts.closeHandshakeComplete)
-        json.string("transport", facts.transport.end?.rawValue)
-        json.string("transport_first_by", facts.transport.firstEndBy?.rawValue)
+        json.closeFields(facts)
         json.endObject()
         json.beginObject("traffic")
         for side in Side.allCases {
@@ -65,27 +57,11 @@ public struct ConnectionJSON: Sendable {
         }
         json.endObject()
         json.beginArray("violations")
-        for violation in facts.violations {
-            json.beginObject()
-            json.string("side", violation.side.rawValue)
-            json.string("kind", violation.kind.rawValue)
-            json.string("rfc", violation.rfc)
-            json.number("frame", violation.frameIndex)
-            json.number("offset", violation.streamOffset)
-            json.string("detail", violation.detail)
-            json.endObject()
-        }
+        for violation in facts.violations { json.violation(violation) }
         json.endArray()
         json.number("violations_not_kept", facts.violationsNotKept)
         json.beginArray("notices")
-        for notice in facts.notices {
-            json.beginObject()
-            json.string("side", notice.side.rawValue)
-            json.string("kind", notice.kind.rawValue)
-            json.number("offset", notice.offset)
-            json.string("detail", notice.detail)
-            json.endObject()
-        }
+        for notice in facts.notices { json.notice(notice) }
         for stop in facts.undecodable {
             json.beginObject()
             json.string("side", stop.side.rawValue)
@@ -103,18 +79,7 @@ public struct ConnectionJSON: Sendable {
     /// The `diagnosis` object, as connections and compared pairs carry it.
     public static func write(_ diagnosis: ConnectionDiagnosis, into json: inout JSONWriter) {
         json.beginObject("diagnosis")
-        json.string("id", diagnosis.id)
-        json.string("category", diagnosis.category)
-        json.string("summary", diagnosis.summary)
-        json.string("explanation", diagnosis.explanation)
-        json.string("fix", diagnosis.fix)
-        json.beginObject("evidence")
-        for item in diagnosis.evidence { json.value(item.fact, item.value) }
-        json.endObject()
-        json.beginArray("references")
-        for reference in diagnosis.references { json.string(nil, reference) }
-        json.endArray()
-        json.string("rule_source", diagnosis.origin.description)
+        json.diagnosisFields(diagnosis)
         json.endObject()
     }
 }

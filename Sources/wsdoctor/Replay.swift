@@ -37,6 +37,12 @@ struct Replay: ParsableCommand {
 
     @OptionGroup var diagnosis: DiagnosisOptions
 
+    @Option(help: "Also write the WebSocket connections to FILE as HAR 1.2, as Chrome DevTools exports them (payloads redacted).")
+    var har: String?
+
+    @Option(help: "Also write a self-contained HTML report to FILE: every connection on one time axis, and each one's timeline, close and diagnosis.")
+    var html: String?
+
     @Option(help: "Largest HTTP head accepted, in bytes.")
     var maxHeadSize: Int = 16 * 1024
 
@@ -54,15 +60,20 @@ struct Replay: ParsableCommand {
         let json = ConnectionJSON(redaction: redaction)
         var configuration = diagnosis.analyzerConfiguration(format: .text)
         configuration.decoder.maxHeadSize = maxHeadSize
+        configuration.recordTimeline = diagnosis.frames || har != nil || html != nil
         let output = Output()
         let rules = try diagnosis.rules()
         var failures = 0
         var categories = CategoryCounts()
+        var harLog = har.map { _ in HARLog(redaction: redaction) }
+        var htmlReport = html.map { _ in HTMLReport(redaction: redaction) }
 
         for file in files {
             var printedAny = false
             let session = ReplaySession(configuration: configuration, rules: rules, webSocketPorts: Set(webSocketPorts)) { connection in
                 categories.add(connection.diagnosis.category)
+                harLog?.add(connection)
+                htmlReport?.add(connection, capture: files.count > 1 ? file : nil)
                 switch format {
                 case .text:
                     if printedAny { output.line("") }
@@ -95,6 +106,12 @@ struct Replay: ParsableCommand {
             output.line(categories.json)
         }
         output.flush()
+        if let har, let harLog { try writeReportFile(harLog.document(version: WSDoctor.configuration.version), to: har) }
+        if let html, let htmlReport {
+            let names = files.map { $0.split(separator: "/").last.map(String.init) ?? $0 }
+            let title = "wsdoctor: " + (names.count == 1 ? names[0] : "\(names.count) captures")
+            try writeReportFile(htmlReport.document(title: title, source: "replay of " + names.joined(separator: ", "), generated: wallClockNow()), to: html)
+        }
         if failures > 0 { throw ExitCode(1) }
     }
 }

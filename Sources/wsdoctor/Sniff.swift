@@ -56,6 +56,12 @@ struct Sniff: ParsableCommand {
 
     @OptionGroup var diagnosis: DiagnosisOptions
 
+    @Option(help: "Also keep a self-contained HTML report of the finished connections in FILE, rewritten every few seconds and at stop.")
+    var html: String?
+
+    @Option(help: "Also keep the finished WebSocket connections in FILE as HAR 1.2 (Chrome DevTools' format), rewritten every few seconds and at stop.")
+    var har: String?
+
     func validate() throws {
         if interface.isEmpty { throw ValidationError("--interface needs a name, e.g. eth0, lo or any") }
         if idleExpiry < 0 { throw ValidationError("--idle-expiry must be zero (never) or more seconds") }
@@ -71,9 +77,12 @@ struct Sniff: ParsableCommand {
         // Before any thread starts, so every thread inherits the mask.
         let stopSignals = StopSignals.block()
         let rules = try diagnosis.rules()
-        let analyzer = diagnosis.analyzerConfiguration(format: format)
+        var analyzer = diagnosis.analyzerConfiguration(format: format)
+        let showsFrames = analyzer.recordTimeline
+        analyzer.recordTimeline = showsFrames || html != nil || har != nil
         let reporter = LiveReporter(format: format, redaction: diagnosis.redaction, colour: isatty(1) == 1,
-                                    timelineAtClose: analyzer.recordTimeline)
+                                    timelineAtClose: showsFrames)
+        let reportFile = LiveReportFile(html: html, har: har, redaction: diagnosis.redaction, source: "sniff on \(interface)")
 
         var options = InterfaceCapture.Options()
         options.bufferSize = kernelBuffer * 1024 * 1024
@@ -96,6 +105,7 @@ struct Sniff: ParsableCommand {
         let session = ReplaySession(configuration: analyzer, rules: rules, webSocketPorts: Set(webSocketPorts), order: .ending) { connection in
             reporter.connectionClosed(connection)
             metrics?.recordClose(connection)
+            reportFile?.add(connection)
         }
         if format == .text { session.onHandshakeAnswered = { reporter.connectionOpened($0) } }
 
@@ -127,6 +137,7 @@ struct Sniff: ParsableCommand {
         readiness.set(Readiness(ready: false, detail: "not ready: the capture has stopped"))
         adminServer?.close()
         try? adminLoops?.syncShutdownGracefully()
+        try reportFile?.finish()
         try finish(session: session, feeder: feeder, reporter: reporter, format: format, failure: failure)
     }
 

@@ -10,6 +10,8 @@ public struct ConnectionDiagnosis: Sendable, Hashable {
     public var evidence: [Evidence]
     /// Where the rule came from (file and line).
     public var origin: RuleOrigin
+    /// The rule's severity, or else its category's.
+    public var severity: Severity = Severity.unlisted
 
     public struct Evidence: Sendable, Hashable {
         public var fact: String

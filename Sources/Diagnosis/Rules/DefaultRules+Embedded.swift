@@ -2,6 +2,34 @@
 // A test compares it with the files, so a stale copy fails the suite.
 enum DefaultRules {
     static let files: [(name: String, text: String)] = [
+        ("Rules/categories.yaml", ##"""
+# How bad each diagnosis category is: ok, info, warning or error. Reporters use it to
+# colour and rank connections (the HTML report); Swift never decides it. A rule may set
+# its own `severity:`, which wins over its category's. Override an entry, or add one for
+# a category of your own, with `categories:` in a file passed to `--rules`. A category
+# listed nowhere is a warning.
+
+categories:
+  normal: ok
+  going-away: ok
+  still-open: info
+  application: info
+  restart: warning
+  overload: warning
+  policy: warning
+  idle-timeout: warning
+  keepalive-timeout: warning
+  unknown: warning
+  too-big: error
+  handshake-failed: error
+  protocol-violation: error
+  broken-proxy: error
+  non-utf8-text: error
+  internal-error: error
+  unsupported-data: error
+  abnormal: error
+  upstream-unreachable: error
+"""##),
         ("Rules/compare.yaml", ##"""
 # Diagnoses of a pair: one connection captured on both sides of an intermediary
 # (`wsdoctor compare NEAR_CLIENT NEAR_SERVER`). Same format as default.yaml; the pair.*

@@ -10,6 +10,8 @@ public struct Rule: Sendable {
     public var explanation: String
     public var fix: SummaryTemplate
     public var references: [String]
+    /// The rule's own severity; `nil` leaves it to the category's (`categories:`).
+    public var severity: Severity?
     /// Whether one of the rule's `close.code` tests accepts `code` (for `wsdoctor explain`).
     public func concerns(closeCode code: UInt16) -> Bool {
         condition?.testsCloseCode(code) ?? false

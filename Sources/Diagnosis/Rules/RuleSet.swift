@@ -4,9 +4,17 @@ import Foundation
 public struct RuleSet: Sendable {
     /// In evaluation order: defaults first, then rules the user added.
     public private(set) var rules: [Rule]
+    /// Each category's severity (Rules/categories.yaml, then the user's `categories:`).
+    public private(set) var categorySeverities: [String: Severity]
 
-    public init(rules: [Rule]) {
+    public init(rules: [Rule], categorySeverities: [String: Severity]? = nil) {
         self.rules = rules
+        self.categorySeverities = categorySeverities ?? RuleSet.builtIn.categorySeverities
+    }
+
+    /// The severity a rule's diagnosis has: its own, else its category's.
+    public func severity(of rule: Rule) -> Severity {
+        rule.severity ?? categorySeverities[rule.category] ?? Severity.unlisted
     }
 
     /// The rule files built into the binary by scripts/embed-rules: each file's name and text.
@@ -16,16 +24,16 @@ public struct RuleSet: Sendable {
     public static func defaults() -> RuleSet { builtIn }
 
     private static let builtIn: RuleSet = {
-        var rules: [Rule] = []
+        var set = RuleSet(rules: [], categorySeverities: [:])
         for (file, text) in DefaultRules.files {
             do {
-                rules += try RulesParser.parse(yaml: text, file: file)
+                set.layer(try RulesParser.parseFile(yaml: text, file: file))
             } catch {
                 // A broken built-in file is a build defect; the test suite parses every one.
                 preconditionFailure("built-in rules do not parse: \(error)")
             }
         }
-        return RuleSet(rules: rules)
+        return set
     }()
 
     /// Parses a user's rules file.
@@ -35,6 +43,10 @@ public struct RuleSet: Sendable {
 
     /// Reads and parses a rules file from disk.
     public static func load(file path: String) throws(RulesError) -> [Rule] {
+        try loadFile(path).rules
+    }
+
+    static func loadFile(_ path: String) throws(RulesError) -> RulesFile {
         guard let data = FileManager.default.contents(atPath: path) else {
             let reason = FileManager.default.fileExists(atPath: path) ? "cannot be read" : "does not exist"
             throw RulesError(file: path, line: 1, column: 1, message: "the rules file \(reason)")
@@ -42,14 +54,20 @@ public struct RuleSet: Sendable {
         guard let text = String(data: data, encoding: .utf8) else {
             throw RulesError(file: path, line: 1, column: 1, message: "the rules file is not UTF-8 text")
         }
-        return try RulesParser.parse(yaml: text, file: path)
+        return try RulesParser.parseFile(yaml: text, file: path)
     }
 
     /// The defaults with each of `files` layered on in order.
     public static func loading(files: [String]) throws(RulesError) -> RuleSet {
         var set = RuleSet.defaults()
-        for file in files { set.layer(try load(file: file)) }
+        for file in files { set.layer(try loadFile(file)) }
         return set
+    }
+
+    /// Adds a file's rules (see `layer(_:)` for rules) and its category severities.
+    mutating func layer(_ file: RulesFile) {
+        layer(file.rules)
+        for entry in file.categorySeverities { categorySeverities[entry.category] = entry.severity }
     }
 
     /// Adds `newRules`: one with the id of an existing rule replaces it in place.
@@ -77,7 +95,7 @@ public struct RuleSet: Sendable {
         let evidence = names.compactMap { name in facts[name].map { ConnectionDiagnosis.Evidence(fact: name, value: $0) } }
         return ConnectionDiagnosis(id: rule.id, category: rule.category, summary: rule.summary.render(facts),
                                    explanation: rule.explanation, fix: rule.fix.render(facts), references: rule.references,
-                                   evidence: evidence, origin: rule.origin)
+                                   evidence: evidence, origin: rule.origin, severity: severity(of: rule))
     }
 
     /// What is said when user rules replaced the catch-all and nothing matched.

@@ -4,11 +4,16 @@ import Yams
 ///
 /// The format is documented in Rules/README.md.
 enum RulesParser {
-    static let ruleFields = ["id", "category", "priority", "when", "summary", "explanation", "fix", "references"]
+    static let ruleFields = ["id", "category", "priority", "severity", "when", "summary", "explanation", "fix", "references"]
     static let requiredFields = ["id", "category", "summary", "explanation", "fix"]
     static let operators = ["equals", "not_equals", "in", "greater_than", "at_least", "less_than", "at_most", "near", "matches", "contains", "present"]
 
     static func parse(yaml: String, file: String) throws(RulesError) -> [Rule] {
+        try parseFile(yaml: yaml, file: file).rules
+    }
+
+    /// A whole rules file: its rules, and the severities it gives categories (`categories:`).
+    static func parseFile(yaml: String, file: String) throws(RulesError) -> RulesFile {
         let root: Node?
         do {
             root = try Yams.compose(yaml: yaml)
@@ -22,12 +27,16 @@ enum RulesParser {
         }
         let context = Context(file: file)
         var rulesNode: Node?
+        var severities: [(category: String, severity: Severity)] = []
         for (key, value) in top {
-            guard key.string == "rules" else {
-                throw context.error(at: key, "unknown top-level key `\(key.string ?? "?")`; a rules file has only `rules:`")
+            switch key.string {
+            case "rules": rulesNode = value
+            case "categories": severities = try parseCategories(value, context)
+            default:
+                throw context.error(at: key, "unknown top-level key `\(key.string ?? "?")`; a rules file has only `rules:` and `categories:`")
             }
-            rulesNode = value
         }
+        if rulesNode == nil, !severities.isEmpty { return RulesFile(rules: [], categorySeverities: severities) }
         guard let rulesNode, case .sequence(let list) = rulesNode else {
             throw context.error(at: root, "`rules:` must be a list of rules (each starting with `- id:`)")
         }
@@ -41,7 +50,31 @@ enum RulesParser {
             firstLine[rule.id] = rule.origin.line
             rules.append(rule)
         }
-        return rules
+        return RulesFile(rules: rules, categorySeverities: severities)
+    }
+
+    /// `categories:` maps category names to severities, e.g. `normal: ok`.
+    private static func parseCategories(_ node: Node, _ context: Context) throws(RulesError) -> [(category: String, severity: Severity)] {
+        guard case .mapping(let mapping) = node else {
+            throw context.error(at: node, "`categories:` maps each category to a severity, e.g. `normal: ok`")
+        }
+        var result: [(category: String, severity: Severity)] = []
+        for (key, value) in mapping {
+            let category = key.string ?? ""
+            guard category.isKebabCase else {
+                throw context.error(at: key, "category `\(category)` must be lower-case letters, digits and dashes, like `broken-proxy`")
+            }
+            result.append((category, try parseSeverity(value, "category `\(category)`", context)))
+        }
+        return result
+    }
+
+    private static func parseSeverity(_ node: Node, _ label: String, _ context: Context) throws(RulesError) -> Severity {
+        let names = Severity.allCases.map(\.rawValue)
+        guard case .scalar(let scalar) = node, let severity = Severity(rawValue: scalar.string) else {
+            throw context.error(at: node, "\(label): severity must be one of \(names.joined(separator: ", ")), not `\(node.string ?? "a list or mapping")`")
+        }
+        return severity
     }
 
     struct Context {
@@ -111,8 +144,10 @@ enum RulesParser {
             }
             for item in items { references.append(try scalarString(item, field: "references", label, context)) }
         }
+        var severity: Severity?
+        if let entry = fields["severity"] { severity = try parseSeverity(entry.value, label, context) }
         return Rule(id: id, category: category, priority: priority, condition: condition, summary: summary,
-                    explanation: explanation, fix: fix, references: references,
+                    explanation: explanation, fix: fix, references: references, severity: severity,
                     origin: RuleOrigin(file: context.file, line: node.mark?.line ?? 1))
     }
 
@@ -286,6 +321,13 @@ enum RulesParser {
             return .string(scalar.string)
         }
     }
+}
+
+/// What one rules file holds.
+struct RulesFile {
+    var rules: [Rule]
+    /// In the order given; a later file's entry for a category replaces an earlier one.
+    var categorySeverities: [(category: String, severity: Severity)]
 }
 
 extension String {
