@@ -13,6 +13,8 @@ categories:
   normal: ok
   going-away: ok
   still-open: info
+  transparent: ok
+  not-analysed: info
   application: info
   restart: warning
   overload: warning
@@ -20,6 +22,8 @@ categories:
   idle-timeout: warning
   keepalive-timeout: warning
   unknown: warning
+  protocol-error-unexplained: warning
+  proxy-limit: warning
   too-big: error
   handshake-failed: error
   protocol-violation: error
@@ -29,6 +33,7 @@ categories:
   unsupported-data: error
   abnormal: error
   upstream-unreachable: error
+  intermediary: error
 """##),
         ("Rules/compare.yaml", ##"""
 # Diagnoses of a pair: one connection captured on both sides of an intermediary
