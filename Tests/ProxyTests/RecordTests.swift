@@ -48,6 +48,7 @@ extension ProxyTests {
                 .sorted()
         }
         #expect(live.count == 3)
+        #expect(live.contains { $0["diagnosis"]?["id"]?.string == "client-sent-nothing" }, "\(live)")
         #expect(summary(offline) == summary(live))
     }
 }

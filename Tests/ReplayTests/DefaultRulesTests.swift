@@ -49,6 +49,8 @@ import Testing
         ("diag-idle-timeout.pcap", ["idle-timeout"]),
         ("tcp-reset.pcap", ["reset-without-close"]),
         ("diag-server-crash.pcap", ["fin-without-close"]),
+        // The silent client is reported because the same server upgraded a connection before.
+        ("diag-client-sent-nothing.pcap", ["normal-close", "client-sent-nothing"]),
         ("diag-invalid-close-code-2999.pcap", ["illegal-close-answered-with-error"]),
         // Endings read as a sequence (EndingDiagnosisTests reads them in detail).
         ("ending-illegal-close-codes.pcap", Array(repeating: "illegal-close-answered-with-error", count: 9) + ["illegal-close-accepted"]),

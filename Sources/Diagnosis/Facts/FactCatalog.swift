@@ -183,6 +183,7 @@ public enum FactCatalog {
 
     static let traffic: [FactDefinition] = Side.allCases.flatMap { side in [
         fact("\(side).messages", .int, "data messages \(side) sent") { .int(Int64($0.facts.direction(from: side).messages)) },
+        fact("\(side).bytes", .int, "TCP payload bytes \(side) sent (handshake and frames)") { .int($0.facts.direction(from: side).bytes) },
         fact("\(side).largest_message", .int, "largest message \(side) sent, in bytes after inflation") { .int($0.facts.direction(from: side).largestMessage) },
     ] } + [
         fact("peer.messages", .int, "data messages close.receiver sent") { c in c.peer.map { .int(Int64(c.facts.direction(from: $0).messages)) } },

@@ -866,6 +866,30 @@ rules:
     fix: "Send application pings (or WebSocket pings) more often than the intermediary's idle timeout, or raise that timeout for WebSocket routes."
     references: ["RFC 6455 §5.5.2"]
 
+  - id: client-sent-nothing
+    category: abnormal
+    priority: 64
+    when:
+      all:
+        - fact: handshake.seen
+          equals: false
+        - fact: connection.websocket
+          equals: false
+        - fact: connection.incomplete
+          equals: false
+        - fact: client.bytes
+          equals: 0
+        - not:
+            fact: tcp.end
+            equals: capture-end
+    summary: "The client opened a TCP connection and the {tcp.first_end_by} ended it ({tcp.first_end}) {connection.age} s later without the client sending a byte: no request was ever made."
+    explanation: >-
+      TCP health checks and port probes (a load balancer's, or a Kubernetes tcpSocket probe)
+      connect and close without a request; so does a client that gave up before sending, for
+      example one whose own connect timeout fired as the connection was accepted.
+    fix: "If these are health checks, point them at an HTTP check (wsdoctor proxy --admin serves /healthz) or expect them; otherwise look at the client: it connected and never sent its upgrade request."
+    references: ["RFC 6455 §4.1"]
+
   - id: reset-without-close
     category: abnormal
     priority: 60
