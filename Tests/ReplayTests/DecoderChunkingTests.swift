@@ -48,7 +48,8 @@ import WireTestSupport
         let serverPorts: Set<UInt16> = file.contains("mid-stream") ? [58533, 40235] : []
         try CaptureFileFeeder(path: fixturePath(file), configuration: TCPReassembler.Configuration(serverPorts: serverPorts)).run(delegate: recorder)
         var rng = SeededGenerator(seed: UInt64(file.utf8.count))
-        for (_, chunks) in recorder.chunks {
+        // A connection that carried no byte (diag-client-sent-nothing) has nothing to chunk.
+        for (_, chunks) in recorder.chunks where !chunks.isEmpty {
             let whole = decode(chunks) { [$0] }
             #expect(!whole.isEmpty)
             #expect(decode(chunks) { Array(repeating: 1, count: $0) } == whole)
