@@ -89,7 +89,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        // Builders for frames and streams, shared by the test targets.
+        // Builders for frames and streams, and where the repository and the built binary are,
+        // shared by the test targets.
         .target(name: "WireTestSupport", dependencies: ["WebSocketWire"], path: "Tests/WireTestSupport"),
         // libFuzzer target; Fuzz/run.sh builds it with the fuzzer flags, plain builds get a corpus replayer.
         .executableTarget(name: "wsdoctor-fuzz", dependencies: ["Capture", "CaptureAnalysis", "Diagnosis", "Reporting", "WebSocketWire"]),
@@ -112,6 +113,7 @@ let package = Package(
         .testTarget(
             name: "ProxyTests",
             dependencies: [
+                "WireTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -119,10 +121,10 @@ let package = Package(
             ],
             exclude: ["peers"]
         ),
-        .testTarget(name: "ContainerTests", dependencies: []),
+        .testTarget(name: "ContainerTests", dependencies: ["WireTestSupport"]),
         .testTarget(
             name: "ComparisonTests",
-            dependencies: ["Comparison", "CaptureAnalysis", "Diagnosis", "WebSocketWire"],
+            dependencies: ["Comparison", "CaptureAnalysis", "Diagnosis", "WebSocketWire", "WireTestSupport"],
             exclude: ["intermediaries"]
         ),
     ],

@@ -1,6 +1,7 @@
 import Comparison
 import Foundation
 import Testing
+import WireTestSupport
 
 /// Both legs of real `websockets` traffic through real intermediaries, recorded with tcpdump
 /// on lo by intermediaries/record_pair.py: socat, nginx, HAProxy, and record.py's Relay. The same

@@ -2,19 +2,10 @@ import CaptureAnalysis
 import Comparison
 import Diagnosis
 import Foundation
+import WireTestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
-
-/// The repository's top folder, found from this file's path.
-let repositoryRoot: URL = {
-    var url = URL(fileURLWithPath: #filePath)
-    while url.path != "/" {
-        url.deleteLastPathComponent()
-        if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { return url }
-    }
-    preconditionFailure("Package.swift not found above \(#filePath)")
-}()
 
 /// A pair of captures in Fixtures/captures/compare/.
 func comparisonFixture(_ scenario: String) -> (nearClient: String, nearServer: String) {

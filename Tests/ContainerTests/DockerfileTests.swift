@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import WireTestSupport
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -11,16 +12,6 @@ import Darwin
 // real against `wsdoctor proxy --admin`, the skip path of scripts/container-smoke.sh, and
 // the Prometheus rules against the metrics and categories wsdoctor really has (plus
 // `promtool check rules` / `promtool test rules`).
-
-/// The repository's top folder, found from this file's path.
-private let repositoryRoot: URL = {
-    var url = URL(fileURLWithPath: #filePath)
-    while url.path != "/" {
-        url.deleteLastPathComponent()
-        if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { return url }
-    }
-    fatalError("Package.swift not found above \(#filePath)")
-}()
 
 private func file(_ path: String) throws -> String {
     try String(contentsOf: repositoryRoot.appendingPathComponent(path), encoding: .utf8)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import WireTestSupport
 
 /// `--record`: what the proxy relayed replays offline to the same diagnoses it gave live.
 extension ProxyTests {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import WireTestSupport
 #if canImport(Glibc)
 import Glibc
 #endif

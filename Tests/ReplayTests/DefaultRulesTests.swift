@@ -1,6 +1,7 @@
 import Diagnosis
 import Foundation
 import Testing
+import WireTestSupport
 
 /// Every default rule, shown on a session recorded from real peers (Fixtures/captures/MANIFEST.md).
 @Suite struct DefaultRulesTests {

@@ -3,6 +3,7 @@ import Foundation
 import Reporting
 import Testing
 import WebSocketWire
+import WireTestSupport
 
 /// `--html`: the report of bundled captures, loaded by headless Chromium with the network
 /// closed, shows what the diagnoses say; screenshots of it are kept for people to look at.

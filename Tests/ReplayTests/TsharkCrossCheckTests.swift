@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import WebSocketWire
+import WireTestSupport
 
 /// Compares the frames replay decodes with what tshark's dissector sees in the same captures.
 @Suite struct TsharkCrossCheckTests {

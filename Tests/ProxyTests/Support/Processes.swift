@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import WireTestSupport
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -10,22 +11,6 @@ import Darwin
 // the kernel picks) and one shared Python process with the peers (peers/peers.py). Output of
 // both goes to temporary files that the tests poll; every wait is bounded, and every process
 // is killed and reaped by the code that started it, also when a test fails.
-
-/// The repository's top folder, found from this file's path.
-let repositoryRoot: URL = {
-    var url = URL(fileURLWithPath: #filePath)
-    while url.path != "/" {
-        url.deleteLastPathComponent()
-        if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { return url }
-    }
-    fatalError("Package.swift not found above \(#filePath)")
-}()
-
-/// The built `wsdoctor` executable, next to the test bundle.
-func wsdoctorExecutable() -> URL {
-    let testBinary = URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])
-    return testBinary.deletingLastPathComponent().appendingPathComponent("wsdoctor")
-}
 
 struct ProxyTestError: Error, CustomStringConvertible {
     var description: String

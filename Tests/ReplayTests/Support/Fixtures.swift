@@ -3,16 +3,7 @@ import CaptureAnalysis
 import Diagnosis
 import Foundation
 import WebSocketWire
-
-/// The repository's top folder, found from this file's path.
-let repositoryRoot: URL = {
-    var url = URL(fileURLWithPath: #filePath)
-    while url.path != "/" {
-        url.deleteLastPathComponent()
-        if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { return url }
-    }
-    fatalError("Package.swift not found above \(#filePath)")
-}()
+import WireTestSupport
 
 func fixturePath(_ name: String) -> String {
     repositoryRoot.appendingPathComponent("Fixtures/captures/\(name)").path
@@ -53,12 +44,6 @@ func replay(_ path: String, webSocketPorts: Set<UInt16> = [], timeline: Bool = t
 }
 
 func replayFixture(_ name: String) -> ReplayResult { replay(fixturePath(name)) }
-
-/// The built `wsdoctor` executable, next to the test bundle.
-func wsdoctorExecutable() -> URL {
-    let testBinary = URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])
-    return testBinary.deletingLastPathComponent().appendingPathComponent("wsdoctor")
-}
 
 struct CommandResult {
     var status: Int32
