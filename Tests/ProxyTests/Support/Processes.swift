@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import WireTestSupport
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -34,6 +35,9 @@ func poll<T>(timeout: Double = stepTimeout, _ what: @autoclosure () -> String,
 /// A temporary file a child process writes to.
 final class OutputFile: Sendable {
     let url: URL
+    /// Ids of the connection reports already handed to a test: the kernel reuses a client's
+    /// ephemeral port once its connection is gone, so a port alone can match an older report.
+    let claimedConnectionIDs = Mutex<Set<Int>>([])
 
     init(_ name: String) throws {
         url = FileManager.default.temporaryDirectory.appendingPathComponent("wsdoctor-proxytests-\(UUID().uuidString)-\(name)")
@@ -137,7 +141,12 @@ extension ReportingProcess {
     /// Waits for the report of the connection the client made from `clientPort`.
     func connection(clientPort: Int) async throws -> JSONValue {
         try await poll("the report of the connection from 127.0.0.1:\(clientPort); printed so far:\n\(stdout.text)") {
-            connections.first { $0["client"]?.string == "127.0.0.1:\(clientPort)" }
+            let fromPort = connections.filter { $0["client"]?.string == "127.0.0.1:\(clientPort)" }
+            return stdout.claimedConnectionIDs.withLock { claimed -> JSONValue? in
+                guard let unclaimed = fromPort.first(where: { !claimed.contains($0["id"]?.int ?? -1) }) else { return nil }
+                claimed.insert(unclaimed["id"]?.int ?? -1)
+                return unclaimed
+            }
         }
     }
 
