@@ -48,10 +48,19 @@ let package = Package(
             name: "CaptureAnalysis",
             dependencies: ["Capture", "Diagnosis", "WebSocketWire"]
         ),
+        // Faults injected on purpose by the proxy: the model, its file and API schema, and the
+        // per-connection state machines; no channels.
+        .target(
+            name: "FaultInjection",
+            dependencies: [
+                "WebSocketWire", .product(name: "Yams", package: "Yams"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
         .target(
             name: "LiveProxy",
             dependencies: [
-                "Diagnosis", "WebSocketWire", "PcapRecording", "MetricsReporting",
+                "Diagnosis", "WebSocketWire", "PcapRecording", "MetricsReporting", "FaultInjection",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -85,7 +94,7 @@ let package = Package(
             name: "wsdoctor",
             dependencies: [
                 "WebSocketWire", "Diagnosis", "Capture", "CaptureAnalysis", "PcapRecording", "Reporting", "LiveProxy",
-                "MetricsReporting", "Comparison",
+                "MetricsReporting", "Comparison", "FaultInjection",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -100,6 +109,7 @@ let package = Package(
             name: "LiveProxyTests",
             dependencies: ["LiveProxy", .product(name: "NIOCore", package: "swift-nio")]
         ),
+        .testTarget(name: "FaultInjectionTests", dependencies: ["FaultInjection", "WebSocketWire"]),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", "Diagnosis", "WebSocketWire"]),
         .testTarget(
             name: "CaptureTests",

@@ -71,6 +71,15 @@ public struct ConnectionAnalyzer {
         sourceEnded(at: time)
     }
 
+    /// wsdoctor proxy injected a fault; a later note for the same fault id replaces the earlier.
+    public mutating func noteFault(_ fault: InjectedFault) {
+        if let index = facts.faults.firstIndex(where: { $0.id == fault.id }) {
+            facts.faults[index] = fault
+        } else {
+            facts.faults.append(fault)
+        }
+    }
+
     /// The server's address once known (a proxy connecting to a host name learns it late).
     public mutating func setServerEndpoint(_ endpoint: Endpoint) {
         facts.server = endpoint

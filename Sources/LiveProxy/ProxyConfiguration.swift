@@ -1,4 +1,5 @@
 import Diagnosis
+import FaultInjection
 
 /// Where the proxy listens, where it forwards, and how it analyses.
 public struct ProxyConfiguration: Sendable {
@@ -17,6 +18,9 @@ public struct ProxyConfiguration: Sendable {
     public var tls = ProxyTLSOptions()
     /// Where to record what was relayed (a pcap file), if anywhere.
     public var recordPath: String?
+    /// Faults to inject on purpose (`--faults`, `--control`); nil leaves the relay untouched.
+    /// This alters traffic; off unless asked.
+    public var faults: FaultBook?
     /// The proxy's own bounds: head and upgrade timeouts, connections at once.
     public var limits = ProxyLimits()
 

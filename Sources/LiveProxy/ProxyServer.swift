@@ -1,4 +1,5 @@
 import Diagnosis
+import FaultInjection
 import MetricsReporting
 import NIOConcurrencyHelpers
 import NIOCore
@@ -194,6 +195,11 @@ public final class ProxyServer: Sendable {
         if let serverTLS = tls.server {
             try client.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: serverTLS))
         }
+        if let book = configuration.faults {
+            let faults = FaultedConnection(book: book, session: session, loop: loop, metrics: metrics)
+            session.faults = faults
+            try client.pipeline.syncOperations.addHandler(FaultHandler(side: .client, connection: faults))
+        }
         try client.pipeline.syncOperations.addHandler(clientHandler)
         session.clientHandler = clientHandler
         let serverHandler = RelayHandler(side: .server, session: session)
@@ -227,6 +233,9 @@ public final class ProxyServer: Sendable {
                         try operations.addHandler(NIOSSLClientHandler(context: clientTLS, serverHostname: name))
                     }
                     try operations.addHandler(UpstreamReadyHandler(ready: ready, waitsForTLS: tls.client != nil))
+                    if let faults = boundSession.value.faults {
+                        try operations.addHandler(FaultHandler(side: .server, connection: faults))
+                    }
                     try operations.addHandler(boundServer.value)
                 }
             }

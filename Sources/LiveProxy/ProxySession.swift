@@ -80,6 +80,22 @@ final class ProxySession {
         }
     }
 
+    /// The connection's faults (`--faults`), when any are configured.
+    var faults: FaultedConnection?
+
+    /// A fault did something to the connection: reported as wsdoctor's own.
+    func noteFault(_ fault: InjectedFault) {
+        analyzer.noteFault(fault)
+    }
+
+    /// A fault ends the connection on wsdoctor's own behalf: `close` is what the report says,
+    /// `act` closes the channels.
+    func endByFault(_ close: ProxyClose, _ act: () -> Void) {
+        guard !isFinished else { return }
+        _ = upstreamLeg.clientClosed()
+        end(close, act)
+    }
+
     /// What a side got when no close frame could be sent it.
     private static func onlyTCP(established: Bool, midFrameFrom side: Side) -> String {
         established ? "only the TCP close, no close frame (the \(side.rawValue)'s last frame to it was unfinished, and a close frame would have corrupted it)"

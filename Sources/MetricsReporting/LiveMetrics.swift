@@ -113,6 +113,11 @@ public final class LiveMetrics: Sendable {
         if added.dropped > 0 { droppedPackets?.increment(by: Int64(added.dropped)) }
     }
 
+    /// wsdoctor proxy injected a fault on purpose (`--faults`), counted once per connection and fault.
+    package func faultInjected(_ action: String) {
+        Self.counter(registry, "faults_injected", [("action", action)], help: "Faults injected on purpose (--faults), by action").increment()
+    }
+
     /// Forgets a connection that ended without being reported (plain HTTP exchanges).
     package func closedUnreported() {
         active.decrement()

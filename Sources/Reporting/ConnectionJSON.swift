@@ -71,9 +71,31 @@ public struct ConnectionJSON: Sendable {
             json.endObject()
         }
         json.endArray()
+        if let fault = facts.citedFault {
+            json.beginObject("fault")
+            Self.write(fault, into: &json)
+            json.endObject()
+            json.beginArray("faults")
+            for fault in facts.faults {
+                json.beginObject()
+                Self.write(fault, into: &json)
+                json.endObject()
+            }
+            json.endArray()
+        }
         if let diagnosis { Self.write(diagnosis, into: &json) }
         json.endObject()
         return json.output
+    }
+
+    /// A fault wsdoctor injected: always marked as wsdoctor's own, never a peer's.
+    private static func write(_ fault: InjectedFault, into json: inout JSONWriter) {
+        json.string("id", fault.id)
+        json.string("action", fault.action)
+        json.string("by", "wsdoctor")
+        json.string("done", fault.done)
+        json.string("at", fault.at.iso8601)
+        json.bool("ended_connection", fault.endedConnection)
     }
 
     /// The `diagnosis` object, as connections and compared pairs carry it.

@@ -40,6 +40,9 @@ public struct ConnectionText: Sendable {
         if facts.carriesWebSocket || facts.handshake != nil {
             lines.append(field("close", closeSummary(facts)))
         }
+        for fault in facts.faults {
+            lines.append(field("fault", "wsdoctor's own (not a peer's): \(fault.id) (\(fault.action)) at +\(formatDuration(fault.at.seconds(since: facts.opened))): \(fault.done)"))
+        }
         lines.append(field("tcp", transportSummary(facts)))
         if facts.incomplete {
             lines.append(field("capture", incompleteSummary(facts)))

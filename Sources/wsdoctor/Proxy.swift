@@ -2,6 +2,8 @@ import ArgumentParser
 import Capture
 import Diagnosis
 import Dispatch
+import FaultInjection
+import Foundation
 import LiveProxy
 import MetricsReporting
 import NIOConcurrencyHelpers
@@ -62,6 +64,9 @@ struct Proxy: ParsableCommand {
     @Flag(help: "Replace the Host header of client requests with the upstream's host:port. This alters traffic.")
     var rewriteHost = false
 
+    @Option(help: "Inject the faults listed in FILE (YAML, a `faults:` list; see the README). This alters traffic.")
+    var faults: String?
+
     @OptionGroup var diagnosis: DiagnosisOptions
 
     @Option(help: "Seconds a client has to send its whole request head once connected through; past it: 408 and close. 0 turns it off.")
@@ -106,11 +111,14 @@ struct Proxy: ParsableCommand {
         let stopSignals = StopSignals.block()
         let (host, port) = Self.splitHostPort(listen)!
         let rules = try diagnosis.rules()
+        // Read before anything listens: a bad fault stops start-up with its file and line.
+        let faultBook = try faults.map { path in FaultBook(try Self.loadFaults(path)) }
         let analyzer = diagnosis.analyzerConfiguration(format: format)
         var configuration = ProxyConfiguration(listenHost: host, listenPort: port, upstream: UpstreamAddress(url: upstream)!,
                                                analyzer: analyzer, rules: rules)
         configuration.recordPath = record
         configuration.rewriteHost = rewriteHost
+        configuration.faults = faultBook
         configuration.limits.headTimeout = headTimeout > 0 ? headTimeout : nil
         configuration.limits.upgradeTimeout = upgradeTimeout > 0 ? upgradeTimeout : nil
         if let maxConnections { configuration.limits.maxConnections = maxConnections }
@@ -152,7 +160,8 @@ struct Proxy: ParsableCommand {
         }
         reporter.notice("wsdoctor proxy listening on \(bound), forwarding to \(configuration.upstream)"
                         + (record.map { ", recording to \($0)" } ?? "")
-                        + (rewriteHost ? "; rewriting Host headers to \(configuration.upstream.host):\(configuration.upstream.port) (traffic is altered)" : ""))
+                        + (rewriteHost ? "; rewriting Host headers to \(configuration.upstream.host):\(configuration.upstream.port) (traffic is altered)" : "")
+                        + (faultBook.map { "; injecting \($0.all.count) fault\($0.all.count == 1 ? "" : "s") from \(faults ?? "") (traffic is altered)" } ?? ""))
         if let address = adminServer?.localAddress {
             reporter.notice("admin endpoint on http://\(address.ipAddress ?? "?"):\(address.port ?? 0) (/metrics, /healthz, /readyz)")
         }
@@ -185,6 +194,20 @@ struct Proxy: ParsableCommand {
         }
         try? server.shutdown()
         reporter.finish()
+    }
+
+    /// The faults of a `--faults` file, or one line naming the file and line and exit 2.
+    private static func loadFaults(_ path: String) throws -> [Fault] {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            printError("wsdoctor: cannot read --faults \(path)")
+            throw ExitCode(2)
+        }
+        do {
+            return try FaultParser.parseFile(String(decoding: data, as: UTF8.self), file: path)
+        } catch {
+            printError("wsdoctor: \(error)")
+            throw ExitCode(2)
+        }
     }
 
     static func splitHostPort(_ text: String) -> (String, Int)? {

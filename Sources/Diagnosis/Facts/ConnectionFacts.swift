@@ -59,6 +59,10 @@ public struct ConnectionFacts: Sendable {
     public var closedByProxy = false
     /// Why wsdoctor proxy closed the connection itself, and what it sent each side.
     public var proxyClose: ProxyClose?
+    /// Faults wsdoctor proxy injected, in the order they were first done (one per fault id).
+    public var faults: [InjectedFault] = []
+    /// The fault the facts and the report cite: the one that ended the connection, else the first.
+    public var citedFault: InjectedFault? { faults.first(where: \.endedConnection) ?? faults.first }
     /// Why a proxy could not reach the server for this client, when it could not.
     public var upstreamError: String?
     /// Bytes the capture lost, per side; a non-zero value makes the connection incomplete.

@@ -243,7 +243,7 @@ public enum FactCatalog {
         fact("proxy.closed_connection", .bool, "wsdoctor proxy itself closed the connection (shutting down, or a limit of its own)") {
             .bool($0.facts.closedByProxy)
         },
-        fact("proxy.close_reason", .string, "why wsdoctor proxy closed the connection itself: shutdown, head-timeout or upgrade-timeout") { c in
+        fact("proxy.close_reason", .string, "why wsdoctor proxy closed the connection itself: shutdown, head-timeout, upgrade-timeout or fault") { c in
             c.facts.proxyClose.map { .string($0.reason.rawValue) }
         },
         fact("proxy.sent_to_client", .string, "what wsdoctor proxy sent the client when it closed the connection itself") { c in
@@ -251,6 +251,21 @@ public enum FactCatalog {
         },
         fact("proxy.sent_to_server", .string, "what wsdoctor proxy sent the server when it closed the connection itself") { c in
             c.facts.proxyClose.map { .string($0.sentToServer) }
+        },
+        fact("fault.injected", .bool, "wsdoctor proxy injected a fault into this connection on purpose (--faults, --control)") {
+            .bool(!$0.facts.faults.isEmpty)
+        },
+        fact("fault.id", .string, "the injected fault's id (the one that ended the connection, else the first)") { c in
+            c.facts.citedFault.map { .string($0.id) }
+        },
+        fact("fault.action", .string, "the injected fault's action: close, refuse, reset, drop-pings, drop-pongs, stall, latency, corrupt-utf8, set-rsv1 or strip-extensions") { c in
+            c.facts.citedFault.map { .string($0.action) }
+        },
+        fact("fault.done", .string, "what wsdoctor did to the connection for that fault, in words") { c in
+            c.facts.citedFault.map { .string($0.done) }
+        },
+        fact("fault.ended_connection", .bool, "the injected fault ended the connection (a close, a refusal or a reset by wsdoctor)") { c in
+            c.facts.faults.isEmpty ? nil : .bool(c.facts.faults.contains(where: \.endedConnection))
         },
         fact("capture.tracking_expired", .bool, "wsdoctor sniff stopped following the connection after --idle-expiry without a packet either way") {
             .bool($0.facts.transport.trackingExpired)

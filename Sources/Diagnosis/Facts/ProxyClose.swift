@@ -7,6 +7,8 @@ public struct ProxyClose: Sendable, Equatable {
         case headTimeout = "head-timeout"
         /// The upstream did not answer the upgrade within --upgrade-timeout.
         case upgradeTimeout = "upgrade-timeout"
+        /// A fault injected on purpose (--faults, --control) ended it.
+        case fault
     }
 
     public var reason: Reason

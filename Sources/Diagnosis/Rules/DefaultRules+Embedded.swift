@@ -24,6 +24,7 @@ categories:
   unknown: warning
   protocol-error-unexplained: warning
   proxy-limit: warning
+  fault-injected: info
   too-big: error
   handshake-failed: error
   protocol-violation: error
@@ -1013,6 +1014,38 @@ rules:
       waiting on something of its own (a database, an authentication service).
     fix: "Look at the server at that moment: its logs for this request, its worker pool, what the upgrade handler waits on. Raise --upgrade-timeout if the upgrade is slow by design."
     references: ["RFC 9110 §15.6.5"]
+
+  - id: fault-closed
+    category: fault-injected
+    # Above every other live rule: wsdoctor itself ended this connection on purpose (--faults).
+    priority: 106
+    when:
+      fact: fault.ended_connection
+      equals: true
+    summary: "wsdoctor ended this connection on purpose: fault {fault.id} ({fault.action}) {fault.done}. Neither peer caused this close."
+    explanation: >-
+      A fault from --faults (or the control API) matched this connection and fired: wsdoctor,
+      not the client or the server, sent the close frame, the HTTP refusal or the reset. What
+      the peers did afterwards is their reaction to it: that is what the fault is there to show.
+    fix: "Nothing to fix in the server: this close was injected. Check that the client reacts as the close asks (e.g. backoff after 1013, a short delay after 1012, a new token after 1008)."
+    references: ["RFC 6455 §7.4.1"]
+
+  - id: fault-injected
+    category: fault-injected
+    # Above every other live rule: wsdoctor itself altered this connection on purpose (--faults).
+    priority: 105
+    when:
+      fact: fault.injected
+      equals: true
+    summary: "wsdoctor altered this connection on purpose: fault {fault.id} ({fault.action}) {fault.done}; then the {close.initiator} closed it first (code {close.code}, TCP end by {tcp.first_end_by})."
+    explanation: >-
+      A fault from --faults (or the control API) matched this connection: wsdoctor changed
+      what one side received (dropped control frames, held or delayed bytes, broke a text
+      message, set a reserved bit, removed an extension). The close that followed is how the
+      peers reacted to wsdoctor's change; without the fault they would not have seen it.
+    fix: "Nothing to fix in the peer that saw the fault: check that its reaction is the one you want (a keepalive timeout after lost pongs, 1007 after broken UTF-8, 1002 after RSV1)."
+    references: []
+
 """##),
     ]
 }

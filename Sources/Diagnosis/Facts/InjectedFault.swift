@@ -1,0 +1,24 @@
+import WebSocketWire
+
+/// A fault wsdoctor proxy injected into a connection on purpose (`--faults`, `--control`):
+/// wsdoctor's own doing, never a peer's.
+public struct InjectedFault: Sendable, Equatable {
+    /// The fault's `id` in the faults file or the control API.
+    public var id: String
+    /// The action's name as written (`close`, `drop-pongs`…).
+    public var action: String
+    /// What was done, in words ("sent a close frame 1013 (overloaded) to the client").
+    public var done: String
+    /// When it was first done.
+    public var at: Timestamp
+    /// Whether this fault ended the connection (a close, a refusal, a reset).
+    public var endedConnection: Bool
+
+    public init(id: String, action: String, done: String, at: Timestamp, endedConnection: Bool) {
+        self.id = id
+        self.action = action
+        self.done = done
+        self.at = at
+        self.endedConnection = endedConnection
+    }
+}

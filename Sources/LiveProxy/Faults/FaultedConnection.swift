@@ -1,0 +1,339 @@
+import Diagnosis
+import FaultInjection
+import MetricsReporting
+import NIOCore
+import WebSocketWire
+
+/// The faults of one connection through the proxy: which apply, when they fire, and what
+/// they do to the bytes each `FaultHandler` passes toward its peer.
+///
+/// Exists only when faults are configured. It decodes both directions with its own
+/// `ConnectionDecoder` to find frame boundaries (the session's analyzer sees the peers'
+/// bytes as they sent them, never wsdoctor's edits). Lives on the connection's event loop.
+final class FaultedConnection {
+    private let book: FaultBook
+    private let loop: any EventLoop
+    private let metrics: LiveMetrics?
+    /// The session owns this object; the session outlives it.
+    private unowned let session: ProxySession
+    weak var clientHandler: FaultHandler?
+    weak var serverHandler: FaultHandler?
+
+    private var decoder = ConnectionDecoder()
+    private var machine = ConnectionFaultStateMachine()
+    private var towardClient = StreamEditor(toward: .client)
+    private var towardServer = StreamEditor(toward: .server)
+    /// Bytes fed to the decoder from each side.
+    private var fromClient: Int64 = 0
+    private var fromServer: Int64 = 0
+    /// The first request head (toward the server) and its answer (toward the client) are held
+    /// until complete, to match the path and to edit the 101; bounded by `maxHeldHead`.
+    private var heldRequest: [UInt8]? = []
+    private var heldResponse: [UInt8]? = []
+    /// Past this a head passes unmatched: the decoder's own head limit.
+    private let maxHeldHead = ConnectionDecoderConfiguration().maxHeadSize
+    private var claimed: [Fault] = []
+    private var stripping: Fault?
+    /// Sides sent wsdoctor's close frame whose close frame has not come back yet.
+    private var awaitingCloseReply: Set<Side> = []
+    private var closing: (fault: Fault, code: UInt16, reason: String, toward: FaultAction.Toward)?
+    private var timers: [Scheduled<Void>] = []
+    /// What each fault has done so far, for the report.
+    private var done: [String: (fault: InjectedFault, count: Int)] = [:]
+    /// Once a fault has ended the connection, wsdoctor's own bytes (an HTTP answer) pass unedited.
+    private(set) var passesThrough = false
+
+    /// How long a side closed by a fault has to answer with its close frame, as an endpoint
+    /// would wait, before the TCP connection is closed anyway.
+    static let closeReplyTimeout: TimeAmount = .seconds(5)
+
+    init(book: FaultBook, session: ProxySession, loop: any EventLoop, metrics: LiveMetrics?) {
+        self.book = book
+        self.session = session
+        self.loop = loop
+        self.metrics = metrics
+    }
+
+    private func handler(_ side: Side) -> FaultHandler? { side == .client ? clientHandler : serverHandler }
+
+    // MARK: Bytes
+
+    /// What to send `side` for `chunk`, sent to it by its peer.
+    func bytes(toward side: Side, _ chunk: [UInt8]) -> [UInt8] {
+        let from = side.peer
+        let base = from == .client ? fromClient : fromServer
+        var events: [WireEvent] = []
+        chunk.withUnsafeBytes { decoder.feed($0, from: from, into: &events) }
+        if from == .client { fromClient += Int64(chunk.count) } else { fromServer += Int64(chunk.count) }
+        var due: [ConnectionFaultStateMachine.Action] = []
+        var headEnded = false
+        var ownFrames: [WireEvent] = []
+        for event in events {
+            switch event {
+            case .request(let head, _):
+                headEnded = true
+                guard heldRequest != nil, WebSocketHandshake.isUpgradeRequest(head) else { continue }
+                claimed = book.claim(target: head.target)
+                due += machine.requestHead(faults: claimed)
+            case .response(let head, _):
+                headEnded = true
+                guard heldResponse != nil else { continue }
+                due += machine.response(status: head.status)
+            case .message:
+                due += machine.messageSeen()
+            case .close(let close):
+                if awaitingCloseReply.remove(close.side) != nil, awaitingCloseReply.isEmpty { due.append(.fire(Self.closeReplied)) }
+            case .frame(let info) where info.side == from:
+                ownFrames.append(event)
+            default:
+                break
+            }
+        }
+        if let action = due.first, case .fire(let fault) = action, case .refuse = fault.action {
+            heldRequest = nil
+            refuse(fault)
+            return []
+        }
+        for case .fire(let fault) in due where fault.action == .stripExtensions { stripping = fault }
+        var output: [UInt8]
+        if side == .server, heldRequest != nil {
+            heldRequest! += chunk
+            if !headEnded && heldRequest!.count <= maxHeldHead { return [] }
+            output = heldRequest!
+            heldRequest = nil
+        } else if side == .client, heldResponse != nil {
+            heldResponse! += chunk
+            if !headEnded && heldResponse!.count <= maxHeldHead { return [] }
+            output = stripping.map { stripExtensions(heldResponse!, fault: $0) } ?? heldResponse!
+            heldResponse = nil
+        } else {
+            let betweenFrames = decoder.isBetweenFrames(from: from)
+            let result = side == .client ? towardClient.edit(chunk, base: base, events: ownFrames, betweenFrames: betweenFrames)
+                                         : towardServer.edit(chunk, base: base, events: ownFrames, betweenFrames: betweenFrames)
+            output = result.bytes
+            for edit in result.edits { record(edit, toward: side) }
+        }
+        for action in due { output += perform(action, whileSending: side) }
+        return output
+    }
+
+    /// Stands for "every close frame wsdoctor sent came back".
+    private static let closeReplied = Fault(id: "", action: .reset)
+
+    // MARK: Actions
+
+    /// Does an action; returns bytes to append to what is being sent `current` now.
+    private func perform(_ action: ConnectionFaultStateMachine.Action, whileSending current: Side) -> [UInt8] {
+        switch action {
+        case .armTimer(let fault, let seconds):
+            timers.append(loop.assumeIsolated().scheduleTask(in: .nanoseconds(Int64(seconds * 1e9))) { [self] in
+                for case .fire(let due) in machine.timerFired(fault) { fire(due, whileSending: nil) }
+            })
+            return []
+        case .fire(let fault):
+            if fault == Self.closeReplied {
+                finishClose(replied: true)
+                return []
+            }
+            return fire(fault, whileSending: current)
+        }
+    }
+
+    /// Acts on the connection now (a trigger, or the control API). Bytes for `current` are
+    /// returned to be appended to its chunk; bytes for the other side are sent at once.
+    @discardableResult
+    func fire(_ fault: Fault, whileSending current: Side?) -> [UInt8] {
+        guard !passesThrough else { return [] }
+        switch fault.action {
+        case .close(let code, let reason, let toward):
+            return startClose(fault, code: code, reason: reason, toward: toward, whileSending: current)
+        case .refuse:
+            refuse(fault)
+        case .reset:
+            note(fault, "reset both TCP connections (RST), with no close frame", ended: true)
+            machine.ended()
+            passesThrough = true
+            session.endByFault(ProxyClose(reason: .fault, sentToClient: "a TCP reset, no close frame", sentToServer: "a TCP reset, no close frame")) {
+                clientHandler?.resetChannel()
+                serverHandler?.resetChannel()
+            }
+        case .dropPings(let toward):
+            for side in toward.sides { if side == .client { towardClient.dropPings = fault.id } else { towardServer.dropPings = fault.id } }
+            note(fault, "dropping pings toward the \(toward.words)")
+        case .dropPongs(let toward):
+            for side in toward.sides { if side == .client { towardClient.dropPongs = fault.id } else { towardServer.dropPongs = fault.id } }
+            note(fault, "dropping pongs toward the \(toward.words)")
+        case .corruptUTF8(let toward):
+            for side in toward.sides { if side == .client { towardClient.corruptNextText = fault.id } else { towardServer.corruptNextText = fault.id } }
+            note(fault, "waiting for a text message toward the \(toward.words) to break its UTF-8")
+        case .setRSV1(let toward):
+            for side in toward.sides { if side == .client { towardClient.setRSV1Next = fault.id } else { towardServer.setRSV1Next = fault.id } }
+            note(fault, "waiting for a data frame toward the \(toward.words) to set RSV1 on")
+        case .stall(let toward, let seconds):
+            for side in toward.sides { handler(side.peer)?.pauseReads() }
+            note(fault, "held the bytes toward the \(toward.words) " + (seconds.map { "for \(Self.format($0)) s" } ?? "until the connection ended"))
+            if let seconds {
+                timers.append(loop.assumeIsolated().scheduleTask(in: .nanoseconds(Int64(seconds * 1e9))) { [self] in
+                    for side in toward.sides { handler(side.peer)?.resumeReads() }
+                })
+            }
+        case .latency(let toward, let milliseconds):
+            for side in toward.sides { handler(side)?.latency = .milliseconds(Int64(milliseconds)) }
+            note(fault, "delaying the bytes toward the \(toward.words) by \(milliseconds) ms")
+        case .stripExtensions:
+            stripping = fault
+        }
+        return []
+    }
+
+    private func startClose(_ fault: Fault, code: UInt16, reason: String, toward: FaultAction.Toward, whileSending current: Side?) -> [UInt8] {
+        guard closing == nil else { return [] }
+        machine.ended()
+        closing = (fault, code, reason, toward)
+        var now: [UInt8] = []
+        for side in Side.allCases {
+            guard toward.includes(side) else {
+                // Not closed with a frame: it gets nothing more, then only the TCP close.
+                if side == .client { towardClient.discard() } else { towardServer.discard() }
+                continue
+            }
+            awaitingCloseReply.insert(side)
+            let frame = ProxySession.closeFrame(code: code, reason: reason, masked: side == .server)
+            let between = decoder.isBetweenFrames(from: side.peer)
+                && (side == .client ? heldResponse == nil : heldRequest == nil)
+            let immediate = side == .client ? towardClient.close(with: frame, faultID: fault.id, betweenFrames: between)
+                                            : towardServer.close(with: frame, faultID: fault.id, betweenFrames: between)
+            if let immediate {
+                record(.sentClose(faultID: fault.id), toward: side)
+                if side == current { now += immediate } else { handler(side)?.sendOwn(immediate) }
+            }
+        }
+        timers.append(loop.assumeIsolated().scheduleTask(in: Self.closeReplyTimeout) { [self] in finishClose(replied: false) })
+        return now
+    }
+
+    /// Every side closed by wsdoctor answered (or the wait ran out): both TCP connections close.
+    private func finishClose(replied: Bool) {
+        guard let closing, !passesThrough else { return }
+        passesThrough = true
+        let code = closing.code, reason = closing.reason
+        let frame = "a close frame \(code) (\(reason.isEmpty ? CloseCode.name(of: code) : reason)) from wsdoctor"
+        let tail = replied ? ", answered; then the TCP close" : "; no close frame came back within \(Self.closeReplyTimeout.nanoseconds / 1_000_000_000) s, then the TCP close"
+        let close = ProxyClose(reason: .fault,
+                               sentToClient: closing.toward.includes(.client) ? frame + tail : "only the TCP close",
+                               sentToServer: closing.toward.includes(.server) ? frame + tail : "only the TCP close")
+        session.endByFault(close) {
+            clientHandler?.closeChannel()
+            serverHandler?.closeChannel()
+        }
+    }
+
+    private func refuse(_ fault: Fault) {
+        guard case .refuse(let status, let retryAfter) = fault.action, !passesThrough else { return }
+        passesThrough = true
+        machine.ended()
+        let line = "\(status) \(Self.reasonPhrase(status))"
+        note(fault, "answered the upgrade request HTTP \(line)" + (retryAfter.map { " (Retry-After: \($0))" } ?? "")
+             + "; the request never reached the server", ended: true)
+        let close = ProxyClose(reason: .fault, sentToClient: "HTTP \(line) from wsdoctor", sentToServer: "only the TCP close (the upgrade request was not forwarded)")
+        session.endByFault(close) {
+            session.clientHandler?.readWithoutPartner()
+            if let client = session.clientHandler?.channel {
+                HTTPAnswer.send(line, headers: retryAfter.map { ["Retry-After: \($0)"] } ?? [],
+                                body: "wsdoctor: fault \(fault.id): refused on purpose (--faults)\n", to: client)
+            }
+            serverHandler?.closeChannel()
+        }
+    }
+
+    /// The 101 without its Sec-WebSocket-Extensions lines.
+    private func stripExtensions(_ bytes: [UInt8], fault: Fault) -> [UInt8] {
+        guard let end = Self.endOfHead(bytes) else { return bytes }
+        let head = String(decoding: bytes[..<end], as: UTF8.self)
+        var lines = head.components(separatedBy: "\r\n")
+        let before = lines.count
+        lines.removeAll { $0.lowercased().hasPrefix("sec-websocket-extensions:") }
+        note(fault, before == lines.count ? "found no Sec-WebSocket-Extensions in the server's 101 to remove"
+                                          : "removed Sec-WebSocket-Extensions from the server's 101")
+        return Array(lines.joined(separator: "\r\n").utf8) + bytes[end...]
+    }
+
+    private static func endOfHead(_ bytes: [UInt8]) -> Int? {
+        guard bytes.count >= 4 else { return nil }
+        for i in 3..<bytes.count where bytes[i] == 0x0A && bytes[i - 1] == 0x0D && bytes[i - 2] == 0x0A && bytes[i - 3] == 0x0D {
+            return i + 1
+        }
+        return nil
+    }
+
+    // MARK: Reporting
+
+    private func record(_ edit: StreamEditor.Edit, toward side: Side) {
+        switch edit {
+        case .droppedPing(let id): count(id) { "dropped \($0) ping\($0 == 1 ? "" : "s") toward the \(side)" }
+        case .droppedPong(let id): count(id) { "dropped \($0) pong\($0 == 1 ? "" : "s") toward the \(side)" }
+        case .corruptedText(let id, let frame):
+            if let fault = claimedFault(id) { note(fault, "broke the UTF-8 of a text message toward the \(side) (frame \(frame)), its length unchanged") }
+        case .setRSV1(let id, let frame):
+            if let fault = claimedFault(id) { note(fault, "set RSV1 on data frame \(frame) toward the \(side)") }
+        case .sentClose(let id):
+            if let fault = claimedFault(id), case .close(let code, let reason, let toward) = fault.action {
+                let sides = toward == .both ? "the client and the server" : "the \(toward.rawValue)"
+                note(fault, "sent a close frame \(code) (\(reason.isEmpty ? CloseCode.name(of: code) : reason)) to \(sides) at a frame boundary", ended: true)
+            }
+        }
+    }
+
+    private func claimedFault(_ id: String) -> Fault? {
+        claimed.first { $0.id == id } ?? book.fault(id: id)
+    }
+
+    private func count(_ id: String, _ words: (Int) -> String) {
+        guard let fault = claimedFault(id) else { return }
+        let times = (done[id]?.count ?? 0) + 1
+        note(fault, words(times))
+        done[id]?.count = times
+    }
+
+    /// Reports what a fault did, as wsdoctor's own (a later note replaces the earlier).
+    private func note(_ fault: Fault, _ words: String, ended: Bool = false) {
+        if done[fault.id] == nil { metrics?.faultInjected(fault.action.name) }
+        let at = done[fault.id]?.fault.at ?? wallClockNow()
+        let injected = InjectedFault(id: fault.id, action: fault.action.name, done: words, at: at,
+                                     endedConnection: ended || done[fault.id]?.fault.endedConnection == true)
+        done[fault.id] = (injected, done[fault.id]?.count ?? 0)
+        session.noteFault(injected)
+    }
+
+    /// The connection is over: no timer may act on it any more.
+    func connectionEnded() {
+        machine.ended()
+        for timer in timers { timer.cancel() }
+        timers = []
+    }
+
+    static func reasonPhrase(_ status: Int) -> String {
+        switch status {
+        case 400: return "Bad Request"
+        case 401: return "Unauthorized"
+        case 403: return "Forbidden"
+        case 404: return "Not Found"
+        case 408: return "Request Timeout"
+        case 429: return "Too Many Requests"
+        case 500: return "Internal Server Error"
+        case 502: return "Bad Gateway"
+        case 503: return "Service Unavailable"
+        case 504: return "Gateway Timeout"
+        default: return status < 500 ? "Client Error" : "Server Error"
+        }
+    }
+
+    private static func format(_ seconds: Double) -> String {
+        seconds == seconds.rounded() ? String(Int(seconds)) : String(seconds)
+    }
+}
+
+extension FaultAction.Toward {
+    /// "client", "server", or "client and the server".
+    var words: String { self == .both ? "client and the server" : rawValue }
+}
