@@ -74,6 +74,10 @@ public struct ConnectionJSON: Sendable {
         if let fault = facts.citedFault {
             json.beginObject("fault")
             Self.write(fault, into: &json)
+            if let close = facts.proxyClose, close.reason == .fault {
+                json.string("sent_to_client", close.sentToClient)
+                json.string("sent_to_server", close.sentToServer)
+            }
             json.endObject()
             json.beginArray("faults")
             for fault in facts.faults {

@@ -153,9 +153,12 @@ final class FaultedConnection {
             note(fault, "reset both TCP connections (RST), with no close frame", ended: true)
             machine.ended()
             passesThrough = true
-            session.endByFault(ProxyClose(reason: .fault, sentToClient: "a TCP reset, no close frame", sentToServer: "a TCP reset, no close frame")) {
-                clientHandler?.resetChannel()
-                serverHandler?.resetChannel()
+            // Once the bytes being relayed now are out: a reset drops what is still unsent.
+            loop.assumeIsolated().execute { [self] in
+                session.endByFault(ProxyClose(reason: .fault, sentToClient: "a TCP reset, no close frame", sentToServer: "a TCP reset, no close frame")) {
+                    clientHandler?.resetChannel()
+                    serverHandler?.resetChannel()
+                }
             }
         case .dropPings(let toward):
             for side in toward.sides { if side == .client { towardClient.dropPings = fault.id } else { towardServer.dropPings = fault.id } }

@@ -651,6 +651,41 @@ class Peers:
                             "exception": repr(ws.exception()), "took": time.monotonic() - t0}
         raise ValueError(f"unknown library {library}")
 
+    async def op_fault_client(self, port: int, path: str, messages: list, wait: float = 3.0,
+                              ping_interval: float | None = None, compression: bool = False) -> dict:
+        """A websockets client for the fault tests: sends each message after the previous
+        echo, then waits up to `wait` s for the connection to end (closing 1000 itself after
+        that). It never raises on a close or a refusal: it returns what it got, how long each
+        echo took, and the close codes each way."""
+        received, took = [], []
+        kwargs = dict(WS_COMMON, compression="deflate" if compression else None)
+        if ping_interval is not None:
+            kwargs.update(ping_interval=ping_interval, ping_timeout=ping_interval)
+        try:
+            ws = await connect(f"ws://{HOST}:{port}{path}", **kwargs)
+        except InvalidStatus as exc:
+            return {"status": exc.response.status_code, "retry_after": exc.response.headers.get("Retry-After"),
+                    "body": exc.response.body.decode("utf-8", "replace")}
+        lport = local_port(ws)
+        extensions = ws.response.headers.get("Sec-WebSocket-Extensions")
+        try:
+            for message in messages:
+                started = time.monotonic()
+                await ws.send(message)
+                async with asyncio.timeout(STEP_TIMEOUT):
+                    received.append(await ws.recv())
+                took.append(time.monotonic() - started)
+            async with asyncio.timeout(wait):
+                async for message in ws:
+                    received.append(message)
+        except (ConnectionClosed, TimeoutError):
+            pass
+        await ws.close(1000, "done")
+        sent, rcvd = ws.protocol.close_sent, ws.protocol.close_rcvd
+        return {"status": 101, "local_port": lport, "received": received, "took": took, "extensions": extensions,
+                "close_code": ws.close_code, "close_reason": ws.close_reason,
+                "close_sent": sent.code if sent else None, "close_rcvd": rcvd.code if rcvd else None}
+
     async def op_rate_burst(self, port: int, tag: str) -> dict:
         """On /feed: a tick every 0.5 s for 2 s, then a burst of messages every
         10 ms until the server's rate limit closes the connection."""
@@ -735,8 +770,18 @@ class Peers:
                         await ws.send_str(msg.data)
                 return ws
 
+            async def ws_deflate_endpoint(request):
+                # Negotiates permessage-deflate when offered (the fault tests strip it).
+                ws = web.WebSocketResponse(compress=True)
+                await ws.prepare(request)
+                async for msg in ws:
+                    if msg.type == WSMsgType.TEXT:
+                        await ws.send_str(msg.data)
+                return ws
+
             app = web.Application()
             app.router.add_get("/ws", ws_endpoint)
+            app.router.add_get("/ws-deflate", ws_deflate_endpoint)
             runner = web.AppRunner(app, access_log=None, handle_signals=False)
             await runner.setup()
             await web.TCPSite(runner, HOST, 0).start()
