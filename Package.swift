@@ -60,7 +60,7 @@ let package = Package(
         .target(
             name: "LiveProxy",
             dependencies: [
-                "Diagnosis", "WebSocketWire", "PcapRecording", "MetricsReporting", "FaultInjection",
+                "Diagnosis", "WebSocketWire", "PcapRecording", "MetricsReporting", "FaultInjection", "Reporting",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

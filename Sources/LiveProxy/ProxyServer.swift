@@ -130,6 +130,11 @@ public final class ProxyServer: Sendable {
         state.withLockedValue { $0.sessions.count }
     }
 
+    /// The open connections with the event loop each lives on (for the control API).
+    func openSessions() -> [(id: Int, loop: any EventLoop, session: NIOLoopBound<ProxySession>)] {
+        state.withLockedValue { $0.sessions.map { (id: $0.key, loop: $0.value.loop, session: $0.value.session) } }
+    }
+
     // MARK: Per connection
 
     /// The client's address. NIO asks the socket once, at accept; a client that reset its

@@ -67,6 +67,9 @@ struct Proxy: ParsableCommand {
     @Option(help: "Inject the faults listed in FILE (YAML, a `faults:` list; see the README). This alters traffic.")
     var faults: String?
 
+    @Option(help: "Serve the fault injection API (JSON: list, add and remove faults, list connections, act on one now) on HOST:PORT. Off unless asked; this alters traffic.")
+    var control: String?
+
     @OptionGroup var diagnosis: DiagnosisOptions
 
     @Option(help: "Seconds a client has to send its whole request head once connected through; past it: 408 and close. 0 turns it off.")
@@ -85,6 +88,9 @@ struct Proxy: ParsableCommand {
         if let maxConnections, maxConnections < 1 { throw ValidationError("--max-connections must be 1 or more") }
         guard Self.splitHostPort(listen) != nil else {
             throw ValidationError("--listen must be HOST:PORT, e.g. 127.0.0.1:8080 (got \(listen))")
+        }
+        if let control, Self.splitHostPort(control) == nil {
+            throw ValidationError("--control must be HOST:PORT, e.g. 127.0.0.1:9091 (got \(control))")
         }
         if let admin, Self.splitHostPort(admin) == nil {
             throw ValidationError("--admin must be HOST:PORT, e.g. 127.0.0.1:9090 (got \(admin))")
@@ -112,7 +118,7 @@ struct Proxy: ParsableCommand {
         let (host, port) = Self.splitHostPort(listen)!
         let rules = try diagnosis.rules()
         // Read before anything listens: a bad fault stops start-up with its file and line.
-        let faultBook = try faults.map { path in FaultBook(try Self.loadFaults(path)) }
+        let faultBook = try faults.map { path in FaultBook(try Self.loadFaults(path)) } ?? (control == nil ? nil : FaultBook())
         let analyzer = diagnosis.analyzerConfiguration(format: format)
         var configuration = ProxyConfiguration(listenHost: host, listenPort: port, upstream: UpstreamAddress(url: upstream)!,
                                                analyzer: analyzer, rules: rules)
@@ -147,6 +153,18 @@ struct Proxy: ParsableCommand {
                 throw ExitCode(2)
             }
         }
+        var controlServer: ControlServer?
+        if let control, let faultBook {
+            let (controlHost, controlPort) = Self.splitHostPort(control)!
+            do {
+                controlServer = try ControlServer(host: controlHost, port: controlPort, proxy: server, book: faultBook)
+            } catch {
+                printError("wsdoctor: cannot serve the control API on \(control): \(error)")
+                adminServer?.close()
+                try? server.shutdown()
+                throw ExitCode(2)
+            }
+        }
         let bound: String
         do {
             let address = try server.start()
@@ -155,15 +173,20 @@ struct Proxy: ParsableCommand {
         } catch {
             printError("wsdoctor: cannot listen on \(listen): \(error)")
             adminServer?.close()
+            controlServer?.close()
             try? server.shutdown()
             throw ExitCode(2)
         }
         reporter.notice("wsdoctor proxy listening on \(bound), forwarding to \(configuration.upstream)"
                         + (record.map { ", recording to \($0)" } ?? "")
                         + (rewriteHost ? "; rewriting Host headers to \(configuration.upstream.host):\(configuration.upstream.port) (traffic is altered)" : "")
-                        + (faultBook.map { "; injecting \($0.all.count) fault\($0.all.count == 1 ? "" : "s") from \(faults ?? "") (traffic is altered)" } ?? ""))
+                        + (faults.map { "; injecting \(faultBook?.all.count ?? 0) fault\(faultBook?.all.count == 1 ? "" : "s") from \($0) (traffic is altered)" } ?? "")
+                        + (faults == nil && control != nil ? "; faults may be injected through --control (traffic may be altered)" : ""))
         if let address = adminServer?.localAddress {
             reporter.notice("admin endpoint on http://\(address.ipAddress ?? "?"):\(address.port ?? 0) (/metrics, /healthz, /readyz)")
+        }
+        if let address = controlServer?.localAddress {
+            reporter.notice("fault control API on http://\(address.ipAddress ?? "?"):\(address.port ?? 0) (/faults, /connections); anyone who reaches it can alter traffic")
         }
         if upstreamInsecure {
             reporter.notice("WARNING: --upstream-insecure: the upstream's TLS certificate is NOT verified; anyone in between can read and change the traffic")
@@ -175,6 +198,7 @@ struct Proxy: ParsableCommand {
         // Stop on Ctrl-C and SIGTERM: report what is open, print the summary, exit 0.
         let received = stopSignals.wait()
         adminServer?.close()
+        controlServer?.close()
         if received == SIGTERM {
             // A deploy or reschedule: drain, then close what is left as a restart.
             server.stopAccepting()

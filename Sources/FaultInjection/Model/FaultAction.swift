@@ -51,7 +51,7 @@ public enum FaultAction: Sendable, Equatable {
                                "strip-extensions", "reset", "latency"]
 
     /// Whether the action acts on the upgrade exchange itself, so no later trigger applies.
-    var actsOnUpgradeOnly: Bool {
+    public var actsOnUpgradeOnly: Bool {
         switch self {
         case .refuse, .stripExtensions: return true
         case .close, .dropPings, .dropPongs, .stall, .corruptUTF8, .setRSV1, .reset, .latency: return false

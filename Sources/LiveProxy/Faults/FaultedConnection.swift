@@ -308,6 +308,18 @@ final class FaultedConnection {
         session.noteFault(injected)
     }
 
+    /// Whether the connection is upgraded and no fault has ended it.
+    var isOpenWebSocket: Bool { machine.isUpgraded && !passesThrough && closing == nil }
+
+    /// Does `fault` to the connection now (the control API); nil when done, else why not.
+    func actNow(_ fault: Fault) -> String? {
+        if fault.action.actsOnUpgradeOnly { return "`\(fault.action.name)` acts on the upgrade; it cannot be done to an open connection" }
+        guard isOpenWebSocket else { return "the connection is not an open WebSocket connection (not upgraded yet, or closing)" }
+        claimed.append(fault)
+        fire(fault, whileSending: nil)
+        return nil
+    }
+
     /// The connection is over: no timer may act on it any more.
     func connectionEnded() {
         machine.ended()
