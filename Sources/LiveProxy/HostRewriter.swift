@@ -62,7 +62,7 @@ public struct HostRewriter {
     }
 
     /// Index just past the blank line ending a head, if the bytes hold one.
-    private static func endOfHead(_ bytes: [UInt8]) -> Int? {
+    static func endOfHead(_ bytes: [UInt8]) -> Int? {
         guard bytes.count >= 4 else { return nil }
         for i in 3..<bytes.count where bytes[i] == 0x0A && bytes[i - 1] == 0x0D && bytes[i - 2] == 0x0A && bytes[i - 3] == 0x0D {
             return i + 1

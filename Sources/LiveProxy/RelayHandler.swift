@@ -234,7 +234,8 @@ final class RelayHandler: ChannelDuplexHandler {
         closeIfDone()
     }
 
-    private func partnerReset() {
+    /// Resets this side's TCP connection (also a fault's `reset`).
+    func partnerReset() {
         guard let context else { return }
         // SO_LINGER 0 makes close() send RST instead of FIN.
         if let provider = context.channel as? any SocketOptionProvider {

@@ -51,6 +51,7 @@ import Testing
         ("- {id: a, action: reset, code: 1000}", 2, "`code` is not a parameter of `reset`"),
         ("- {id: a, action: reset, count: 0}", 2, "`count` must be from 1"),
         ("- {action: reset}", 2, "a fault needs `id`"),
+        ("- {id: \"\", action: reset}", 2, "`id` `` must be 1 to 64"),
         ("- {id: a, action: reset}\n  - {id: a, action: reset}", 3, "duplicate fault id `a`"),
     ])
     func badInputNamesTheLine(entry: String, line: Int, message: String) {

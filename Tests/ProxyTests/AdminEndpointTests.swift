@@ -5,24 +5,7 @@ import Testing
 extension ProxyTests {
     /// GET over HTTP with Python's standard library; returns status and body.
     func scrape(_ url: String) throws -> (status: Int, body: String) {
-        let process = Process()
-        process.executableURL = PeerHost.pythonPath
-        process.arguments = ["-c", """
-            import sys, urllib.request, urllib.error
-            try:
-                r = urllib.request.urlopen(sys.argv[1], timeout=5); status, body = r.status, r.read()
-            except urllib.error.HTTPError as e:
-                status, body = e.code, e.read()
-            sys.stdout.write(f"{status}\\n"); sys.stdout.buffer.write(body)
-            """, url]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
-        let status = Int(text.prefix { $0 != "\n" }) ?? 0
-        return (status, String(text.drop { $0 != "\n" }.dropFirst()))
+        try http("GET", url)
     }
 
     /// The value of one sample line, e.g. `wsdoctor_closes_total{code="1008",…}`.

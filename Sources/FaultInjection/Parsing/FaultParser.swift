@@ -93,8 +93,8 @@ public enum FaultParser {
             fields.values[name] = (key, value)
         }
         let id = try fields.requiredString("id")
-        guard id.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }), id.count <= 64 else {
-            throw fields.error(at: fields.values["id"]?.value, "`id` `\(id)` may hold only letters, digits, `-`, `_` and `.` (at most 64)")
+        guard !id.isEmpty, id.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }), id.count <= 64 else {
+            throw fields.error(at: fields.values["id"]?.value, "`id` `\(id)` must be 1 to 64 letters, digits, `-`, `_` or `.`")
         }
         let actionName = try fields.requiredString("action")
         guard let allowed = parameters[actionName] else {

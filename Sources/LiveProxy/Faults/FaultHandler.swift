@@ -1,6 +1,5 @@
 import FaultInjection
 import NIOCore
-import NIOPosix
 import WebSocketWire
 
 /// Passes the bytes the relay writes toward `side` through the connection's faults, and
@@ -156,17 +155,5 @@ final class FaultHandler: ChannelDuplexHandler {
         guard let context else { return }
         context.flush()
         context.close(promise: nil)
-    }
-
-    /// Closes with RST (SO_LINGER 0) rather than FIN.
-    func resetChannel() {
-        guard let context else { return }
-        if let provider = context.channel as? any SocketOptionProvider {
-            provider.setSoLinger(linger(l_onoff: 1, l_linger: 0)).assumeIsolated().whenComplete { [context] _ in
-                context.close(promise: nil)
-            }
-        } else {
-            context.close(promise: nil)
-        }
     }
 }

@@ -156,21 +156,21 @@ final class FaultedConnection {
             // Once the bytes being relayed now are out: a reset drops what is still unsent.
             loop.assumeIsolated().execute { [self] in
                 session.endByFault(ProxyClose(reason: .fault, sentToClient: "a TCP reset, no close frame", sentToServer: "a TCP reset, no close frame")) {
-                    clientHandler?.resetChannel()
-                    serverHandler?.resetChannel()
+                    session.clientHandler?.partnerReset()
+                    session.serverHandler?.partnerReset()
                 }
             }
         case .dropPings(let toward):
-            for side in toward.sides { if side == .client { towardClient.dropPings = fault.id } else { towardServer.dropPings = fault.id } }
+            editors(toward) { $0.dropPings = fault.id }
             note(fault, "dropping pings toward the \(toward.words)")
         case .dropPongs(let toward):
-            for side in toward.sides { if side == .client { towardClient.dropPongs = fault.id } else { towardServer.dropPongs = fault.id } }
+            editors(toward) { $0.dropPongs = fault.id }
             note(fault, "dropping pongs toward the \(toward.words)")
         case .corruptUTF8(let toward):
-            for side in toward.sides { if side == .client { towardClient.corruptNextText = fault.id } else { towardServer.corruptNextText = fault.id } }
+            editors(toward) { $0.corruptNextText = fault.id }
             note(fault, "waiting for a text message toward the \(toward.words) to break its UTF-8")
         case .setRSV1(let toward):
-            for side in toward.sides { if side == .client { towardClient.setRSV1Next = fault.id } else { towardServer.setRSV1Next = fault.id } }
+            editors(toward) { $0.setRSV1Next = fault.id }
             note(fault, "waiting for a data frame toward the \(toward.words) to set RSV1 on")
         case .stall(let toward, let seconds):
             for side in toward.sides { handler(side.peer)?.pauseReads() }
@@ -187,6 +187,12 @@ final class FaultedConnection {
             stripping = fault
         }
         return []
+    }
+
+    /// Changes the editors of the bytes toward the sides `toward` names.
+    private func editors(_ toward: FaultAction.Toward, _ change: (inout StreamEditor) -> Void) {
+        if toward.includes(.client) { change(&towardClient) }
+        if toward.includes(.server) { change(&towardServer) }
     }
 
     private func startClose(_ fault: Fault, code: UInt16, reason: String, toward: FaultAction.Toward, whileSending current: Side?) -> [UInt8] {
@@ -251,7 +257,7 @@ final class FaultedConnection {
 
     /// The 101 without its Sec-WebSocket-Extensions lines.
     private func stripExtensions(_ bytes: [UInt8], fault: Fault) -> [UInt8] {
-        guard let end = Self.endOfHead(bytes) else { return bytes }
+        guard let end = HostRewriter.endOfHead(bytes) else { return bytes }
         let head = String(decoding: bytes[..<end], as: UTF8.self)
         var lines = head.components(separatedBy: "\r\n")
         let before = lines.count
@@ -259,14 +265,6 @@ final class FaultedConnection {
         note(fault, before == lines.count ? "found no Sec-WebSocket-Extensions in the server's 101 to remove"
                                           : "removed Sec-WebSocket-Extensions from the server's 101")
         return Array(lines.joined(separator: "\r\n").utf8) + bytes[end...]
-    }
-
-    private static func endOfHead(_ bytes: [UInt8]) -> Int? {
-        guard bytes.count >= 4 else { return nil }
-        for i in 3..<bytes.count where bytes[i] == 0x0A && bytes[i - 1] == 0x0D && bytes[i - 2] == 0x0A && bytes[i - 3] == 0x0D {
-            return i + 1
-        }
-        return nil
     }
 
     // MARK: Reporting
