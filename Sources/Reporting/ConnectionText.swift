@@ -139,7 +139,11 @@ public struct ConnectionText: Sendable {
         case (nil, .some): parts.append("FIN from server only")
         case (nil, nil): break
         }
-        if t.captureEndedOpen { parts.append("still open when the capture ended") }
+        if let close = facts.proxyClose {
+            parts.append("closed by wsdoctor (\(close.reason.rawValue)): the client got \(close.sentToClient), the server \(close.sentToServer)")
+        } else if t.captureEndedOpen {
+            parts.append("still open when the capture ended")
+        }
         return parts.isEmpty ? "no end seen" : parts.joined(separator: "; ")
     }
 
