@@ -758,30 +758,25 @@ class Peers:
 
     async def op_aiohttp_server(self) -> dict:
         """An aiohttp server (started once, kept until exit) with its WebSocket
-        endpoint on /ws only: other paths get aiohttp's own 404."""
+        endpoint on /ws, and /ws-deflate agreeing to permessage-deflate: other paths
+        get aiohttp's own 404."""
         if self.aiohttp_port is None:
             from aiohttp import WSMsgType, web
 
-            async def ws_endpoint(request):
-                ws = web.WebSocketResponse(compress=False)
-                await ws.prepare(request)
-                async for msg in ws:
-                    if msg.type == WSMsgType.TEXT:
-                        await ws.send_str(msg.data)
-                return ws
-
-            async def ws_deflate_endpoint(request):
-                # Negotiates permessage-deflate when offered (the fault tests strip it).
-                ws = web.WebSocketResponse(compress=True)
-                await ws.prepare(request)
-                async for msg in ws:
-                    if msg.type == WSMsgType.TEXT:
-                        await ws.send_str(msg.data)
-                return ws
+            def echo_endpoint(compress: bool):
+                # With compress, permessage-deflate is agreed when offered (the fault tests strip it).
+                async def endpoint(request):
+                    ws = web.WebSocketResponse(compress=compress)
+                    await ws.prepare(request)
+                    async for msg in ws:
+                        if msg.type == WSMsgType.TEXT:
+                            await ws.send_str(msg.data)
+                    return ws
+                return endpoint
 
             app = web.Application()
-            app.router.add_get("/ws", ws_endpoint)
-            app.router.add_get("/ws-deflate", ws_deflate_endpoint)
+            app.router.add_get("/ws", echo_endpoint(False))
+            app.router.add_get("/ws-deflate", echo_endpoint(True))
             runner = web.AppRunner(app, access_log=None, handle_signals=False)
             await runner.setup()
             await web.TCPSite(runner, HOST, 0).start()
