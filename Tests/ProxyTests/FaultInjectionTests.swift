@@ -69,6 +69,24 @@ extension ProxyTests {
         }
     }
 
+    @Test("close toward both: each side gets its own close frame and answers it")
+    func faultClosesBothSides() async throws {
+        let peers = try PeerHost.shared
+        let tag = freshTag()
+        try await withFaults("  - {id: bye, action: close, code: 1001, reason: going away, toward: both, after_messages: 2}\n", upstream: peers.mainPort) { proxy in
+            let client = try await peers.run("fault_client", ["port": proxy.port, "path": "/echo?tag=\(tag)", "messages": ["hello", "more"]])
+            #expect(client["close_rcvd"]?.int == 1001, "\(client)")
+            let server = try await peers.run("server_log", ["tag": tag])
+            #expect(server["log"]?["close_rcvd"]?.int == 1001, "\(server)")
+            let connection = try await proxy.connection(clientPort: try #require(client["local_port"]?.int))
+            expectDiagnosis(connection, id: "fault-closed", category: "fault-injected")
+            expectFault(connection, id: "bye", action: "close", ended: true, done: "to the client and the server")
+            for side in ["sent_to_client", "sent_to_server"] {
+                #expect(connection["fault"]?[side]?.string?.contains("1001 (going away) from wsdoctor, answered") == true, "\(connection)")
+            }
+        }
+    }
+
     @Test("refuse: 429 with Retry-After, for the first connection only (count: 1)")
     func faultRefuses() async throws {
         let peers = try PeerHost.shared
