@@ -96,6 +96,20 @@ import WireTestSupport
         #expect(largest == .int(5))
     }
 
+    @Test func theCorrelationWindowIsRuleDataAndDecidesTheWave() throws {
+        // The five closes of the restart fixture fall within 200 µs: a 1 µs window leaves each alone.
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("window-\(UUID().uuidString).yaml").path
+        try "settings:\n  close_correlation_window: 0.000001\n".write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let narrow = try RuleSet.loading(files: [path])
+        #expect(narrow.settings.closeCorrelationWindow == 0.000001 && RuleSet.defaults().settings.closeCorrelationWindow == 2)
+        let alone = replay(fixturePath("diag-restart-wave-1012.pcap"), rules: narrow).connections
+        #expect(alone.count == 5 && alone.allSatisfy { $0.diagnosis.id == "restart-1012" })
+        let wave = replayFixture("diag-restart-wave-1012.pcap").connections.first { $0.diagnosis.id == "restart-wave" }
+        #expect(wave?.diagnosis.evidence.contains { $0.fact == "wave.window" && $0.value == .number(2) } == true)
+        #expect(wave?.diagnosis.summary.contains("within 2 s") == true)
+    }
+
     // MARK: The distinctions the diagnosis must make, read in its words
 
     private func diagnosis(_ file: String) -> ConnectionDiagnosis {

@@ -38,7 +38,7 @@ public struct Diagnoser: Sendable {
     public private(set) var reported = 0
     public private(set) var notReported = 0
 
-    private var correlator = CloseCorrelator()
+    private var correlator: CloseCorrelator
     private var knownServers: Set<Endpoint> = []
     private var nextIndex = 0
     /// Opening order: the next ticket due; those before it are all handed on.
@@ -54,6 +54,7 @@ public struct Diagnoser: Sendable {
         self.order = order
         self.webSocketPorts = webSocketPorts
         self.maxFinishedWaiting = maxFinishedWaiting
+        self.correlator = CloseCorrelator(window: rules.settings.closeCorrelationWindow)
     }
 
     /// A connection began.
@@ -78,7 +79,9 @@ public struct Diagnoser: Sendable {
         var report: FinishedConnection?
         if Self.isWorthReporting(facts, toKnownWebSocketServer: known) {
             let wave = correlator.record(facts)
-            let diagnosis = rules.diagnose(FactContext(facts: facts, waveSize: wave))
+            var context = FactContext(facts: facts, waveSize: wave)
+            context.correlationWindow = correlator.window
+            let diagnosis = rules.diagnose(context)
             report = FinishedConnection(facts: facts, diagnosis: diagnosis, timeline: analyzer.timeline,
                                         timelineEntriesNotKept: analyzer.timelineEntriesNotKept)
             reported += 1
