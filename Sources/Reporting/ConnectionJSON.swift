@@ -71,15 +71,15 @@ public struct ConnectionJSON: Sendable {
             json.endObject()
         }
         json.endArray()
-        if let diagnosis { Self.write(diagnosis, into: &json) }
+        if let diagnosis { Self.write(diagnosis, into: &json, redaction: redaction) }
         json.endObject()
         return json.output
     }
 
     /// The `diagnosis` object, as connections and compared pairs carry it.
-    public static func write(_ diagnosis: ConnectionDiagnosis, into json: inout JSONWriter) {
+    public static func write(_ diagnosis: ConnectionDiagnosis, into json: inout JSONWriter, redaction: Redaction) {
         json.beginObject("diagnosis")
-        json.diagnosisFields(diagnosis)
+        json.diagnosisFields(diagnosis, redaction)
         json.endObject()
     }
 }
