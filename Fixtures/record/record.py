@@ -518,6 +518,21 @@ async def sc_diag_client_sent_nothing(port: int, ctx: "RunContext") -> None:
         await writer.wait_closed()
 
 
+async def sc_diag_client_sent_nothing_first(port: int, ctx: "RunContext") -> None:
+    """The same two connections the other way round: the silent TCP client comes first,
+    before the server has answered any upgrade, then the normal session."""
+    async with serve(echo_handler, HOST, port, compression=None, **WS_COMMON):
+        reader, writer = await asyncio.open_connection(HOST, port)
+        await asyncio.sleep(0.3)
+        writer.close()
+        async with asyncio.timeout(STEP_TIMEOUT):
+            await reader.read()  # the server's FIN in answer
+        await writer.wait_closed()
+        async with connect(ws_url(port, "/chat"), compression=None, **WS_COMMON) as ws:
+            await send_and_expect_echo(ws, "hello")
+            await ws.close(1000, "bye")
+
+
 async def sc_still_open(port: int, ctx: "RunContext") -> None:
     async with serve(echo_handler, HOST, port, compression=None, **WS_COMMON):
         async with connect(ws_url(port), compression=None, **WS_COMMON) as ws:
@@ -2034,6 +2049,7 @@ SCENARIOS = [
     # Diagnosis scenarios (see the second table in MANIFEST.md).
     Scenario("diag-rate-limit-1008", sc_diag_rate_limit_1008),
     Scenario("diag-client-sent-nothing", sc_diag_client_sent_nothing),
+    Scenario("diag-client-sent-nothing-first", sc_diag_client_sent_nothing_first),
     Scenario("diag-jwt-expired-1008", sc_diag_jwt_expired_1008),
     Scenario("diag-jwt-query-expired-1008", sc_diag_jwt_query_expired_1008),
     Scenario("diag-overload-503", sc_diag_overload_503),

@@ -52,6 +52,8 @@ import WireTestSupport
         ("diag-server-crash.pcap", ["fin-without-close"]),
         // The silent client is reported because the same server upgraded a connection before.
         ("diag-client-sent-nothing.pcap", ["normal-close", "client-sent-nothing"]),
+        // The silent client ends before the server's first upgrade answer: held, then reported.
+        ("diag-client-sent-nothing-first.pcap", ["client-sent-nothing", "normal-close"]),
         ("diag-invalid-close-code-2999.pcap", ["illegal-close-answered-with-error"]),
         // Endings read as a sequence (EndingDiagnosisTests reads them in detail).
         ("ending-illegal-close-codes.pcap", Array(repeating: "illegal-close-answered-with-error", count: 9) + ["illegal-close-accepted"]),

@@ -33,9 +33,15 @@ public struct Diagnoser: Sendable {
     /// to one of them that never upgraded is still worth a report (a client that connected
     /// and said nothing, or sent garbage). 4,096 servers are a few hundred KiB.
     public static let knownServerCapacity = 4096
+    /// Ended connections held until their server is known to speak WebSocket: at most this
+    /// many, the oldest given up first (not reported). 1,000 connections that never upgraded
+    /// hold little (no frames) — a few MiB at most.
+    public static let undecidedCapacity = 1000
 
-    /// Connections reported, and connections ended that were not worth a report.
+    /// Connections reported, those of them that upgraded to WebSocket, and connections ended
+    /// that were not worth a report.
     public private(set) var reported = 0
+    public private(set) var upgraded = 0
     public private(set) var notReported = 0
 
     private var correlator: CloseCorrelator
@@ -47,6 +53,15 @@ public struct Diagnoser: Sendable {
     private var waiting: [Int: FinishedConnection] = [:]
     /// Opening order: tickets past `nextDue` already handed on (or not reported).
     private var done: Set<Int> = []
+    /// Ended connections worth a report only if their server turns out to speak WebSocket,
+    /// in the order they ended.
+    private var undecided: [Undecided] = []
+
+    private struct Undecided: Sendable {
+        var facts: ConnectionFacts
+        var timeline: [TimelineEntry]
+        var timelineEntriesNotKept: Int
+    }
 
     public init(rules: RuleSet = .defaults(), order: ReportOrder, webSocketPorts: Set<UInt16> = [],
                 maxFinishedWaiting: Int = 10_000) {
@@ -63,10 +78,32 @@ public struct Diagnoser: Sendable {
         return Ticket(index: nextIndex)
     }
 
-    /// The server answered a connection's upgrade request.
-    public mutating func upgradeAnswered(_ facts: ConnectionFacts) {
-        guard facts.handshake?.status == 101, knownServers.count < Self.knownServerCapacity else { return }
+    /// The server answered a connection's upgrade request. Returns the reports this makes
+    /// due: connections to that server that ended earlier without trying to upgrade (a client
+    /// that said nothing, or sent garbage), held until now, in the order they ended.
+    @discardableResult
+    public mutating func upgradeAnswered(_ facts: ConnectionFacts) -> [FinishedConnection] {
+        guard facts.handshake?.status == 101, knownServers.count < Self.knownServerCapacity else { return [] }
         knownServers.insert(facts.server)
+        guard undecided.contains(where: { $0.facts.server == facts.server }) else { return [] }
+        var due: [FinishedConnection] = []
+        var stillHeld: [Undecided] = []
+        for held in undecided {
+            if held.facts.server == facts.server {
+                due.append(report(held.facts, timeline: held.timeline, timelineEntriesNotKept: held.timelineEntriesNotKept))
+            } else {
+                stillHeld.append(held)
+            }
+        }
+        undecided = stillHeld
+        return due
+    }
+
+    /// The source is exhausted (the end of a capture, or a live capture stopped): connections
+    /// still held were to servers never seen to upgrade, so they are not reported.
+    public mutating func sourceEnded() {
+        notReported += undecided.count
+        undecided.removeAll()
     }
 
     /// A connection ended (`analyzer.isFinished`). Returns the reports now due, in order.
@@ -78,13 +115,10 @@ public struct Diagnoser: Sendable {
         let known = toWebSocketServer || webSocketPorts.contains(facts.server.port) || knownServers.contains(facts.server)
         var report: FinishedConnection?
         if Self.isWorthReporting(facts, toKnownWebSocketServer: known) {
-            let wave = correlator.record(facts)
-            var context = FactContext(facts: facts, waveSize: wave)
-            context.correlationWindow = correlator.window
-            let diagnosis = rules.diagnose(context)
-            report = FinishedConnection(facts: facts, diagnosis: diagnosis, timeline: analyzer.timeline,
-                                        timelineEntriesNotKept: analyzer.timelineEntriesNotKept)
-            reported += 1
+            report = self.report(facts, timeline: analyzer.timeline, timelineEntriesNotKept: analyzer.timelineEntriesNotKept)
+        } else if Self.isWorthReporting(facts, toKnownWebSocketServer: true) {
+            // The server may yet answer an upgrade; the report order gives way for this one.
+            hold(Undecided(facts: facts, timeline: analyzer.timeline, timelineEntriesNotKept: analyzer.timelineEntriesNotKept))
         } else {
             notReported += 1
         }
@@ -95,6 +129,23 @@ public struct Diagnoser: Sendable {
             if let report { waiting[ticket.index] = report } else { done.insert(ticket.index) }
             return dueReports()
         }
+    }
+
+    private mutating func report(_ facts: ConnectionFacts, timeline: [TimelineEntry], timelineEntriesNotKept: Int) -> FinishedConnection {
+        var context = FactContext(facts: facts, waveSize: correlator.record(facts))
+        context.correlationWindow = correlator.window
+        reported += 1
+        if facts.carriesWebSocket { upgraded += 1 }
+        return FinishedConnection(facts: facts, diagnosis: rules.diagnose(context), timeline: timeline,
+                                  timelineEntriesNotKept: timelineEntriesNotKept)
+    }
+
+    private mutating func hold(_ connection: Undecided) {
+        if undecided.count >= Self.undecidedCapacity {
+            undecided.removeFirst()
+            notReported += 1
+        }
+        undecided.append(connection)
     }
 
     /// What is reported: every connection that upgraded or tried to, and, to a server known
