@@ -98,6 +98,25 @@ import WireTestSupport
         #expect(largest == .int(5))
     }
 
+    /// The comment at the top of Rules/default.yaml names a band of priorities (`87-99`,
+    /// `100+`, `67`) and why it sits there; every default rule's priority lies in one.
+    @Test func everyDefaultPriorityLiesInADocumentedBand() throws {
+        let yaml = try String(contentsOf: repositoryRoot.appendingPathComponent("Rules/default.yaml"), encoding: .utf8)
+        var bands: [ClosedRange<Int>] = []
+        let header = yaml.split(separator: "\n").prefix(while: { !$0.hasPrefix("settings:") && !$0.hasPrefix("rules:") })
+        for line in header {
+            guard let match = line.firstMatch(of: /^#\s+(\d+)(?:-(\d+)|(\+))?\s+\S/) else { continue }
+            let low = Int(match.1)!
+            bands.append(low...(match.3 != nil ? Int.max : match.2.map { Int($0)! } ?? low))
+        }
+        #expect(bands.count >= 8, "\(bands)")
+        let rules = RuleSet.defaults().rules.filter { $0.origin.file == "Rules/default.yaml" }
+        #expect(rules.count > 40)
+        for rule in rules {
+            #expect(bands.contains { $0.contains(rule.priority) }, "\(rule.id) has priority \(rule.priority), in no band the comment explains")
+        }
+    }
+
     @Test func theCorrelationWindowIsRuleDataAndDecidesTheWave() throws {
         // The five closes of the restart fixture fall within 200 µs: a 1 µs window leaves each alone.
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("window-\(UUID().uuidString).yaml").path
