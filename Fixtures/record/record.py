@@ -1986,6 +1986,44 @@ async def sc_ending_server_close_too_long(port: int, ctx: "RunContext") -> None:
     await websockets_client(False)
 
 
+async def sc_ending_server_malformed_close(port: int, ctx: "RunContext") -> None:
+    # The other direction of ending-illegal-close-codes, ending-malformed-close and
+    # ending-data-after-close: a raw server sends the bad close (or data after its
+    # close) to a websockets client, then to an aiohttp client, each real library
+    # answering as it does.
+    import aiohttp
+
+    endings = [
+        encode_frame(OP_CLOSE, struct.pack("!H", 1005) + b"bye", mask=None),  # a code that may not be sent
+        encode_frame(OP_CLOSE, b"\x03", mask=None),  # a 1-byte close payload
+        encode_frame(OP_CLOSE, struct.pack("!H", 1000) + b"ok \xff", mask=None),  # a reason that is not UTF-8
+        encode_frame(OP_CLOSE, struct.pack("!H", 1000) + b"bye", mask=None)
+        + encode_frame(OP_TEXT, b"one more", mask=None),  # data after its own close
+    ]
+    for close in endings:
+        async with MalformedCloseServer(port, close, reset=False) as server:
+            try:
+                async with connect(ws_url(port, "/chat"), compression=None, **WS_COMMON) as ws:
+                    await send_and_expect_echo(ws, "hello")
+                    await drain_until_closed(ws)
+            except ConnectionClosed:
+                pass
+            async with asyncio.timeout(STEP_TIMEOUT):
+                await server.done.wait()
+        print(f"  websockets client: close_code {ws.close_code}; answers {server.answers!r}")
+        async with MalformedCloseServer(port, close, reset=False) as server:
+            async with aiohttp.ClientSession() as session:
+                async with session.ws_connect(ws_url(port, "/chat"), compress=0) as client:
+                    await client.send_str("hello")
+                    async with asyncio.timeout(STEP_TIMEOUT):
+                        while (await client.receive()).type not in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED,
+                                                                    aiohttp.WSMsgType.ERROR):
+                            pass
+            async with asyncio.timeout(STEP_TIMEOUT):
+                await server.done.wait()
+        print(f"  aiohttp client: close_code {client.close_code}; answers {server.answers!r}")
+
+
 # ---------------------------------------------------------------------------
 # Capture machinery
 
@@ -2084,6 +2122,7 @@ SCENARIOS = [
     Scenario("ending-garbage-after-upgrade", sc_ending_garbage_after_upgrade),
     Scenario("ending-large-request-head", sc_ending_large_request_head),
     Scenario("ending-server-close-too-long", sc_ending_server_close_too_long),
+    Scenario("ending-server-malformed-close", sc_ending_server_malformed_close),
     Scenario("ending-violation-then-close", sc_ending_violation_then_close),
     Scenario("ending-undecodable-then-reset", sc_ending_undecodable_then_reset),
 ]

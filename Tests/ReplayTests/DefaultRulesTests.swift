@@ -210,6 +210,32 @@ import WireTestSupport
         #expect(idle > 59 && idle < 62)
     }
 
+    /// The list of common idle timeouts is rule data: a user file that replaces the rule with
+    /// a list without 60 s leaves the 60 s drop of diag-idle-timeout to the rules below it.
+    @Test func theIdleTimeoutListIsRuleData() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("idle-\(UUID().uuidString).yaml").path
+        try """
+            rules:
+              - id: idle-timeout
+                category: idle-timeout
+                priority: 65
+                when:
+                  all:
+                    - fact: close.initiator
+                      equals: none
+                    - fact: tcp.idle_before_end
+                      near: [45]
+                      within: 2
+                summary: "ours"
+                explanation: "our balancer drops idle connections after 45 s"
+                fix: "ping every 30 s"
+            """.write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        #expect(diagnosis("diag-idle-timeout.pcap").id == "idle-timeout")
+        let replaced = replay(fixturePath("diag-idle-timeout.pcap"), rules: try RuleSet.loading(files: [path])).connections[0].diagnosis
+        #expect(replaced.id != "idle-timeout" && replaced.category == "abnormal", "\(replaced.id)")
+    }
+
     @Test func closesWithoutAFrameSayHowTCPEnded() {
         #expect(diagnosis("tcp-reset.pcap").summary.contains("the client reset the TCP connection (RST)"))
         #expect(diagnosis("diag-server-crash.pcap").summary.contains("the server closed TCP (FIN) without a WebSocket close"))
