@@ -503,6 +503,16 @@ async def sc_tcp_reset(port: int, ctx: "RunContext") -> None:
             await server_done
 
 
+async def silent_tcp_client(port: int) -> None:
+    """Connects, as a health check does, waits 0.3 s and closes without sending a byte."""
+    reader, writer = await asyncio.open_connection(HOST, port)
+    await asyncio.sleep(0.3)
+    writer.close()
+    async with asyncio.timeout(STEP_TIMEOUT):
+        await reader.read()  # the server's FIN in answer
+    await writer.wait_closed()
+
+
 async def sc_diag_client_sent_nothing(port: int, ctx: "RunContext") -> None:
     """A normal session, then a TCP client (as a health check does) that connects,
     waits 0.3 s and closes without sending a byte."""
@@ -510,24 +520,14 @@ async def sc_diag_client_sent_nothing(port: int, ctx: "RunContext") -> None:
         async with connect(ws_url(port, "/chat"), compression=None, **WS_COMMON) as ws:
             await send_and_expect_echo(ws, "hello")
             await ws.close(1000, "bye")
-        reader, writer = await asyncio.open_connection(HOST, port)
-        await asyncio.sleep(0.3)
-        writer.close()
-        async with asyncio.timeout(STEP_TIMEOUT):
-            await reader.read()  # the server's FIN in answer
-        await writer.wait_closed()
+        await silent_tcp_client(port)
 
 
 async def sc_diag_client_sent_nothing_first(port: int, ctx: "RunContext") -> None:
     """The same two connections the other way round: the silent TCP client comes first,
     before the server has answered any upgrade, then the normal session."""
     async with serve(echo_handler, HOST, port, compression=None, **WS_COMMON):
-        reader, writer = await asyncio.open_connection(HOST, port)
-        await asyncio.sleep(0.3)
-        writer.close()
-        async with asyncio.timeout(STEP_TIMEOUT):
-            await reader.read()  # the server's FIN in answer
-        await writer.wait_closed()
+        await silent_tcp_client(port)
         async with connect(ws_url(port, "/chat"), compression=None, **WS_COMMON) as ws:
             await send_and_expect_echo(ws, "hello")
             await ws.close(1000, "bye")
@@ -1950,27 +1950,27 @@ class MalformedCloseServer(RawServer):
 OVERSIZED_CLOSE = encode_frame(OP_CLOSE, struct.pack("!H", 1000) + b"x" * 130, mask=None)
 
 
-async def sc_ending_server_close_too_long(port: int, ctx: "RunContext") -> None:
-    # A server's close frame over 125 bytes: a websockets client and an aiohttp
-    # client each answer 1002; then one the server resets at once gets no answer.
+async def websockets_client_against(port: int, close: bytes, reset: bool) -> list[bytes]:
+    """A websockets client against a MalformedCloseServer sending `close`; returns the
+    close frames the server got back."""
+    async with MalformedCloseServer(port, close, reset=reset) as server:
+        try:
+            async with connect(ws_url(port, "/chat"), compression=None, **WS_COMMON) as ws:
+                await send_and_expect_echo(ws, "hello")
+                await drain_until_closed(ws)
+        except ConnectionClosed:
+            pass
+        async with asyncio.timeout(STEP_TIMEOUT):
+            await server.done.wait()
+    print(f"  websockets client: close_code {ws.close_code}; answers {server.answers!r}")
+    return server.answers
+
+
+async def aiohttp_client_against(port: int, close: bytes) -> list[bytes]:
+    """The same with an aiohttp client."""
     import aiohttp
 
-    async def websockets_client(expect_answer: bool) -> None:
-        async with MalformedCloseServer(port, OVERSIZED_CLOSE, reset=not expect_answer) as server:
-            try:
-                async with connect(ws_url(port, "/chat"), compression=None, **WS_COMMON) as ws:
-                    await send_and_expect_echo(ws, "hello")
-                    await drain_until_closed(ws)
-            except ConnectionClosed:
-                pass
-            async with asyncio.timeout(STEP_TIMEOUT):
-                await server.done.wait()
-        print(f"  websockets client: close_code {ws.close_code}; answers {server.answers!r}")
-        if expect_answer != bool(server.answers):
-            raise AssertionError(f"answers {server.answers!r}")
-
-    await websockets_client(True)
-    async with MalformedCloseServer(port, OVERSIZED_CLOSE, reset=False) as server:
+    async with MalformedCloseServer(port, close, reset=False) as server:
         async with aiohttp.ClientSession() as session:
             async with session.ws_connect(ws_url(port, "/chat"), compress=0) as ws:
                 await ws.send_str("hello")
@@ -1981,9 +1981,18 @@ async def sc_ending_server_close_too_long(port: int, ctx: "RunContext") -> None:
         async with asyncio.timeout(STEP_TIMEOUT):
             await server.done.wait()
     print(f"  aiohttp client: close_code {ws.close_code}; answers {server.answers!r}")
-    if not server.answers:
+    return server.answers
+
+
+async def sc_ending_server_close_too_long(port: int, ctx: "RunContext") -> None:
+    # A server's close frame over 125 bytes: a websockets client and an aiohttp
+    # client each answer 1002; then one the server resets at once gets no answer.
+    if not await websockets_client_against(port, OVERSIZED_CLOSE, reset=False):
+        raise AssertionError("websockets did not answer")
+    if not await aiohttp_client_against(port, OVERSIZED_CLOSE):
         raise AssertionError("aiohttp did not answer")
-    await websockets_client(False)
+    if answers := await websockets_client_against(port, OVERSIZED_CLOSE, reset=True):
+        raise AssertionError(f"answers {answers!r}")
 
 
 async def sc_ending_server_malformed_close(port: int, ctx: "RunContext") -> None:
@@ -1991,8 +2000,6 @@ async def sc_ending_server_malformed_close(port: int, ctx: "RunContext") -> None
     # ending-data-after-close: a raw server sends the bad close (or data after its
     # close) to a websockets client, then to an aiohttp client, each real library
     # answering as it does.
-    import aiohttp
-
     endings = [
         encode_frame(OP_CLOSE, struct.pack("!H", 1005) + b"bye", mask=None),  # a code that may not be sent
         encode_frame(OP_CLOSE, b"\x03", mask=None),  # a 1-byte close payload
@@ -2001,27 +2008,8 @@ async def sc_ending_server_malformed_close(port: int, ctx: "RunContext") -> None
         + encode_frame(OP_TEXT, b"one more", mask=None),  # data after its own close
     ]
     for close in endings:
-        async with MalformedCloseServer(port, close, reset=False) as server:
-            try:
-                async with connect(ws_url(port, "/chat"), compression=None, **WS_COMMON) as ws:
-                    await send_and_expect_echo(ws, "hello")
-                    await drain_until_closed(ws)
-            except ConnectionClosed:
-                pass
-            async with asyncio.timeout(STEP_TIMEOUT):
-                await server.done.wait()
-        print(f"  websockets client: close_code {ws.close_code}; answers {server.answers!r}")
-        async with MalformedCloseServer(port, close, reset=False) as server:
-            async with aiohttp.ClientSession() as session:
-                async with session.ws_connect(ws_url(port, "/chat"), compress=0) as client:
-                    await client.send_str("hello")
-                    async with asyncio.timeout(STEP_TIMEOUT):
-                        while (await client.receive()).type not in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED,
-                                                                    aiohttp.WSMsgType.ERROR):
-                            pass
-            async with asyncio.timeout(STEP_TIMEOUT):
-                await server.done.wait()
-        print(f"  aiohttp client: close_code {client.close_code}; answers {server.answers!r}")
+        await websockets_client_against(port, close, reset=False)
+        await aiohttp_client_against(port, close)
 
 
 # ---------------------------------------------------------------------------

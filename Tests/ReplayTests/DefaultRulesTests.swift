@@ -220,12 +220,9 @@ import WireTestSupport
                 category: idle-timeout
                 priority: 65
                 when:
-                  all:
-                    - fact: close.initiator
-                      equals: none
-                    - fact: tcp.idle_before_end
-                      near: [45]
-                      within: 2
+                  fact: tcp.idle_before_end
+                  near: [45]
+                  within: 2
                 summary: "ours"
                 explanation: "our balancer drops idle connections after 45 s"
                 fix: "ping every 30 s"
