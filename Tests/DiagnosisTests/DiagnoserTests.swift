@@ -49,6 +49,26 @@ import WebSocketWire
         #expect(diagnoser.reported == 2 && diagnoser.upgraded == 1 && diagnoser.notReported == 1)
     }
 
+    /// Opening order: a held connection released while an earlier one is still open takes
+    /// its place behind it; as they end (live), it is handed on at once.
+    @Test func aReleasedConnectionTakesItsPlaceInOpeningOrder() {
+        /// A long connection to another server opens first; a silent one ends; a third upgrades
+        /// and ends; then the long one ends. The client ports handed on at each step.
+        func handedOn(_ order: Diagnoser.ReportOrder) -> [[UInt16]] {
+            var diagnoser = Diagnoser(order: order)
+            let long = diagnoser.opened(), silent = diagnoser.opened(), upgrading = diagnoser.opened()
+            let steps = [
+                diagnoser.ended(silent, Self.silent(client: 2)),
+                diagnoser.upgradeAnswered(Self.upgrade(client: 3).facts),
+                diagnoser.ended(upgrading, Self.upgrade(client: 3)),
+                diagnoser.ended(long, Self.upgrade(client: 1, to: Endpoint(address: "10.0.0.3", port: 443))),
+            ]
+            return steps.map { $0.map(\.facts.client.port) }
+        }
+        #expect(handedOn(.opening) == [[], [], [], [1, 2, 3]])
+        #expect(handedOn(.ending) == [[], [2], [3], [1]])
+    }
+
     @Test func heldConnectionsAreBoundedOldestGivenUpFirst() {
         var diagnoser = Diagnoser(order: .opening)
         let count = Diagnoser.undecidedCapacity + 2

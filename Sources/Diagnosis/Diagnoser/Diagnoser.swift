@@ -58,6 +58,7 @@ public struct Diagnoser: Sendable {
     private var undecided: [Undecided] = []
 
     private struct Undecided: Sendable {
+        var ticket: Ticket
         var facts: ConnectionFacts
         var timeline: [TimelineEntry]
         var timelineEntriesNotKept: Int
@@ -80,7 +81,8 @@ public struct Diagnoser: Sendable {
 
     /// The server answered a connection's upgrade request. Returns the reports this makes
     /// due: connections to that server that ended earlier without trying to upgrade (a client
-    /// that said nothing, or sent garbage), held until now, in the order they ended.
+    /// that said nothing, or sent garbage), held until now. In opening order each takes its
+    /// place, unless the reports after it have already been handed on.
     @discardableResult
     public mutating func upgradeAnswered(_ facts: ConnectionFacts) -> [FinishedConnection] {
         guard facts.handshake?.status == 101, knownServers.count < Self.knownServerCapacity else { return [] }
@@ -89,14 +91,21 @@ public struct Diagnoser: Sendable {
         var due: [FinishedConnection] = []
         var stillHeld: [Undecided] = []
         for held in undecided {
-            if held.facts.server == facts.server {
-                due.append(report(held.facts, timeline: held.timeline, timelineEntriesNotKept: held.timelineEntriesNotKept))
-            } else {
+            guard held.facts.server == facts.server else {
                 stillHeld.append(held)
+                continue
+            }
+            let finished = report(held.facts, timeline: held.timeline, timelineEntriesNotKept: held.timelineEntriesNotKept)
+            switch order {
+            case .opening where held.ticket.index >= nextDue:
+                done.remove(held.ticket.index)
+                waiting[held.ticket.index] = finished
+            case .opening, .ending:
+                due.append(finished)
             }
         }
         undecided = stillHeld
-        return due
+        return order == .opening ? due + dueReports() : due
     }
 
     /// The source is exhausted (the end of a capture, or a live capture stopped): connections
@@ -118,7 +127,7 @@ public struct Diagnoser: Sendable {
             report = self.report(facts, timeline: analyzer.timeline, timelineEntriesNotKept: analyzer.timelineEntriesNotKept)
         } else if Self.isWorthReporting(facts, toKnownWebSocketServer: true) {
             // The server may yet answer an upgrade; the report order gives way for this one.
-            hold(Undecided(facts: facts, timeline: analyzer.timeline, timelineEntriesNotKept: analyzer.timelineEntriesNotKept))
+            hold(Undecided(ticket: ticket, facts: facts, timeline: analyzer.timeline, timelineEntriesNotKept: analyzer.timelineEntriesNotKept))
         } else {
             notReported += 1
         }
