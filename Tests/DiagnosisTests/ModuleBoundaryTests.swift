@@ -72,6 +72,14 @@ import WireTestSupport
                 #expect(!source.contains(option), "\(command) declares \(option) itself")
             }
         }
+        // --rules is declared once, for every command that reads rules but compare.
+        let declaring = try FileManager.default.contentsOfDirectory(atPath: repositoryRoot.appendingPathComponent("Sources/wsdoctor").path)
+            .filter { $0 != "Compare.swift" }
+            .filter { try text("Sources/wsdoctor/\($0)").contains("customLong(\"rules\")") }
+        #expect(declaring == ["RulesFileOptions.swift"])
+        for command in ["Rules", "Explain", "DiagnosisOptions"] {
+            #expect(try text("Sources/wsdoctor/\(command).swift").contains("@OptionGroup var ruleFileOptions: RulesFileOptions"), "\(command)")
+        }
         #expect(!(try text("Package.swift")).contains("platforms:"))
     }
 }
