@@ -503,6 +503,16 @@ async def sc_tcp_reset(port: int, ctx: "RunContext") -> None:
             await server_done
 
 
+async def silent_tcp_client(port: int) -> None:
+    """Connects, as a health check does, waits 0.3 s and closes without sending a byte."""
+    reader, writer = await asyncio.open_connection(HOST, port)
+    await asyncio.sleep(0.3)
+    writer.close()
+    async with asyncio.timeout(STEP_TIMEOUT):
+        await reader.read()  # the server's FIN in answer
+    await writer.wait_closed()
+
+
 async def sc_diag_client_sent_nothing(port: int, ctx: "RunContext") -> None:
     """A normal session, then a TCP client (as a health check does) that connects,
     waits 0.3 s and closes without sending a byte."""
@@ -510,12 +520,17 @@ async def sc_diag_client_sent_nothing(port: int, ctx: "RunContext") -> None:
         async with connect(ws_url(port, "/chat"), compression=None, **WS_COMMON) as ws:
             await send_and_expect_echo(ws, "hello")
             await ws.close(1000, "bye")
-        reader, writer = await asyncio.open_connection(HOST, port)
-        await asyncio.sleep(0.3)
-        writer.close()
-        async with asyncio.timeout(STEP_TIMEOUT):
-            await reader.read()  # the server's FIN in answer
-        await writer.wait_closed()
+        await silent_tcp_client(port)
+
+
+async def sc_diag_client_sent_nothing_first(port: int, ctx: "RunContext") -> None:
+    """The same two connections the other way round: the silent TCP client comes first,
+    before the server has answered any upgrade, then the normal session."""
+    async with serve(echo_handler, HOST, port, compression=None, **WS_COMMON):
+        await silent_tcp_client(port)
+        async with connect(ws_url(port, "/chat"), compression=None, **WS_COMMON) as ws:
+            await send_and_expect_echo(ws, "hello")
+            await ws.close(1000, "bye")
 
 
 async def sc_still_open(port: int, ctx: "RunContext") -> None:
@@ -1935,27 +1950,27 @@ class MalformedCloseServer(RawServer):
 OVERSIZED_CLOSE = encode_frame(OP_CLOSE, struct.pack("!H", 1000) + b"x" * 130, mask=None)
 
 
-async def sc_ending_server_close_too_long(port: int, ctx: "RunContext") -> None:
-    # A server's close frame over 125 bytes: a websockets client and an aiohttp
-    # client each answer 1002; then one the server resets at once gets no answer.
+async def websockets_client_against(port: int, close: bytes, reset: bool) -> list[bytes]:
+    """A websockets client against a MalformedCloseServer sending `close`; returns the
+    close frames the server got back."""
+    async with MalformedCloseServer(port, close, reset=reset) as server:
+        try:
+            async with connect(ws_url(port, "/chat"), compression=None, **WS_COMMON) as ws:
+                await send_and_expect_echo(ws, "hello")
+                await drain_until_closed(ws)
+        except ConnectionClosed:
+            pass
+        async with asyncio.timeout(STEP_TIMEOUT):
+            await server.done.wait()
+    print(f"  websockets client: close_code {ws.close_code}; answers {server.answers!r}")
+    return server.answers
+
+
+async def aiohttp_client_against(port: int, close: bytes) -> list[bytes]:
+    """The same with an aiohttp client."""
     import aiohttp
 
-    async def websockets_client(expect_answer: bool) -> None:
-        async with MalformedCloseServer(port, OVERSIZED_CLOSE, reset=not expect_answer) as server:
-            try:
-                async with connect(ws_url(port, "/chat"), compression=None, **WS_COMMON) as ws:
-                    await send_and_expect_echo(ws, "hello")
-                    await drain_until_closed(ws)
-            except ConnectionClosed:
-                pass
-            async with asyncio.timeout(STEP_TIMEOUT):
-                await server.done.wait()
-        print(f"  websockets client: close_code {ws.close_code}; answers {server.answers!r}")
-        if expect_answer != bool(server.answers):
-            raise AssertionError(f"answers {server.answers!r}")
-
-    await websockets_client(True)
-    async with MalformedCloseServer(port, OVERSIZED_CLOSE, reset=False) as server:
+    async with MalformedCloseServer(port, close, reset=False) as server:
         async with aiohttp.ClientSession() as session:
             async with session.ws_connect(ws_url(port, "/chat"), compress=0) as ws:
                 await ws.send_str("hello")
@@ -1966,9 +1981,35 @@ async def sc_ending_server_close_too_long(port: int, ctx: "RunContext") -> None:
         async with asyncio.timeout(STEP_TIMEOUT):
             await server.done.wait()
     print(f"  aiohttp client: close_code {ws.close_code}; answers {server.answers!r}")
-    if not server.answers:
+    return server.answers
+
+
+async def sc_ending_server_close_too_long(port: int, ctx: "RunContext") -> None:
+    # A server's close frame over 125 bytes: a websockets client and an aiohttp
+    # client each answer 1002; then one the server resets at once gets no answer.
+    if not await websockets_client_against(port, OVERSIZED_CLOSE, reset=False):
+        raise AssertionError("websockets did not answer")
+    if not await aiohttp_client_against(port, OVERSIZED_CLOSE):
         raise AssertionError("aiohttp did not answer")
-    await websockets_client(False)
+    if answers := await websockets_client_against(port, OVERSIZED_CLOSE, reset=True):
+        raise AssertionError(f"answers {answers!r}")
+
+
+async def sc_ending_server_malformed_close(port: int, ctx: "RunContext") -> None:
+    # The other direction of ending-illegal-close-codes, ending-malformed-close and
+    # ending-data-after-close: a raw server sends the bad close (or data after its
+    # close) to a websockets client, then to an aiohttp client, each real library
+    # answering as it does.
+    endings = [
+        encode_frame(OP_CLOSE, struct.pack("!H", 1005) + b"bye", mask=None),  # a code that may not be sent
+        encode_frame(OP_CLOSE, b"\x03", mask=None),  # a 1-byte close payload
+        encode_frame(OP_CLOSE, struct.pack("!H", 1000) + b"ok \xff", mask=None),  # a reason that is not UTF-8
+        encode_frame(OP_CLOSE, struct.pack("!H", 1000) + b"bye", mask=None)
+        + encode_frame(OP_TEXT, b"one more", mask=None),  # data after its own close
+    ]
+    for close in endings:
+        await websockets_client_against(port, close, reset=False)
+        await aiohttp_client_against(port, close)
 
 
 # ---------------------------------------------------------------------------
@@ -2034,6 +2075,7 @@ SCENARIOS = [
     # Diagnosis scenarios (see the second table in MANIFEST.md).
     Scenario("diag-rate-limit-1008", sc_diag_rate_limit_1008),
     Scenario("diag-client-sent-nothing", sc_diag_client_sent_nothing),
+    Scenario("diag-client-sent-nothing-first", sc_diag_client_sent_nothing_first),
     Scenario("diag-jwt-expired-1008", sc_diag_jwt_expired_1008),
     Scenario("diag-jwt-query-expired-1008", sc_diag_jwt_query_expired_1008),
     Scenario("diag-overload-503", sc_diag_overload_503),
@@ -2068,6 +2110,7 @@ SCENARIOS = [
     Scenario("ending-garbage-after-upgrade", sc_ending_garbage_after_upgrade),
     Scenario("ending-large-request-head", sc_ending_large_request_head),
     Scenario("ending-server-close-too-long", sc_ending_server_close_too_long),
+    Scenario("ending-server-malformed-close", sc_ending_server_malformed_close),
     Scenario("ending-violation-then-close", sc_ending_violation_then_close),
     Scenario("ending-undecodable-then-reset", sc_ending_undecodable_then_reset),
 ]

@@ -14,7 +14,10 @@ public final class ReplaySession: TCPStreamDelegate {
     public let webSocketPorts: Set<UInt16>
     /// TCP connections that were not worth a report (other protocols, plain HTTP).
     public var otherConnections: Int { diagnoser.notReported }
-    public var webSocketConnections: Int { diagnoser.reported }
+    /// Connections reported, and those of them that upgraded to WebSocket (the rest never
+    /// tried: a client that said nothing or sent garbage to a WebSocket server).
+    public var reportedConnections: Int { diagnoser.reported }
+    public var upgradedConnections: Int { diagnoser.upgraded }
 
     public var rules: RuleSet { diagnoser.rules }
     private var diagnoser: Diagnoser
@@ -72,8 +75,8 @@ public final class ReplaySession: TCPStreamDelegate {
         box.analyzer.received(bytes, from: actual(side, id), at: time)
         if !box.announced, box.analyzer.facts.handshake?.status != nil {
             box.announced = true
-            diagnoser.upgradeAnswered(box.analyzer.facts)
             onHandshakeAnswered?(box.analyzer.facts)
+            for report in diagnoser.upgradeAnswered(box.analyzer.facts) { onConnection(report) }
         }
     }
 
@@ -148,6 +151,7 @@ public final class ReplaySession: TCPStreamDelegate {
             analyzers[id]?.analyzer.sourceEnded(at: time)
             flushIfDone(id)
         }
+        diagnoser.sourceEnded()
     }
 
     private func flushIfDone(_ id: TCPConnectionID) {

@@ -87,7 +87,7 @@ public struct ConnectionJSON: Sendable {
             }
             json.endArray()
         }
-        if let diagnosis { Self.write(diagnosis, into: &json) }
+        if let diagnosis { Self.write(diagnosis, into: &json, redaction: redaction) }
         json.endObject()
         return json.output
     }
@@ -103,9 +103,9 @@ public struct ConnectionJSON: Sendable {
     }
 
     /// The `diagnosis` object, as connections and compared pairs carry it.
-    public static func write(_ diagnosis: ConnectionDiagnosis, into json: inout JSONWriter) {
+    public static func write(_ diagnosis: ConnectionDiagnosis, into json: inout JSONWriter, redaction: Redaction) {
         json.beginObject("diagnosis")
-        json.diagnosisFields(diagnosis)
+        json.diagnosisFields(diagnosis, redaction)
         json.endObject()
     }
 }

@@ -68,9 +68,10 @@ public struct ConnectionText: Sendable {
         return lines
     }
 
+    /// Facts the rules list as user text are quoted when shown, and hidden unless --show-secrets.
     private func redactedEvidence(_ evidence: ConnectionDiagnosis.Evidence) -> String {
-        let text = evidence.value.description
-        return evidence.fact == "close.reason" || evidence.fact.hasSuffix(".detail") ? "\"\(text)\"" : text
+        guard evidence.redacted else { return evidence.value.description }
+        return redaction.showSecrets ? "\"\(evidence.value.description)\"" : Redaction.placeholder
     }
 
     private func field(_ name: String, _ value: String) -> String {

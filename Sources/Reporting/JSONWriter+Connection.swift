@@ -16,15 +16,15 @@ extension JSONWriter {
         string("transport_first_by", facts.transport.firstEndBy?.rawValue)
     }
 
-    /// The diagnosis: rule, texts, evidence and where the rule came from.
-    mutating func diagnosisFields(_ diagnosis: ConnectionDiagnosis) {
+    /// The diagnosis: rule, texts, evidence (redacted as `redaction` says) and where the rule came from.
+    mutating func diagnosisFields(_ diagnosis: ConnectionDiagnosis, _ redaction: Redaction) {
         string("id", diagnosis.id)
         string("category", diagnosis.category)
         string("summary", diagnosis.summary)
         string("explanation", diagnosis.explanation)
         string("fix", diagnosis.fix)
         beginObject("evidence")
-        for item in diagnosis.evidence { value(item.fact, item.value) }
+        for item in diagnosis.evidence { value(item.fact, redaction.evidence(item)) }
         endObject()
         beginArray("references")
         for reference in diagnosis.references { string(nil, reference) }

@@ -1,3 +1,5 @@
+import Diagnosis
+
 /// Hides credentials in anything printed, unless the user opts in.
 ///
 /// A query parameter or header is a credential when its name, compared without case and
@@ -45,6 +47,12 @@ public struct Redaction: Sendable, Hashable {
         let key = Self.normalised(name)
         return Self.credentialNames.contains(key) || addedNames.contains(key)
             || Self.credentialEndings.contains { key.hasSuffix($0) }
+    }
+
+    /// An evidence value as printed: `REDACTED` when the rules list its fact as user text
+    /// (`redact_evidence` in Rules/default.yaml).
+    public func evidence(_ item: ConnectionDiagnosis.Evidence) -> FactValue {
+        item.redacted && !showSecrets ? .string(Self.placeholder) : item.value
     }
 
     /// A request target with credential query values and URL passwords replaced.

@@ -9,9 +9,12 @@ struct CaptureSummary {
     /// Packets the kernel dropped (live capture only).
     var kernelDropped: Int? = nil
 
-    /// `3 WebSocket connections, 1 other TCP connection, 120 packets, 1 gap in TCP streams`
+    /// `3 connections reported (2 upgraded to WebSocket), 1 other TCP connection, 120 packets, 1 gap in TCP streams`:
+    /// a reported connection that did not upgrade is one that never tried, to a WebSocket server.
     var text: String {
-        var line = "\(session.webSocketConnections) WebSocket connection\(session.webSocketConnections == 1 ? "" : "s")"
+        let reported = session.reportedConnections
+        var line = "\(reported) connection\(reported == 1 ? "" : "s") reported"
+        if reported > 0 { line += " (\(session.upgradedConnections) upgraded to WebSocket)" }
         line += ", \(session.otherConnections) other TCP connection\(session.otherConnections == 1 ? "" : "s")"
         line += ", \(statistics.packetsRead) packets"
         if statistics.gaps > 0 { line += ", \(statistics.gaps) gap\(statistics.gaps == 1 ? "" : "s") in TCP streams" }
@@ -28,7 +31,8 @@ struct CaptureSummary {
         json.beginObject()
         json.string("type", "summary")
         json.string(source.key, source.value)
-        json.number("websocket_connections", session.webSocketConnections)
+        json.number("reported_connections", session.reportedConnections)
+        json.number("upgraded_connections", session.upgradedConnections)
         json.number("other_connections", session.otherConnections)
         json.number("packets", statistics.packetsRead)
         json.number("gaps", statistics.gaps)

@@ -4,8 +4,7 @@ import Reporting
 
 /// The options every diagnosing command (replay, sniff, proxy) shares, declared once.
 struct DiagnosisOptions: ParsableArguments {
-    @Option(name: .customLong("rules"), help: "A rules file layered over the defaults (a rule with the same id replaces the default one). Repeatable.")
-    var ruleFiles: [String] = []
+    @OptionGroup var ruleFileOptions: RulesFileOptions
 
     @Flag(help: "List every frame of each connection (text format; the proxy shows them live, as they pass).")
     var frames = false
@@ -25,7 +24,7 @@ struct DiagnosisOptions: ParsableArguments {
 
     /// The rules in effect; a file with an error ends the command with its one-line message.
     func rules() throws -> RuleSet {
-        try loadRules(ruleFiles)
+        try ruleFileOptions.rules()
     }
 
     /// What output hides. `WSDOCTOR_REDACT` also counts for replay, which reads no other variable.

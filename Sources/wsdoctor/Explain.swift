@@ -11,8 +11,7 @@ struct Explain: ParsableCommand {
     @Argument(help: "A close code, e.g. 1008.")
     var code: UInt16?
 
-    @Option(name: .customLong("rules"), help: "A rules file layered over the defaults, so its rules are listed too. Repeatable.")
-    var ruleFiles: [String] = []
+    @OptionGroup var ruleFileOptions: RulesFileOptions
 
     func run() throws {
         guard let code else {
@@ -26,12 +25,7 @@ struct Explain: ParsableCommand {
             print("\(code) \(CloseCode.name(of: code)): not a code any endpoint may send (allowed: 1000–1003, 1007–1014, 3000–4999).")
             return
         }
-        let rules: RuleSet
-        do {
-            rules = try RuleSet.loading(files: ruleFiles)
-        } catch {
-            throw ValidationError("\(error)")
-        }
+        let rules = try ruleFileOptions.rules()
         print("\(code) \(CloseCode.name(of: code))" + (CloseCode.isAllowedOnWire(code) ? "" : "  (never sent in a close frame)"))
         print("")
         print("meaning    " + entry.meaning)

@@ -35,16 +35,10 @@ struct Rules: ParsableCommand {
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show the rules in effect, in evaluation order, and where each came from.")
 
-        @Option(name: .customLong("rules"), help: "A rules file layered over the defaults. Repeatable.")
-        var ruleFiles: [String] = []
+        @OptionGroup var ruleFileOptions: RulesFileOptions
 
         func run() throws {
-            let set: RuleSet
-            do {
-                set = try RuleSet.loading(files: ruleFiles)
-            } catch {
-                throw ValidationError("\(error)")
-            }
+            let set = try ruleFileOptions.rules()
             print("priority  id".padding(toLength: 52) + "category".padding(toLength: 20) + "source")
             for rule in set.rules {
                 print(String(rule.priority).padding(toLength: 10) + rule.id.padding(toLength: 42) + rule.category.padding(toLength: 20) + rule.origin.description)

@@ -125,6 +125,31 @@ import Testing
         #expect(try #require(error(valid.replacingOccurrences(of: "category: policy", with: "category: Policy"))).message.contains("lower-case"))
     }
 
+    @Test func settingsAreReadAndEachBadValueIsRefusedAtItsLine() throws {
+        let settings = "settings:\n  close_correlation_window: 0.5\n  redact_evidence: [\"close.reason\", \"*.detail\"]\n"
+        #expect(try RuleSet.parse(yaml: settings, file: "mine.yaml").isEmpty)
+        for (value, wanted) in [("0", "above 0 and at most 3600"), ("3601", "above 0 and at most 3600"), ("'2'", "not `2`"),
+                                ("two", "not `two`"), ("[2]", "not `a list or mapping`")] {
+            let e = try #require(error("settings:\n  close_correlation_window: \(value)\n"))
+            #expect(e.line == 2 && e.message.contains(wanted), "\(value): \(e)")
+            #expect(e.description.hasPrefix("mine.yaml:2:"))
+        }
+        let typo = try #require(error("settings:\n  close_correlation_windw: 2\n"))
+        #expect(typo.line == 2 && typo.message == "unknown setting `close_correlation_windw`; did you mean `close_correlation_window`?")
+        let noFact = try #require(error("settings:\n  redact_evidence:\n    - close.reason\n    - close.reasn\n"))
+        #expect(noFact.line == 4 && noFact.message.contains("`close.reasn` matches no fact; did you mean `close.reason`?"))
+        let notAList = try #require(error("settings:\n  redact_evidence: close.reason\n"))
+        #expect(notAList.line == 2 && notAList.message.contains("is a list of fact names"))
+    }
+
+    @Test func redactionPatternsMatchWholeNamesWithStarForAnyRun() {
+        let settings = RuleSettings(closeCorrelationWindow: 2, redactedEvidence: ["close.reason", "*.detail", "peer.*.offset"])
+        #expect(settings.redacts(fact: "close.reason") && !settings.redacts(fact: "close.reason_length"))
+        #expect(settings.redacts(fact: "close.violation.detail") && settings.redacts(fact: "peer.invalid_utf8.detail"))
+        #expect(!settings.redacts(fact: "close.violation.details") && !settings.redacts(fact: "close.code"))
+        #expect(settings.redacts(fact: "peer.violation.offset") && !settings.redacts(fact: "close.violation.offset"))
+    }
+
     @Test func missingFileIsAClearError() {
         #expect(throws: RulesError.self) { try RuleSet.load(file: "/nonexistent/rules.yaml") }
     }

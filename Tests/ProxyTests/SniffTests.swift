@@ -74,20 +74,24 @@ extension ProxyTests {
         let sniff = try await SniffProcess.start(port: port)
         defer { sniff.cleanUp() }
 
+        // First a client that connects and says nothing, before the server has answered any
+        // upgrade: sniff holds it until the next connection's 101, then reports it, as replay does.
+        let silent = try await peers.run("raw_exchange", ["port": port, "data_b64": "", "mode": "fin", "pause": 0.2])
         let tag = freshTag()
         let policy = try await peers.run("session", ["port": port, "path": "/policy?tag=\(tag)&token=hunter2",
                                                      "messages": ["hello", "forbidden word"], "close": false])
         let normal = try await peers.run("session", ["port": port, "path": "/echo?tag=\(freshTag())", "messages": ["one", "two"]])
         let reset = try await peers.run("reset", ["port": port, "tag": freshTag()])
         let violation = try await peers.run("raw_violation", ["port": port, "violation": "unmasked", "tag": freshTag()])
-        let clients = try [policy, normal, reset, violation].map { try #require($0["local_port"]?.int, "\($0)") }
+        let clients = try [silent, policy, normal, reset, violation].map { try #require($0["local_port"]?.int, "\($0)") }
 
         // Reported live, before the capture stops.
         var live: [Int: JSONValue] = [:]
         for client in clients { live[client] = try await sniff.connection(clientPort: client) }
-        expectDiagnosis(try #require(live[clients[0]]), id: "content-policy", category: "policy")
-        expectDiagnosis(try #require(live[clients[1]]), id: "normal-close", category: "normal")
-        #expect(live[clients[0]]?["handshake"]?["path"]?.string?.contains("hunter2") == false, "the token is redacted")
+        expectDiagnosis(try #require(live[clients[0]]), id: "client-sent-nothing", category: "abnormal")
+        expectDiagnosis(try #require(live[clients[1]]), id: "content-policy", category: "policy")
+        expectDiagnosis(try #require(live[clients[2]]), id: "normal-close", category: "normal")
+        #expect(live[clients[1]]?["handshake"]?["path"]?.string?.contains("hunter2") == false, "the token is redacted")
 
         // tcpdump writes each packet as it reads it (--immediate-mode -U); give it a moment
         // to read the last ones, which wsdoctor has already seen.
@@ -110,7 +114,8 @@ extension ProxyTests {
         #expect(status == 0, "stderr: \(sniff.stderr.text)")
         let summary = try #require(objects.first { $0["type"]?.string == "summary" })
         #expect(summary["interface"]?.string == "lo")
-        #expect(summary["websocket_connections"]?.int == 4)
+        #expect(summary["reported_connections"]?.int == 5, "\(summary)")
+        #expect(summary["upgraded_connections"]?.int == 4, "\(summary)")
         #expect(summary["kernel_dropped_packets"]?.int == 0)
         #expect(objects.last?["type"]?.string == "categories")
         _ = try await peers.run("shutdown_close", ["server": server["server"]?.int ?? 0, "port": port, "code": 1001, "reason": "done"])

@@ -30,7 +30,7 @@ import Testing
         let result = try runWSDoctor(["replay", "--frames", path])
         #expect(result.status == 0, "stderr: \(result.stderr)")
         #expect(result.stderr.isEmpty)
-        #expect(result.stdout.contains("1 WebSocket connection"))
+        #expect(result.stdout.contains("1 connection reported (1 upgraded to WebSocket)"))
         let frameLines = result.stdout.split(separator: "\n").filter { $0.contains(" frame ") }
         #expect(!frameLines.isEmpty)
         #expect(frameLines.contains { $0.hasPrefix("      -4.99") }, "\(frameLines)")
@@ -57,6 +57,6 @@ import Testing
         let result = try runWSDoctor(["replay", "--frames", path])
         #expect(result.status == 0, "stderr: \(result.stderr)")
         #expect(result.stdout.contains("1970-01-01T00:00:00.694655Z"))
-        #expect(result.stdout.contains("1 WebSocket connection"))
+        #expect(result.stdout.contains("1 connection reported (1 upgraded to WebSocket)"))
     }
 }

@@ -52,6 +52,8 @@ import WireTestSupport
         ("diag-server-crash.pcap", ["fin-without-close"]),
         // The silent client is reported because the same server upgraded a connection before.
         ("diag-client-sent-nothing.pcap", ["normal-close", "client-sent-nothing"]),
+        // The silent client ends before the server's first upgrade answer: held, then reported.
+        ("diag-client-sent-nothing-first.pcap", ["client-sent-nothing", "normal-close"]),
         ("diag-invalid-close-code-2999.pcap", ["illegal-close-answered-with-error"]),
         // Endings read as a sequence (EndingDiagnosisTests reads them in detail).
         ("ending-illegal-close-codes.pcap", Array(repeating: "illegal-close-answered-with-error", count: 9) + ["illegal-close-accepted"]),
@@ -94,6 +96,39 @@ import WireTestSupport
         #expect(result.connections.filter { $0.diagnosis.id == "restart-wave" }.count == 3)
         let largest = result.connections.compactMap { $0.diagnosis.evidence.first { $0.fact == "wave.size" }?.value }.max { ($0.numeric ?? 0) < ($1.numeric ?? 0) }
         #expect(largest == .int(5))
+    }
+
+    /// The comment at the top of Rules/default.yaml names a band of priorities (`87-99`,
+    /// `100+`, `67`) and why it sits there; every default rule's priority lies in one.
+    @Test func everyDefaultPriorityLiesInADocumentedBand() throws {
+        let yaml = try String(contentsOf: repositoryRoot.appendingPathComponent("Rules/default.yaml"), encoding: .utf8)
+        var bands: [ClosedRange<Int>] = []
+        let header = yaml.split(separator: "\n").prefix(while: { !$0.hasPrefix("settings:") && !$0.hasPrefix("rules:") })
+        for line in header {
+            guard let match = line.firstMatch(of: /^#\s+(\d+)(?:-(\d+)|(\+))?\s+\S/) else { continue }
+            let low = Int(match.1)!
+            bands.append(low...(match.3 != nil ? Int.max : match.2.map { Int($0)! } ?? low))
+        }
+        #expect(bands.count >= 8, "\(bands)")
+        let rules = RuleSet.defaults().rules.filter { $0.origin.file == "Rules/default.yaml" }
+        #expect(rules.count > 40)
+        for rule in rules {
+            #expect(bands.contains { $0.contains(rule.priority) }, "\(rule.id) has priority \(rule.priority), in no band the comment explains")
+        }
+    }
+
+    @Test func theCorrelationWindowIsRuleDataAndDecidesTheWave() throws {
+        // The five closes of the restart fixture fall within 200 µs: a 1 µs window leaves each alone.
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("window-\(UUID().uuidString).yaml").path
+        try "settings:\n  close_correlation_window: 0.000001\n".write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let narrow = try RuleSet.loading(files: [path])
+        #expect(narrow.settings.closeCorrelationWindow == 0.000001 && RuleSet.defaults().settings.closeCorrelationWindow == 2)
+        let alone = replay(fixturePath("diag-restart-wave-1012.pcap"), rules: narrow).connections
+        #expect(alone.count == 5 && alone.allSatisfy { $0.diagnosis.id == "restart-1012" })
+        let wave = replayFixture("diag-restart-wave-1012.pcap").connections.first { $0.diagnosis.id == "restart-wave" }
+        #expect(wave?.diagnosis.evidence.contains { $0.fact == "wave.window" && $0.value == .number(2) } == true)
+        #expect(wave?.diagnosis.summary.contains("within 2 s") == true)
     }
 
     // MARK: The distinctions the diagnosis must make, read in its words
@@ -173,6 +208,29 @@ import WireTestSupport
         let d = diagnosis("diag-idle-timeout.pcap")
         let idle = try #require(evidence(d, "tcp.idle_before_end")?.numeric)
         #expect(idle > 59 && idle < 62)
+    }
+
+    /// The list of common idle timeouts is rule data: a user file that replaces the rule with
+    /// a list without 60 s leaves the 60 s drop of diag-idle-timeout to the rules below it.
+    @Test func theIdleTimeoutListIsRuleData() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("idle-\(UUID().uuidString).yaml").path
+        try """
+            rules:
+              - id: idle-timeout
+                category: idle-timeout
+                priority: 65
+                when:
+                  fact: tcp.idle_before_end
+                  near: [45]
+                  within: 2
+                summary: "ours"
+                explanation: "our balancer drops idle connections after 45 s"
+                fix: "ping every 30 s"
+            """.write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        #expect(diagnosis("diag-idle-timeout.pcap").id == "idle-timeout")
+        let replaced = replay(fixturePath("diag-idle-timeout.pcap"), rules: try RuleSet.loading(files: [path])).connections[0].diagnosis
+        #expect(replaced.id != "idle-timeout" && replaced.category == "abnormal", "\(replaced.id)")
     }
 
     @Test func closesWithoutAFrameSayHowTCPEnded() {

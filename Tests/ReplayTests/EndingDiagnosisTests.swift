@@ -80,6 +80,35 @@ import WebSocketWire
         #expect(connections.allSatisfy { $0.diagnosis.id != "close-not-echoed" })
     }
 
+    /// The same endings from the server's side: a raw server against a websockets client,
+    /// then an aiohttp client, for each bad close (and data after a close). The server is blamed.
+    @Test func aServersIllegalCloseOrDataAfterItIsTheServersViolation() {
+        let connections = replayFixture("ending-server-malformed-close.pcap").connections
+        #expect(connections.count == 8)
+        let expected: [(id: String, category: String, kind: String?, echo: Int64)] = [
+            ("illegal-close-answered-with-error", "protocol-violation", "close-code-not-allowed", 1002),
+            ("illegal-close-answered-with-error", "protocol-violation", "close-payload-one-byte", 1002),
+            ("illegal-close-reason-answered-1007", "non-utf8-text", nil, 1007),
+            ("data-after-close", "protocol-violation", nil, 1000),
+        ]
+        for (index, connection) in connections.enumerated() {
+            let d = connection.diagnosis, want = expected[index / 2]
+            #expect(d.id == want.id && d.category == want.category, "connection \(index): \(d.id)")
+            #expect(evidence(d, "close.initiator") == .string("server"), "connection \(index)")
+            #expect(evidence(d, "close.echo_code") == .int(want.echo), "connection \(index)")
+            if let kind = want.kind {
+                #expect(evidence(d, "close.violation.kind") == .string(kind), "connection \(index)")
+                #expect(evidence(d, "close.violation.frame") == .int(1))
+                #expect(d.fix.hasPrefix("Fix the server's close frame (\(kind)"), "connection \(index): \(d.fix)")
+            }
+        }
+        #expect(connections[4].diagnosis.fix == "Make the server send close reasons as UTF-8 text (or none at all).")
+        let late = connections[6].diagnosis
+        #expect(evidence(late, "closer.frame_after_close.frame") == .int(2))
+        #expect(late.summary.hasPrefix("The server closed with Normal Closure and then sent more: text frame sent after this side's close frame (frame 2 at byte "))
+        #expect(late.fix.hasPrefix("Make the server finish sending before it closes"))
+    }
+
     @Test func framesAfterTheCloseAreTheClosersAndWereLost() {
         for connection in replayFixture("ending-data-after-close.pcap").connections {
             let d = connection.diagnosis

@@ -52,4 +52,37 @@ import Testing
         let variable = try runWSDoctor(["replay", "--format", "json", path], environment: ["WSDOCTOR_REDACT": "other,room"])
         #expect(variable.stdout.contains(#""path":"/stream?room=REDACTED&pw=REDACTED&REDACTED""#))
     }
+
+    /// Evidence facts the rules list (`redact_evidence`) as user text: `policy-1008.pcap`'s
+    /// close reason, "policy violation", cited by the rule that diagnoses it.
+    @Test func evidenceTheRulesListIsRedactedInEveryFormatUnlessShowSecrets() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("evidence-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        func run(_ extra: [String]) throws -> (text: String, json: [String: Any], har: String, html: String) {
+            let har = directory.appendingPathComponent("out.har").path, html = directory.appendingPathComponent("out.html").path
+            let text = try runWSDoctor(["replay"] + extra + [fixturePath("policy-1008.pcap")])
+            #expect(text.status == 0, "stderr: \(text.stderr)")
+            let json = try runWSDoctor(["replay", "--format", "json", "--har", har, "--html", html] + extra + [fixturePath("policy-1008.pcap")])
+            #expect(json.status == 0, "stderr: \(json.stderr)")
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.split(separator: "\n")[0].utf8)) as? [String: Any])
+            let evidence = try #require((object["diagnosis"] as? [String: Any])?["evidence"] as? [String: Any])
+            return (text.stdout, evidence, try String(contentsOfFile: har, encoding: .utf8), try String(contentsOfFile: html, encoding: .utf8))
+        }
+        let hidden = try run([])
+        #expect(hidden.text.contains("close.reason = REDACTED;") && hidden.text.contains("close.code = 1008;"))
+        #expect(hidden.json["close.reason"] as? String == "REDACTED" && hidden.json["close.code"] as? Int == 1008)
+        #expect(hidden.har.contains(#""close.reason":"REDACTED""#) && hidden.html.contains(#""close.reason":"REDACTED""#))
+        let evidenceLine = hidden.text.split(separator: "\n").first { $0.contains("evidence") }.map(String.init) ?? ""
+        #expect(!evidenceLine.contains("policy violation"))
+        let shown = try run(["--show-secrets"])
+        #expect(shown.text.contains(#"close.reason = "policy violation";"#))
+        #expect(shown.json["close.reason"] as? String == "policy violation")
+        #expect(shown.har.contains(#""close.reason":"policy violation""#) && shown.html.contains(#""close.reason":"policy violation""#))
+        // The list is rule data: a rules file that empties it shows the reason.
+        let rules = directory.appendingPathComponent("rules.yaml").path
+        try "settings:\n  redact_evidence: [\"handshake.subprotocol\"]\n".write(toFile: rules, atomically: true, encoding: .utf8)
+        let unlisted = try run(["--rules", rules])
+        #expect(unlisted.json["close.reason"] as? String == "policy violation")
+    }
 }

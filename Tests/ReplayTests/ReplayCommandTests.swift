@@ -110,6 +110,32 @@ import Testing
     @Test func filterSelectsTraffic() throws {
         let result = try runWSDoctor(["replay", "--filter", "udp", fixturePath("normal-1000.pcap")])
         #expect(result.status == 0)
-        #expect(result.stdout.contains("0 WebSocket connections"))
+        #expect(result.stdout.contains("0 connections reported, "))
+    }
+
+    /// A client that said nothing, before its server answered any upgrade: held until the
+    /// server answers one later in the capture, then reported in its place; the summary
+    /// counts it as reported, not as upgraded. Without that later upgrade (cut away by the
+    /// filter) it is other TCP traffic.
+    @Test func aSilentClientBeforeTheFirstUpgradeIsReportedOnceTheServerUpgrades() throws {
+        let path = fixturePath("diag-client-sent-nothing-first.pcap")
+        let text = try runWSDoctor(["replay", path])
+        #expect(text.status == 0, "stderr: \(text.stderr)")
+        let headers = text.stdout.split(separator: "\n").filter { $0.hasPrefix("#") || $0.contains("diagnosis  ") }
+        #expect(headers.count == 4 && headers[0].hasPrefix("#1 ") && headers[2].hasPrefix("#2 "), "\(headers)")
+        #expect(headers[1].contains("without the client sending a byte") && headers[3].contains("normal"), "\(headers)")
+        #expect(text.stdout.contains("2 connections reported (1 upgraded to WebSocket), 0 other TCP connections, 20 packets"))
+        let json = try runWSDoctor(["replay", "--format", "json", path])
+        let objects = try json.stdout.split(separator: "\n").map {
+            try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+        }
+        #expect(objects.compactMap { ($0["diagnosis"] as? [String: Any])?["id"] as? String } == ["client-sent-nothing", "normal-close"])
+        let summary = try #require(objects.first { $0["type"] as? String == "summary" })
+        #expect(summary["reported_connections"] as? Int == 2 && summary["upgraded_connections"] as? Int == 1)
+        #expect(summary["other_connections"] as? Int == 0 && summary["websocket_connections"] == nil)
+        // Only the silent connection (the first SYN's client port): its server never upgrades.
+        let port = try #require(replayFixture("diag-client-sent-nothing-first.pcap").connections.first?.facts.client.port)
+        let alone = try runWSDoctor(["replay", "--filter", "tcp port \(port)", path])
+        #expect(alone.status == 0 && alone.stdout.contains("0 connections reported, 1 other TCP connection, "), "\(alone.stdout)")
     }
 }

@@ -56,6 +56,25 @@ import Testing
         #expect(result.stderr.split(separator: "\n").count == 1 && result.stderr.contains("\(file):2:5: rule `x` has no `category`"))
     }
 
+    @Test func aBadSettingStopsReplayWithOneLineNamingItsPlace() throws {
+        let file = try temporaryFile("settings:\n  close_correlation_window: -1\n")
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let result = try runWSDoctor(["replay", "--rules", file, fixturePath("normal-1000.pcap")])
+        #expect(result.status == 2 && result.stdout.isEmpty)
+        #expect(result.stderr == "wsdoctor: \(file):2:29: close_correlation_window is a number of seconds above 0 and at most 3600, e.g. `2`; not `-1`\n")
+    }
+
+    @Test func everyCommandReadingRulesRefusesABadFileInOneLine() throws {
+        let file = try temporaryFile("settings:\n  redact_evidence: [close.reasn]\n")
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let wanted = "wsdoctor: \(file):2:21: redact_evidence: `close.reasn` matches no fact; did you mean `close.reason`?\n"
+        for arguments in [["rules", "list", "--rules", file], ["explain", "1008", "--rules", file],
+                          ["replay", "--rules", file, fixturePath("normal-1000.pcap")]] {
+            let result = try runWSDoctor(arguments)
+            #expect(result.status == 2 && result.stdout.isEmpty && result.stderr == wanted, "\(arguments): \(result.stderr)")
+        }
+    }
+
     @Test func explainListsCodesAndTheRulesForOne() throws {
         let all = try runWSDoctor(["explain"])
         for code in ["1000", "1006", "1015", "3000–3999", "4000–4999"] { #expect(all.stdout.contains(code)) }

@@ -46,7 +46,7 @@ public struct ComparisonJSON: Sendable {
             json.endObject()
         }
         json.endObject()
-        ConnectionJSON.write(pair.diagnosis, into: &json)
+        ConnectionJSON.write(pair.diagnosis, into: &json, redaction: redaction)
         json.endObject()
         return json.output
     }

@@ -33,12 +33,18 @@ public struct Diagnoser: Sendable {
     /// to one of them that never upgraded is still worth a report (a client that connected
     /// and said nothing, or sent garbage). 4,096 servers are a few hundred KiB.
     public static let knownServerCapacity = 4096
+    /// Ended connections held until their server is known to speak WebSocket: at most this
+    /// many, the oldest given up first (not reported). 1,000 connections that never upgraded
+    /// hold little (no frames) — a few MiB at most.
+    public static let undecidedCapacity = 1000
 
-    /// Connections reported, and connections ended that were not worth a report.
+    /// Connections reported, those of them that upgraded to WebSocket, and connections ended
+    /// that were not worth a report.
     public private(set) var reported = 0
+    public private(set) var upgraded = 0
     public private(set) var notReported = 0
 
-    private var correlator = CloseCorrelator()
+    private var correlator: CloseCorrelator
     private var knownServers: Set<Endpoint> = []
     private var nextIndex = 0
     /// Opening order: the next ticket due; those before it are all handed on.
@@ -47,6 +53,16 @@ public struct Diagnoser: Sendable {
     private var waiting: [Int: FinishedConnection] = [:]
     /// Opening order: tickets past `nextDue` already handed on (or not reported).
     private var done: Set<Int> = []
+    /// Ended connections worth a report only if their server turns out to speak WebSocket,
+    /// in the order they ended.
+    private var undecided: [Undecided] = []
+
+    private struct Undecided: Sendable {
+        var ticket: Ticket
+        var facts: ConnectionFacts
+        var timeline: [TimelineEntry]
+        var timelineEntriesNotKept: Int
+    }
 
     public init(rules: RuleSet = .defaults(), order: ReportOrder, webSocketPorts: Set<UInt16> = [],
                 maxFinishedWaiting: Int = 10_000) {
@@ -54,6 +70,7 @@ public struct Diagnoser: Sendable {
         self.order = order
         self.webSocketPorts = webSocketPorts
         self.maxFinishedWaiting = maxFinishedWaiting
+        self.correlator = CloseCorrelator(window: rules.settings.closeCorrelationWindow)
     }
 
     /// A connection began.
@@ -62,10 +79,40 @@ public struct Diagnoser: Sendable {
         return Ticket(index: nextIndex)
     }
 
-    /// The server answered a connection's upgrade request.
-    public mutating func upgradeAnswered(_ facts: ConnectionFacts) {
-        guard facts.handshake?.status == 101, knownServers.count < Self.knownServerCapacity else { return }
+    /// The server answered a connection's upgrade request. Returns the reports this makes
+    /// due: connections to that server that ended earlier without trying to upgrade (a client
+    /// that said nothing, or sent garbage), held until now. In opening order each takes its
+    /// place, unless the reports after it have already been handed on.
+    @discardableResult
+    public mutating func upgradeAnswered(_ facts: ConnectionFacts) -> [FinishedConnection] {
+        guard facts.handshake?.status == 101, knownServers.count < Self.knownServerCapacity else { return [] }
         knownServers.insert(facts.server)
+        guard undecided.contains(where: { $0.facts.server == facts.server }) else { return [] }
+        var due: [FinishedConnection] = []
+        var stillHeld: [Undecided] = []
+        for held in undecided {
+            guard held.facts.server == facts.server else {
+                stillHeld.append(held)
+                continue
+            }
+            let finished = report(held.facts, timeline: held.timeline, timelineEntriesNotKept: held.timelineEntriesNotKept)
+            switch order {
+            case .opening where held.ticket.index >= nextDue:
+                done.remove(held.ticket.index)
+                waiting[held.ticket.index] = finished
+            case .opening, .ending:
+                due.append(finished)
+            }
+        }
+        undecided = stillHeld
+        return order == .opening ? due + dueReports() : due
+    }
+
+    /// The source is exhausted (the end of a capture, or a live capture stopped): connections
+    /// still held were to servers never seen to upgrade, so they are not reported.
+    public mutating func sourceEnded() {
+        notReported += undecided.count
+        undecided.removeAll()
     }
 
     /// A connection ended (`analyzer.isFinished`). Returns the reports now due, in order.
@@ -77,11 +124,10 @@ public struct Diagnoser: Sendable {
         let known = toWebSocketServer || webSocketPorts.contains(facts.server.port) || knownServers.contains(facts.server)
         var report: FinishedConnection?
         if Self.isWorthReporting(facts, toKnownWebSocketServer: known) {
-            let wave = correlator.record(facts)
-            let diagnosis = rules.diagnose(FactContext(facts: facts, waveSize: wave))
-            report = FinishedConnection(facts: facts, diagnosis: diagnosis, timeline: analyzer.timeline,
-                                        timelineEntriesNotKept: analyzer.timelineEntriesNotKept)
-            reported += 1
+            report = self.report(facts, timeline: analyzer.timeline, timelineEntriesNotKept: analyzer.timelineEntriesNotKept)
+        } else if Self.isWorthReporting(facts, toKnownWebSocketServer: true) {
+            // The server may yet answer an upgrade; the report order gives way for this one.
+            hold(Undecided(ticket: ticket, facts: facts, timeline: analyzer.timeline, timelineEntriesNotKept: analyzer.timelineEntriesNotKept))
         } else {
             notReported += 1
         }
@@ -92,6 +138,23 @@ public struct Diagnoser: Sendable {
             if let report { waiting[ticket.index] = report } else { done.insert(ticket.index) }
             return dueReports()
         }
+    }
+
+    private mutating func report(_ facts: ConnectionFacts, timeline: [TimelineEntry], timelineEntriesNotKept: Int) -> FinishedConnection {
+        var context = FactContext(facts: facts, waveSize: correlator.record(facts))
+        context.correlationWindow = correlator.window
+        reported += 1
+        if facts.carriesWebSocket { upgraded += 1 }
+        return FinishedConnection(facts: facts, diagnosis: rules.diagnose(context), timeline: timeline,
+                                  timelineEntriesNotKept: timelineEntriesNotKept)
+    }
+
+    private mutating func hold(_ connection: Undecided) {
+        if undecided.count >= Self.undecidedCapacity {
+            undecided.removeFirst()
+            notReported += 1
+        }
+        undecided.append(connection)
     }
 
     /// What is reported: every connection that upgraded or tried to, and, to a server known

@@ -274,7 +274,8 @@ public enum FactCatalog {
     ]
 
     static let correlation: [FactDefinition] = [
-        fact("wave.size", .int, "connections to the same server that ended with the same close code in the \(Int(CloseCorrelator.window)) s up to this one, this one included") { .int(Int64($0.waveSize)) },
+        fact("wave.size", .int, "connections to the same server that ended with the same close code within wave.window up to this one, this one included") { .int(Int64($0.waveSize)) },
+        fact("wave.window", .number, "seconds over which wave.size counts closes (the close_correlation_window setting)") { c in c.correlationWindow.map { .number($0) } },
     ]
 
     // MARK: Helpers

@@ -7,6 +7,8 @@ public struct FactContext: Sendable {
     /// Connections to the same server whose first close (or TCP end) came within the
     /// correlation window before this one's with the same code, this one included.
     public var waveSize: Int
+    /// The correlation window `waveSize` was counted over, in seconds (the rules' setting).
+    public var correlationWindow: Double?
     /// The JWT found in the handshake, if any.
     public var token: JSONWebTokenClaims?
     /// What comparing this connection's two legs found (`wsdoctor compare`); nil otherwise.

@@ -16,5 +16,14 @@ public struct ConnectionDiagnosis: Sendable, Hashable {
     public struct Evidence: Sendable, Hashable {
         public var fact: String
         public var value: FactValue
+        /// The rules list this fact as one whose value may carry user text (`redact_evidence`):
+        /// reporters show it only with --show-secrets.
+        public var redacted: Bool
+
+        public init(fact: String, value: FactValue, redacted: Bool = false) {
+            self.fact = fact
+            self.value = value
+            self.redacted = redacted
+        }
     }
 }

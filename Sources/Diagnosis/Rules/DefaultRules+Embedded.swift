@@ -238,6 +238,18 @@ rules:
 #   55     application close codes (3000-4999): only the application knows them.
 #   0      the catch-all.
 
+# Values the rules decide that are not rules; a `settings:` entry in a file passed to
+# --rules replaces the one here (a list is replaced whole). See Rules/README.md.
+settings:
+  # Closes to one server with one close code within this many seconds are one wave
+  # (wave.size): a restarting server closes all its connections within milliseconds, and
+  # unrelated closes rarely line up this closely. Above 0, at most 3600.
+  close_correlation_window: 2
+  # Facts whose values can carry text a peer or an application wrote (close reasons, a
+  # violation's detail quoting what was sent, the subprotocol, which may hold a token):
+  # evidence shows them as REDACTED unless --show-secrets. `*` is any run of characters.
+  redact_evidence: ["close.reason", "close.echo_reason", "*.detail", "handshake.subprotocol", "analysis.not_analysed"]
+
 rules:
   # --- The capture did not see the end ------------------------------------------------
   - id: still-open
@@ -644,7 +656,7 @@ rules:
           equals: server
         - fact: wave.size
           at_least: 3
-    summary: "The server closed with {close.code} ({close.reason|quoted}) together with other connections ({wave.size} closed with the same code within 2 s): the server restarted or was redeployed."
+    summary: "The server closed with {close.code} ({close.reason|quoted}) together with other connections ({wave.size} closed with the same code within {wave.window} s): the server restarted or was redeployed."
     explanation: "Many connections closing with the same code at the same moment is a server-wide event, not a fault of one client."
     fix: "Reconnect automatically after a short randomised delay (1 to 5 seconds) so clients do not all return at once; it should succeed."
     references: ["RFC 6455 §7.4.1"]

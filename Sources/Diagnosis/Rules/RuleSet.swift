@@ -6,10 +6,13 @@ public struct RuleSet: Sendable {
     public private(set) var rules: [Rule]
     /// Each category's severity (Rules/categories.yaml, then the user's `categories:`).
     public private(set) var categorySeverities: [String: Severity]
+    /// The correlation window and the evidence redacted (`settings:`; Rules/default.yaml, then the user's).
+    public private(set) var settings: RuleSettings
 
-    public init(rules: [Rule], categorySeverities: [String: Severity]? = nil) {
+    public init(rules: [Rule], categorySeverities: [String: Severity]? = nil, settings: RuleSettings? = nil) {
         self.rules = rules
         self.categorySeverities = categorySeverities ?? RuleSet.builtIn.categorySeverities
+        self.settings = settings ?? RuleSet.builtIn.settings
     }
 
     /// The severity a rule's diagnosis has: its own, else its category's.
@@ -24,15 +27,26 @@ public struct RuleSet: Sendable {
     public static func defaults() -> RuleSet { builtIn }
 
     private static let builtIn: RuleSet = {
-        var set = RuleSet(rules: [], categorySeverities: [:])
+        var entries = RuleSettingsEntries()
+        var files: [RulesFile] = []
         for (file, text) in DefaultRules.files {
             do {
-                set.layer(try RulesParser.parseFile(yaml: text, file: file))
+                let parsed = try RulesParser.parseFile(yaml: text, file: file)
+                entries.closeCorrelationWindow = parsed.settings.closeCorrelationWindow ?? entries.closeCorrelationWindow
+                entries.redactedEvidence = parsed.settings.redactedEvidence ?? entries.redactedEvidence
+                files.append(parsed)
             } catch {
                 // A broken built-in file is a build defect; the test suite parses every one.
                 preconditionFailure("built-in rules do not parse: \(error)")
             }
         }
+        // Rules/default.yaml sets every setting, so no value is decided here.
+        guard let window = entries.closeCorrelationWindow, let redacted = entries.redactedEvidence else {
+            preconditionFailure("the built-in rules leave a setting unset: \(RulesParser.settingNames)")
+        }
+        var set = RuleSet(rules: [], categorySeverities: [:],
+                          settings: RuleSettings(closeCorrelationWindow: window, redactedEvidence: redacted))
+        for file in files { set.layer(file) }
         return set
     }()
 
@@ -68,6 +82,7 @@ public struct RuleSet: Sendable {
     mutating func layer(_ file: RulesFile) {
         layer(file.rules)
         for entry in file.categorySeverities { categorySeverities[entry.category] = entry.severity }
+        settings = file.settings.applied(to: settings)
     }
 
     /// Adds `newRules`: one with the id of an existing rule replaces it in place.
@@ -92,7 +107,7 @@ public struct RuleSet: Sendable {
         guard let rule = winner else { return Self.unclassified(facts) }
         var names = rule.condition?.factNames ?? []
         for name in rule.summary.factNames where !names.contains(name) { names.append(name) }
-        let evidence = names.compactMap { name in facts[name].map { ConnectionDiagnosis.Evidence(fact: name, value: $0) } }
+        let evidence = names.compactMap { name in facts[name].map { ConnectionDiagnosis.Evidence(fact: name, value: $0, redacted: settings.redacts(fact: name)) } }
         return ConnectionDiagnosis(id: rule.id, category: rule.category, summary: rule.summary.render(facts),
                                    explanation: rule.explanation, fix: rule.fix.render(facts), references: rule.references,
                                    evidence: evidence, origin: rule.origin, severity: severity(of: rule))

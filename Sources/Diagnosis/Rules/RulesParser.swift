@@ -28,15 +28,19 @@ enum RulesParser {
         let context = Context(file: file)
         var rulesNode: Node?
         var severities: [(category: String, severity: Severity)] = []
+        var settings: RuleSettingsEntries?
         for (key, value) in top {
             switch key.string {
             case "rules": rulesNode = value
             case "categories": severities = try parseCategories(value, context)
+            case "settings": settings = try parseSettings(value, context)
             default:
-                throw context.error(at: key, "unknown top-level key `\(key.string ?? "?")`; a rules file has only `rules:` and `categories:`")
+                throw context.error(at: key, "unknown top-level key `\(key.string ?? "?")`; a rules file has only `rules:`, `categories:` and `settings:`")
             }
         }
-        if rulesNode == nil, !severities.isEmpty { return RulesFile(rules: [], categorySeverities: severities) }
+        if rulesNode == nil, !severities.isEmpty || settings != nil {
+            return RulesFile(rules: [], categorySeverities: severities, settings: settings ?? RuleSettingsEntries())
+        }
         guard let rulesNode, case .sequence(let list) = rulesNode else {
             throw context.error(at: root, "`rules:` must be a list of rules (each starting with `- id:`)")
         }
@@ -50,7 +54,50 @@ enum RulesParser {
             firstLine[rule.id] = rule.origin.line
             rules.append(rule)
         }
-        return RulesFile(rules: rules, categorySeverities: severities)
+        return RulesFile(rules: rules, categorySeverities: severities, settings: settings ?? RuleSettingsEntries())
+    }
+
+    static let settingNames = ["close_correlation_window", "redact_evidence"]
+
+    /// `settings:` holds values the rules decide that are not rules (see ``RuleSettings``).
+    private static func parseSettings(_ node: Node, _ context: Context) throws(RulesError) -> RuleSettingsEntries {
+        guard case .mapping(let mapping) = node else {
+            throw context.error(at: node, "`settings:` is a mapping, e.g. `close_correlation_window: 2`")
+        }
+        var entries = RuleSettingsEntries()
+        for (key, value) in mapping {
+            switch key.string ?? "" {
+            case "close_correlation_window":
+                let limit = Int(RuleSettings.maxCloseCorrelationWindow)
+                guard case .scalar(let scalar) = value, scalar.style == .plain,
+                      let seconds = value.float ?? value.int.map(Double.init), seconds > 0,
+                      seconds <= RuleSettings.maxCloseCorrelationWindow else {
+                    throw context.error(at: value, "close_correlation_window is a number of seconds above 0 and at most \(limit), e.g. `2`; not `\(value.string ?? "a list or mapping")`")
+                }
+                entries.closeCorrelationWindow = seconds
+            case "redact_evidence":
+                guard case .sequence(let items) = value else {
+                    throw context.error(at: value, "redact_evidence is a list of fact names, `*` for any run of characters, e.g. [\"close.reason\", \"*.detail\"]")
+                }
+                var patterns: [String] = []
+                for item in items {
+                    guard case .scalar(let scalar) = item, !scalar.string.isEmpty else {
+                        throw context.error(at: item, "redact_evidence lists fact names, e.g. \"close.reason\" or \"*.detail\"")
+                    }
+                    let pattern = scalar.string
+                    guard FactCatalog.byName.keys.contains(where: { RuleSettings.glob(pattern, matches: $0) }) else {
+                        throw context.error(at: item, "redact_evidence: `\(pattern)` matches no fact\(factHint(pattern))")
+                    }
+                    patterns.append(pattern)
+                }
+                entries.redactedEvidence = patterns
+            default:
+                let name = key.string ?? ""
+                let hint = closestName(to: name, among: settingNames).map { "; did you mean `\($0)`?" } ?? "; settings are \(settingNames.joined(separator: ", "))"
+                throw context.error(at: key, "unknown setting `\(name)`\(hint)")
+            }
+        }
+        return entries
     }
 
     /// `categories:` maps category names to severities, e.g. `normal: ok`.
@@ -328,6 +375,7 @@ struct RulesFile {
     var rules: [Rule]
     /// In the order given; a later file's entry for a category replaces an earlier one.
     var categorySeverities: [(category: String, severity: Severity)]
+    var settings = RuleSettingsEntries()
 }
 
 extension String {

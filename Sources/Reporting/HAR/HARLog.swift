@@ -67,7 +67,7 @@ public struct HARLog: Sendable {
         json.closeFields(facts)
         json.endObject()
         json.beginObject("diagnosis")
-        json.diagnosisFields(connection.diagnosis)
+        json.diagnosisFields(connection.diagnosis, redaction)
         json.string("severity", connection.diagnosis.severity.rawValue)
         json.endObject()
         json.number("violations", facts.violations.count + facts.violationsNotKept)

@@ -85,7 +85,7 @@ public struct HTMLReport: Sendable {
         json.number("violations", facts.violations.count + facts.violationsNotKept)
         json.bool("incomplete", facts.incomplete)
         json.beginObject("diagnosis")
-        json.diagnosisFields(diagnosis)
+        json.diagnosisFields(diagnosis, redaction)
         json.string("severity", diagnosis.severity.rawValue)
         json.endObject()
         handshakeJSON(facts.handshake, into: &json)
