@@ -7,6 +7,8 @@ public struct ProxyClose: Sendable, Equatable {
         case headTimeout = "head-timeout"
         /// The upstream did not answer the upgrade within --upgrade-timeout.
         case upgradeTimeout = "upgrade-timeout"
+        /// Connecting the upstream failed with EMFILE or ENFILE: wsdoctor's own descriptors ran out.
+        case outOfDescriptors = "out-of-descriptors"
     }
 
     public var reason: Reason
