@@ -58,7 +58,7 @@ public final class ProxyServer: Sendable {
                     try listener.pipeline.syncOperations.addHandler(AcceptErrorHandler { errno in
                         metrics?.limitHit(.descriptors)
                         limitLog.hit(.descriptors) {
-                            "wsdoctor: out of descriptors (\(errno == EMFILE ? "EMFILE: this process's limit, ulimit -n" : "ENFILE: the system's limit")): "
+                            "wsdoctor: \(LimitLog.outOfDescriptors(errno)): "
                                 + "new clients wait in the listen backlog; accepting again every 100 ms"
                         }
                     })
@@ -265,8 +265,12 @@ public final class ProxyServer: Sendable {
                 case .refuseClient:
                     boundClient.value.readWithoutPartner()
                     client.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
-                    Self.refuse(client, reason: Self.describe(error), upstream: upstreamAddress)
-                    session.upstreamFailed(Self.describe(error))
+                    if let code = Self.descriptorsRanOut(error) {
+                        session.upstreamOutOfDescriptors(errno: code)
+                    } else {
+                        Self.refuse(client, reason: Self.describe(error), upstream: upstreamAddress)
+                        session.upstreamFailed(Self.describe(error))
+                    }
                 case .none:
                     break
                 }
@@ -294,6 +298,13 @@ public final class ProxyServer: Sendable {
         HTTPAnswer.send("503 Service Unavailable", headers: ["Retry-After: \(limits.retryAfterSeconds)"],
                         body: "wsdoctor: too many connections (--max-connections \(limits.maxConnections)); try again later\n", to: client)
         client.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
+    }
+
+    /// EMFILE or ENFILE when connecting failed because wsdoctor had no descriptor left for
+    /// the socket (NIO's happy-eyeballs connector wraps it in its connection error).
+    private static func descriptorsRanOut(_ error: any Error) -> Int32? {
+        let errors = (error as? NIOConnectionError)?.connectionErrors.map(\.error) ?? [error]
+        return errors.lazy.compactMap { ($0 as? IOError)?.errnoCode }.first { $0 == EMFILE || $0 == ENFILE }
     }
 
     static func describe(_ error: any Error) -> String {

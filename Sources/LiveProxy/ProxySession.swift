@@ -222,7 +222,7 @@ final class ProxySession {
         headTimer = nil
         guard !isFinished, !isHeadComplete, let seconds = limits.headTimeout else { return }
         let client = analyzer.facts.client
-        closeForLimit(.headTimeout, status: "408 Request Timeout",
+        closeForLimit(.headTimeout, reason: .headTimeout, status: "408 Request Timeout",
                       body: "wsdoctor: the request head did not arrive within \(seconds) s (--head-timeout)\n") {
             "wsdoctor: --head-timeout \(seconds) s: client \(client) had not sent a complete request head; answered 408 and closed"
         }
@@ -232,28 +232,39 @@ final class ProxySession {
         upgradeTimer = nil
         guard !isFinished, analyzer.facts.handshake?.status == nil, let seconds = limits.upgradeTimeout else { return }
         let client = analyzer.facts.client, server = analyzer.facts.server
-        closeForLimit(.upgradeTimeout, status: "504 Gateway Timeout",
+        closeForLimit(.upgradeTimeout, reason: .upgradeTimeout, status: "504 Gateway Timeout",
                       body: "wsdoctor: the upstream did not answer the upgrade within \(seconds) s (--upgrade-timeout)\n") {
             "wsdoctor: --upgrade-timeout \(seconds) s: upstream \(server) had not answered the upgrade of client \(client); answered 504 and closed"
+        }
+    }
+
+    /// Connecting the upstream failed for want of a descriptor (EMFILE, ENFILE): wsdoctor's own
+    /// limit, not the server's doing, so no 502 naming it; the client gets 503 with Retry-After.
+    func upstreamOutOfDescriptors(errno code: Int32) {
+        let client = analyzer.facts.client
+        closeForLimit(.descriptors, reason: .outOfDescriptors, status: "503 Service Unavailable", headers: ["Retry-After: \(limits.retryAfterSeconds)"],
+                      body: "wsdoctor: out of descriptors, could not connect to the upstream; try again later\n",
+                      sentToServer: "nothing (wsdoctor had no descriptor left to connect to it)") {
+            "wsdoctor: \(LimitLog.outOfDescriptors(code)): could not connect to the upstream for client \(client); answered 503"
         }
     }
 
     /// Answers the client wsdoctor's own HTTP status, closes the upstream leg, and reports it.
     /// An answer is added only where the server has sent nothing yet: after bytes of its own
     /// it would corrupt what the client reads.
-    private func closeForLimit(_ limit: ProxyLimit, status: String, body: String, line: () -> String) {
+    private func closeForLimit(_ limit: ProxyLimit, reason: ProxyClose.Reason, status: String, headers: [String] = [], body: String,
+                               sentToServer: String = "only the TCP close", line: () -> String) {
         metrics?.limitHit(limit)
-        limitLog.hit(limit, line)
+        limitLog.hit(limit, at: reason.rawValue, line)
         let answered = analyzer.facts.fromServer.bytes == 0
-        let reason: ProxyClose.Reason = limit == .headTimeout ? .headTimeout : .upgradeTimeout
         let close = ProxyClose(reason: reason, sentToClient: answered ? "HTTP \(status)" : "only the TCP close (the server had sent bytes already)",
-                               sentToServer: "only the TCP close")
+                               sentToServer: sentToServer)
         end(close) {
             _ = upstreamLeg.clientClosed()
             let client = clientHandler?.channel
             clientHandler?.readWithoutPartner()
             if let client {
-                if answered { HTTPAnswer.send(status, body: body, to: client) } else { client.close(promise: nil) }
+                if answered { HTTPAnswer.send(status, headers: headers, body: body, to: client) } else { client.close(promise: nil) }
             }
             serverHandler?.sendOwnBytesAndClose(nil)
             upstreamChannel?.close(promise: nil)

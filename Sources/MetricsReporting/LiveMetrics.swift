@@ -47,7 +47,7 @@ public final class LiveMetrics: Sendable {
             let registry = registry
             limitHits = Dictionary(uniqueKeysWithValues: ProxyLimit.allCases.map { limit in
                 (limit, Self.counter(registry, "limit_hits", [("limit", limit.rawValue)],
-                                     help: "Times one of the proxy's own limits was hit: head_timeout, upgrade_timeout, max_connections, descriptors (accept failed with EMFILE or ENFILE)"))
+                                     help: "Times one of the proxy's own limits was hit: head_timeout, upgrade_timeout, max_connections, descriptors (accept or upstream connect failed with EMFILE or ENFILE)"))
             })
         case .capture:
             clientBytes = nil

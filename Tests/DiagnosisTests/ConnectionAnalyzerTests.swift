@@ -86,6 +86,20 @@ import WireTestSupport
         #expect(facts["tcp.closer_end"] == .string("rst") && facts["tcp.receiver_end"] == .string("none"))
     }
 
+    @Test func aPongAnsweringAPingThatCrossedTheCloseIsANormalClose() {
+        // The soak's Python websockets clients did this: the server's keepalive ping crossed
+        // the client's close 1000, and the client answered it as RFC 6455 §5.5.2 says.
+        var analyzer = Self.upgraded()
+        analyzer.feed(FrameBytes.client(0x8, FrameBytes.closePayload(1000)), from: .client, at: 1)
+        analyzer.feed(FrameBytes.server(0x9, Array("ka".utf8)), from: .server, at: 1.01)
+        analyzer.feed(FrameBytes.client(0xA, Array("ka".utf8)), from: .client, at: 1.02)
+        analyzer.feed(FrameBytes.server(0x8, FrameBytes.closePayload(1000)), from: .server, at: 1.03)
+        analyzer.finished(from: .server, at: at(1.04))
+        analyzer.finished(from: .client, at: at(1.05))
+        #expect(values(analyzer)["closer.frames_after_close"] == .int(0))
+        #expect(RuleSet.defaults().diagnose(FactContext(facts: analyzer.facts)).id == "normal-close")
+    }
+
     @Test func anOversizedRequestHeadLeavesTheHandshakeKnownByItsAnswer() {
         var configuration = AnalyzerConfiguration()
         configuration.decoder.maxHeadSize = 256

@@ -20,6 +20,26 @@ extension ProxyTests {
         #expect(rules.status == 2 && rules.stderr.split(separator: "\n").count == 1 && rules.stderr.contains("/nonexistent/rules.yaml"))
     }
 
+    @Test("the limits' variables are read: a bad value names its variable, WSDOCTOR_MAX_CONNECTIONS limits")
+    func limitVariables() async throws {
+        for (variable, flag) in [("WSDOCTOR_HEAD_TIMEOUT", "head-timeout"), ("WSDOCTOR_UPGRADE_TIMEOUT", "upgrade-timeout"),
+                                 ("WSDOCTOR_MAX_CONNECTIONS", "max-connections")] {
+            let bad = try proxyExit([], environment: [variable: "soon", "WSDOCTOR_UPSTREAM": "ws://127.0.0.1:9"])
+            #expect(bad.status == 2)
+            #expect(bad.stderr.hasPrefix("wsdoctor: The value 'soon' is invalid for '--\(flag) (\(variable)) <\(flag)>'"), "\(bad.stderr)")
+            #expect(bad.stderr.split(separator: "\n").count == 1, "\(bad.stderr)")
+        }
+        let peers = try PeerHost.shared
+        let proxy = try await ProxyProcess.start(upstreamPort: peers.mainPort, extraArguments: ["--drain-timeout", "0.2"],
+                                                 variables: ["WSDOCTOR_MAX_CONNECTIONS": "1"])
+        defer { proxy.cleanUp() }
+        let held = try await peers.run("hold_open", ["port": proxy.port, "tag": freshTag()])
+        let refused = try await peers.run("rejected", ["port": proxy.port, "path": "/echo"])
+        #expect(refused["status"]?.int == 503, "\(refused)")
+        try await expectCleanStop(proxy, counts: ["restart": 1], signal: SIGTERM)
+        _ = try await peers.run("hold_wait_closed", ["hold": held["hold"]?.int ?? 0])
+    }
+
     @Test("variables configure the proxy and flags win over them")
     func variablesConfigureAndFlagsWin() async throws {
         let peers = try PeerHost.shared

@@ -18,11 +18,12 @@ extension ProxyTests {
         return String(notice.dropFirst("admin endpoint on ".count).prefix { $0 != " " })
     }
 
-    /// Lowers the running proxy's descriptor limit (as `ulimit -n` would have).
-    func limitDescriptors(of proxy: ProxyProcess, to limit: Int) throws {
+    /// Lowers the running proxy's descriptor limit (as `ulimit -n` would have); with `softOnly`
+    /// the hard limit stays, so the soft one can be raised again.
+    func limitDescriptors(of proxy: ProxyProcess, to limit: Int, softOnly: Bool = false) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/prlimit")
-        process.arguments = ["--pid", "\(proxy.process.processIdentifier)", "--nofile=\(limit):\(limit)"]
+        process.arguments = ["--pid", "\(proxy.process.processIdentifier)", softOnly ? "--nofile=\(limit):" : "--nofile=\(limit):\(limit)"]
         try process.run()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else { throw ProxyTestError("prlimit failed with \(process.terminationStatus)") }
@@ -202,6 +203,57 @@ extension ProxyTests {
         }
     }
 
+    /// The descriptor limit that leaves process `pid` room for exactly one more: a new
+    /// descriptor takes the lowest free number, and only numbers below the limit are allowed.
+    func limitLeavingOneFree(_ pid: Int32) -> Int {
+        let open = Set(((try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? []).compactMap { Int($0) })
+        var limit = 1
+        while limit - open.filter({ $0 < limit }).count < 1 { limit += 1 }
+        return limit
+    }
+
+    /// Process `pid`'s soft limit on open files, from /proc/PID/limits.
+    func descriptorSoftLimit(_ pid: Int32) -> Int? {
+        let limits = (try? String(contentsOfFile: "/proc/\(pid)/limits", encoding: .utf8)) ?? ""
+        let line = limits.split(separator: "\n").first { $0.hasPrefix("Max open files") }
+        return line.flatMap { $0.dropFirst("Max open files".count).split(separator: " ").first.flatMap { Int($0) } }
+    }
+
+    @Test("out of descriptors connecting the upstream: the client gets 503, counted, logged, and the upstream is not blamed")
+    func outOfDescriptorsConnectingUpstream() async throws {
+        let peers = try PeerHost.shared
+        try await withProxy(upstream: peers.mainPort, extraArguments: ["--admin", "127.0.0.1:0"]) { proxy in
+            let base = try await adminBase(proxy)
+            let pid = proxy.process.processIdentifier
+            // Room for the accepted client's descriptor only: its upstream's socket fails with EMFILE.
+            let soft = try #require(descriptorSoftLimit(pid))
+            try limitDescriptors(of: proxy, to: limitLeavingOneFree(pid), softOnly: true)
+            let client = try RawTCPClient(port: proxy.port)
+            try client.send("GET /echo?tag=\(freshTag()) HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            let (bytes, ended) = client.readToEnd()
+            client.close()
+            let answer = String(decoding: bytes, as: UTF8.self)
+            #expect(answer.hasPrefix("HTTP/1.1 503 Service Unavailable\r\n"), "\(answer)")
+            #expect(answer.contains("\r\nRetry-After: 1\r\n") && !answer.contains("upstream 127.0.0.1"), "\(answer)")
+            #expect(ended)
+            let report = try await proxy.connection(clientPort: client.localPort)
+            expectDiagnosis(report, id: "proxy-out-of-descriptors", category: "proxy-limit")
+            #expect(report["diagnosis"]?["evidence"]?["proxy.sent_to_client"]?.string == "HTTP 503 Service Unavailable")
+            let line = try await notice(proxy, startingWith: "wsdoctor: out of descriptors (EMFILE: this process's limit, ulimit -n): could not connect")
+            #expect(line.contains("client 127.0.0.1:\(client.localPort)") && line.contains("answered 503"), "\(line)")
+            // Descriptors given back, the proxy serves again.
+            try limitDescriptors(of: proxy, to: soft, softOnly: true)
+            let session = try await peers.run("session", ["port": proxy.port, "path": "/echo?tag=\(freshTag())", "messages": ["hello"]])
+            #expect(session["close_code"]?.int == 1000, "\(session)")
+            let (_, metrics) = try scrape(base + "/metrics")
+            // At least the connect; accepting hits the limit too (accept4 takes a descriptor
+            // before it looks for a waiting client).
+            #expect((sample(metrics, #"wsdoctor_limit_hits_total{limit="descriptors"}"#) ?? 0) >= 1, "\(metrics)")
+            #expect(sample(metrics, #"wsdoctor_handshake_failures_total{status="502"}"#) == nil, "no 502 blames the upstream: \(metrics)")
+            try await expectCleanStop(proxy, counts: ["proxy-limit": 1, "normal": 1])
+        }
+    }
+
     @Test("out of descriptors: accepting pauses, is counted and logged, and resumes once descriptors are free")
     func outOfDescriptors() async throws {
         let peers = try PeerHost.shared
@@ -217,7 +269,7 @@ extension ProxyTests {
                 try client.send("GET /echo HTTP/1.1\r\nHo")
                 held.append(client)
             }
-            let line = try await notice(proxy, startingWith: "wsdoctor: out of descriptors (EMFILE")
+            let line = try await notice(proxy, startingWith: "wsdoctor: out of descriptors (EMFILE: this process's limit, ulimit -n): new clients")
             #expect(line.contains("accepting again"))
             for client in held { client.close() }
             // Accepting was never stopped for good: a normal session goes through.

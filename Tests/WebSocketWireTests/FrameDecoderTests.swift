@@ -182,6 +182,18 @@ import WireTestSupport
         #expect(events.violations.first?.frameIndex == 1)
     }
 
+    @Test func aPongOrPingAfterCloseIsNoViolation() {
+        // Python websockets answers a ping that crossed its close (RFC 6455 §5.5.2).
+        let bytes = FrameBytes.client(0x8, FrameBytes.closePayload(1000)) + FrameBytes.client(0xA, Array("keepalive".utf8))
+            + FrameBytes.client(0x9, [])
+        let events = decodeFrames(bytes, side: .client)
+        #expect(events.violations.isEmpty)
+        #expect(events.frames.count == 3)
+        let closeAgain = decodeFrames(bytes + FrameBytes.client(0x8, FrameBytes.closePayload(1000)), side: .client)
+        #expect(closeAgain.violationKinds == [.frameAfterClose])
+        #expect(closeAgain.violations.first?.frameIndex == 3)
+    }
+
     @Test func invalidUTF8IsFoundAtTheFirstBadByteOfTheFirstFragment() {
         // The message never finishes: the bad byte in fragment one is enough.
         let bytes = FrameBytes.client(0x1, Array("ok ".utf8) + [0xFF], fin: false)

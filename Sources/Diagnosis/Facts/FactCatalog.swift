@@ -243,7 +243,7 @@ public enum FactCatalog {
         fact("proxy.closed_connection", .bool, "wsdoctor proxy itself closed the connection (shutting down, or a limit of its own)") {
             .bool($0.facts.closedByProxy)
         },
-        fact("proxy.close_reason", .string, "why wsdoctor proxy closed the connection itself: shutdown, head-timeout, upgrade-timeout or fault") { c in
+        fact("proxy.close_reason", .string, "why wsdoctor proxy closed the connection itself: shutdown, head-timeout, upgrade-timeout, out-of-descriptors or fault") { c in
             c.facts.proxyClose.map { .string($0.reason.rawValue) }
         },
         fact("proxy.sent_to_client", .string, "what wsdoctor proxy sent the client when it closed the connection itself") { c in

@@ -9,6 +9,8 @@ public struct ProxyClose: Sendable, Equatable {
         case upgradeTimeout = "upgrade-timeout"
         /// A fault injected on purpose (--faults, --control) ended it.
         case fault
+        /// Connecting the upstream failed with EMFILE or ENFILE: wsdoctor's own descriptors ran out.
+        case outOfDescriptors = "out-of-descriptors"
     }
 
     public var reason: Reason

@@ -1058,6 +1058,21 @@ rules:
     fix: "Nothing to fix in the peer that saw the fault: check that its reaction is the one you want (a keepalive timeout after lost pongs, 1007 after broken UTF-8, 1002 after RSV1)."
     references: []
 
+  - id: proxy-out-of-descriptors
+    category: proxy-limit
+    priority: 102
+    when:
+      fact: proxy.close_reason
+      equals: out-of-descriptors
+    summary: "wsdoctor had no file descriptor left to connect to the upstream for this client (EMFILE or ENFILE); the client got {proxy.sent_to_client}, the server {proxy.sent_to_server}."
+    explanation: >-
+      Each relayed connection costs wsdoctor two descriptors, its client's and its upstream's.
+      This client was accepted, but opening the socket to the server failed because the
+      process (ulimit -n) or the system had none left. The server was never asked and is not
+      at fault; wsdoctor answered 503 Service Unavailable with Retry-After itself. The hit is
+      counted in wsdoctor_limit_hits_total{limit="descriptors"} and logged.
+    fix: "Raise wsdoctor's descriptor limit (ulimit -n, LimitNOFILE, the container's nofile), or lower --max-connections to at most half of it, so that clients past it get 503 before descriptors run out."
+    references: ["RFC 9110 §15.6.4"]
 """##),
     ]
 }

@@ -251,7 +251,9 @@ public struct FrameDecoder {
     private func checkFirstByte(_ b0: UInt8, into events: inout [WireEvent]) {
         let index = framesDecoded, at = streamOffset
         let opcode = Opcode(rawValue: b0)
-        if closeSent {
+        // §5.5.1 forbids data frames after a close; a pong answering a ping that crossed
+        // the close is what §5.5.2 demands, and a ping is no data either.
+        if closeSent, opcode != .ping, opcode != .pong {
             violation(.frameAfterClose, frame: index, at: at, "\(opcode) frame sent after this side's close frame", into: &events)
         }
         if opcode.isReserved {

@@ -192,11 +192,13 @@ final class ProxyProcess: ReportingProcess {
         self.upstreamPort = upstreamPort
     }
 
-    /// Starts the proxy in front of `127.0.0.1:upstreamPort` and waits for its listening notice.
+    /// Starts the proxy in front of `127.0.0.1:upstreamPort` and waits for its listening notice;
+    /// `variables` are added to the test's own environment for it alone.
     static func start(upstreamPort: Int, format: String = "json", extraArguments: [String] = [],
-                      upstreamURL: String? = nil) async throws -> ProxyProcess {
+                      upstreamURL: String? = nil, variables: [String: String] = [:]) async throws -> ProxyProcess {
         let arguments = ["proxy", "--listen", "127.0.0.1:0", "--upstream", upstreamURL ?? "ws://127.0.0.1:\(upstreamPort)", "--format", format] + extraArguments
-        let (process, stdout, stderr, port) = try await launchWSDoctor(arguments, json: format == "json", ready: listeningPort)
+        let environment = variables.isEmpty ? nil : ProcessInfo.processInfo.environment.merging(variables) { $1 }
+        let (process, stdout, stderr, port) = try await launchWSDoctor(arguments, environment: environment, json: format == "json", ready: listeningPort)
         return ProxyProcess(process: process, stdout: stdout, stderr: stderr, port: port, upstreamPort: upstreamPort)
     }
 
