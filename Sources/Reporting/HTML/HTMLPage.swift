@@ -271,7 +271,7 @@ enum HTMLPage {
         el("p", { cls: "fix" }, el("strong", { text: "Fix: " }), dg.fix),
         el("p", { cls: "muted" }, "rule ", el("code", { text: dg.id }), " at " + dg.rule_source + (dg.references.length ? " · " + dg.references.join(" · ") : ""))));
       d.append(el("h2", { text: "Timeline" }), timeline(c));
-      d.append(el("section", { id: "evidence" }, el("h2", { text: "Evidence" }), ev));
+      d.append(el("section", { id: "evidence" }, el("h2", { text: "Evidence" }), c.open ? el("p", { cls: "muted", text: "None yet: nothing is diagnosed before the end." }) : ev));
       const seq = el("table", {}, el("tr", {}, el("th", { text: "time" }), el("th", { text: "side" }), el("th", { text: "event" })));
       for (const s of c.closeSequence) seq.append(el("tr", {}, el("td", { cls: "mono", text: "+" + dur(s.at - c.opened) }), el("td", { text: s.side }), el("td", { text: s.what })));
       const closeBox = el("section", { id: "close" }, el("h2", { text: "Close sequence" }), c.closeSequence.length ? seq : el("p", { cls: "muted", text: c.open ? "Still open: nothing has closed yet." : "No close frame and no TCP end was seen." }));
@@ -340,8 +340,11 @@ enum HTMLPage {
           for (let i = lo; i < hi; i++) g.append(mark(i, x(f[i * 6]), Y[f[i * 6 + 1]]));
           const p = c.pingPairs;
           for (let k = 0; k < p.length; k += 2) { const a = p[k], b = p[k + 1]; if (a >= lo && b < hi) g.prepend(svg("line", { class: "pair", x1: x(f[a * 6]), y1: Y[f[a * 6 + 1]], x2: x(f[b * 6]), y2: Y[f[b * 6 + 1]] })); }
-          for (let i = lo + 1; i < hi; i++) { const gap = f[i * 6] - f[(i - 1) * 6]; const x0 = x(f[(i - 1) * 6]), x1 = x(f[i * 6]);
-            if (gap > 1e6 && x1 - x0 > 70) { s.append(svg("line", { class: "idle", x1: x0 + 6, x2: x1 - 6, y1: 85, y2: 85 })); const t = svg("text", { x: (x0 + x1) / 2, y: 81, "text-anchor": "middle" }); t.textContent = "idle " + dur(gap / 1e6); s.append(t); } }
+          const idle = (t0, t1, suffix) => { const x0 = x(t0), x1 = x(Math.min(t1, v.t1));
+            if (t1 - t0 > 1e6 && x1 - x0 > 70) { s.append(svg("line", { class: "idle", x1: x0 + 6, x2: x1 - 6, y1: 85, y2: 85 })); const t = svg("text", { x: (x0 + x1) / 2, y: 81, "text-anchor": "middle" }); t.textContent = "idle " + dur((t1 - t0) / 1e6) + suffix; s.append(t); } };
+          for (let i = lo + 1; i < hi; i++) idle(f[(i - 1) * 6], f[i * 6], "");
+          // After the last frame: silence until the end, or until now for one still open.
+          if (n && hi === n) idle(f[(n - 1) * 6], (endOf(c) - c.opened) * 1e6, c.open ? " so far" : "");
           s.dataset.mode = "frames";
         }
         s.append(g);
