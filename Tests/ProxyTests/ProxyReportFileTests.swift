@@ -9,11 +9,10 @@ extension ProxyTests {
     @Test("proxy --html/--har: an open connection is shown as open, then finished on the next rewrite")
     func proxyWritesLiveReportFiles() async throws {
         let peers = try PeerHost.shared
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wsdoctor-proxy-report-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let html = directory.appendingPathComponent("report.html"), har = directory.appendingPathComponent("report.har")
-        let proxy = try await ProxyProcess.start(upstreamPort: peers.mainPort, extraArguments: ["--html", html.path, "--har", har.path])
+        let files = try ReportFiles()
+        defer { files.remove() }
+        let (html, har) = (files.html, files.har)
+        let proxy = try await ProxyProcess.start(upstreamPort: peers.mainPort, extraArguments: files.arguments)
         defer { proxy.cleanUp() }
         let session = try await peers.run("session", ["port": proxy.port, "path": "/echo?tag=\(freshTag())&token=hunter2", "messages": ["one", "two"]])
         let finishedPort = try #require(session["local_port"]?.int)

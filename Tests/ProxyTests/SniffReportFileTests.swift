@@ -11,14 +11,9 @@ extension ProxyTests {
     @Test("sniff keeps --html and --har files of the connections it saw", .enabled(if: canCapture))
     func sniffWritesTheReportFiles() async throws {
         let peers = try PeerHost.shared
-        let server = try await peers.run("new_server", ["routed": true])
-        let port = try #require(server["port"]?.int)
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wsdoctor-sniff-report-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let html = directory.appendingPathComponent("report.html"), har = directory.appendingPathComponent("report.har")
-        let sniff = try await SniffProcess.start(port: port, extraArguments: ["--html", html.path, "--har", har.path])
-        defer { sniff.cleanUp() }
+        let (sniff, files, port) = try await sniffKeepingReportFiles(peers)
+        defer { sniff.cleanUp(); files.remove() }
+        let (html, har) = (files.html, files.har)
         let session = try await peers.run("session", ["port": port, "path": "/echo?tag=\(freshTag())&token=hunter2", "messages": ["one", "two"]])
         let client = try #require(session["local_port"]?.int)
         _ = try await sniff.connection(clientPort: client)
@@ -41,14 +36,9 @@ extension ProxyTests {
     @Test("sniff --html/--har show a connection still open as open, then finished", .enabled(if: canCapture))
     func sniffShowsOpenConnections() async throws {
         let peers = try PeerHost.shared
-        let server = try await peers.run("new_server", ["routed": true])
-        let port = try #require(server["port"]?.int)
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wsdoctor-sniff-open-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let html = directory.appendingPathComponent("report.html"), har = directory.appendingPathComponent("report.har")
-        let sniff = try await SniffProcess.start(port: port, extraArguments: ["--html", html.path, "--har", har.path])
-        defer { sniff.cleanUp() }
+        let (sniff, files, port) = try await sniffKeepingReportFiles(peers)
+        defer { sniff.cleanUp(); files.remove() }
+        let (html, har) = (files.html, files.har)
         let held = try await peers.run("hold_open", ["port": port, "tag": freshTag()])
         let client = "\"client\":\"127.0.0.1:\(try #require(held["local_port"]?.int))\""
         // Within two rewrites (every 5 s): its handshake and its echo, two frames.
@@ -73,4 +63,33 @@ extension ProxyTests {
         let (status, _) = try await sniff.stop(signal: SIGINT)
         #expect(status == 0)
     }
+}
+
+extension ProxyTests {
+    /// A routed server of its own, and sniff on its port keeping the report files.
+    func sniffKeepingReportFiles(_ peers: PeerHost) async throws -> (SniffProcess, ReportFiles, Int) {
+        let server = try await peers.run("new_server", ["routed": true])
+        let port = try #require(server["port"]?.int)
+        let files = try ReportFiles()
+        do {
+            return (try await SniffProcess.start(port: port, extraArguments: files.arguments), files, port)
+        } catch {
+            files.remove()
+            throw error
+        }
+    }
+}
+
+/// A fresh directory for the `--html` and `--har` files of one test.
+struct ReportFiles {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wsdoctor-report-\(UUID().uuidString)")
+    var html: URL { directory.appendingPathComponent("report.html") }
+    var har: URL { directory.appendingPathComponent("report.har") }
+    var arguments: [String] { ["--html", html.path, "--har", har.path] }
+
+    init() throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    }
+
+    func remove() { try? FileManager.default.removeItem(at: directory) }
 }
