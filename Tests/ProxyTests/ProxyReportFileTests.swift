@@ -30,13 +30,13 @@ extension ProxyTests {
         #expect(withOpen.contains("\"client\":\"127.0.0.1:\(finishedPort)\""))
         #expect(withOpen.contains("\"open\":true") && withOpen.contains("\"category\":\"open\""))
         #expect(!withOpen.contains("hunter2"), "the token is redacted")
-        let overview = try HeadlessChromium.dumpDOM("file://\(html.path)").dom
+        let overview = try await renderedDOM("file://\(html.path)")
         #expect(overview.contains("data-requests=\"0\""))
         #expect(overview.contains("<dt>connections</dt><dd>2</dd>"))
         #expect(overview.contains("<dt>open</dt><dd>1</dd>"))
         #expect(overview.contains("data-category=\"open\" data-count=\"1\""))
         #expect(overview.contains("data-category=\"normal\" data-count=\"1\""))
-        let detail = try HeadlessChromium.dumpDOM("file://\(html.path)#c2").dom
+        let detail = try await renderedDOM("file://\(html.path)#c2")
         #expect(detail.contains("Still open: no diagnosis yet."))
         #expect(detail.contains("still open,"))
         // Its handshake and one echoed message so far: two frames.
@@ -54,7 +54,7 @@ extension ProxyTests {
             return page.flatMap { $0.contains(openClient) && !$0.contains("\"open\":true") ? $0 : nil }
         }
         #expect(finished.components(separatedBy: "\"category\":\"normal\"").count - 1 == 2)
-        let after = try HeadlessChromium.dumpDOM("file://\(html.path)").dom
+        let after = try await renderedDOM("file://\(html.path)")
         #expect(after.contains("data-category=\"normal\" data-count=\"2\""))
         #expect(!after.contains("<dt>open</dt>"))
 

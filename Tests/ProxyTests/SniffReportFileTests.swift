@@ -47,7 +47,7 @@ extension ProxyTests {
             return page.flatMap { $0.contains(client) && $0.contains("\"open\":true") && $0.contains("\"frames\":2,") ? $0 : nil }
         }
         #expect(open.contains("\"category\":\"open\""))
-        let dom = try HeadlessChromium.dumpDOM("file://\(html.path)#c1").dom
+        let dom = try await renderedDOM("file://\(html.path)#c1")
         #expect(dom.contains("Still open: no diagnosis yet."))
         #expect(dom.contains("data-marks=\"2\""))
         let log = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: har)) as? [String: Any])
@@ -77,6 +77,14 @@ extension ProxyTests {
             files.remove()
             throw error
         }
+    }
+}
+
+/// The page headless Chromium rendered, waited for off the test's thread pool (a browser run
+/// takes seconds, and the pool is as small as the machine).
+func renderedDOM(_ url: String) async throws -> String {
+    try await withCheckedThrowingContinuation { done in
+        DispatchQueue.global().async { done.resume(with: Result { try HeadlessChromium.dumpDOM(url).dom }) }
     }
 }
 
