@@ -117,7 +117,8 @@ let package = Package(
         ),
         .testTarget(
             name: "ReplayTests",
-            dependencies: ["Capture", "CaptureAnalysis", "Diagnosis", "Reporting", "WebSocketWire", "WireTestSupport"],
+            dependencies: ["Capture", "CaptureAnalysis", "Diagnosis", "PcapRecording", "Reporting", "WebSocketWire", "WireTestSupport"],
+            exclude: ["browser"],
             resources: []
         ),
         .testTarget(

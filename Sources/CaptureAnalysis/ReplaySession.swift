@@ -154,6 +154,16 @@ public final class ReplaySession: TCPStreamDelegate {
         diagnoser.sourceEnded()
     }
 
+    /// What is known so far of every connection still open that its end would report, in
+    /// the order they opened, for a live report. Call it where the session is fed.
+    public func openConnections() -> [OpenConnection] {
+        analyzers.values.compactMap { box in
+            let facts = box.analyzer.facts
+            let known = webSocketPorts.contains(facts.server.port) || box.announced
+            return Diagnoser.isWorthReporting(facts, toKnownWebSocketServer: known) ? OpenConnection(box.analyzer) : nil
+        }.sorted { $0.facts.id < $1.facts.id }
+    }
+
     private func flushIfDone(_ id: TCPConnectionID) {
         guard let box = analyzers[id], box.analyzer.isFinished else { return }
         analyzers[id] = nil

@@ -7,6 +7,10 @@ public struct ProxyConfiguration: Sendable {
     public var listenPort: Int
     public var upstream: UpstreamAddress
     public var analyzer: AnalyzerConfiguration
+    /// With `analyzer.recordTimeline`: frames go to `ProxyEvents.connectionEvents` as they are
+    /// decoded and are then forgotten (`--frames`). Off, each connection keeps its timeline
+    /// (up to `analyzer.maxTimelineEntries`) for its finished report (`--html`, `--har`).
+    public var showsFramesLive = true
     public var rules: RuleSet
     /// How long to wait for the upstream to accept a connection. 10 s: beyond it the client
     /// gets a 502 rather than hanging.

@@ -125,6 +125,15 @@ public final class ProxyServer: Sendable {
         state.withLockedValue { !$0.stopping && $0.listener?.isActive == true }
     }
 
+    /// What is known so far of every connection still open, in the order they opened, for a
+    /// live report. Each copy is taken on its connection's event loop, so this waits for
+    /// them: never call it on one.
+    public func openConnections() -> [OpenConnection] {
+        let open = state.withLockedValue { $0.sessions.values.map { ($0.loop, $0.session) } }
+        let copies = open.map { loop, session in loop.submit { session.value.openConnection } }
+        return copies.compactMap { try? $0.wait() }.sorted { $0.facts.id < $1.facts.id }
+    }
+
     /// Number of connections being relayed now.
     public var activeConnections: Int {
         state.withLockedValue { $0.sessions.count }
@@ -181,8 +190,8 @@ public final class ProxyServer: Sendable {
         let clientEndpoint = Self.endpoint(peer)
         let serverEndpoint = Endpoint(address: configuration.upstream.host, port: UInt16(configuration.upstream.port))
         let session = ProxySession(id: id, client: clientEndpoint, server: serverEndpoint, configuration: configuration.analyzer,
-                                   diagnoser: diagnoser, events: events, recorder: recorder, metrics: metrics, loop: loop,
-                                   limits: configuration.limits, limitLog: limitLog) { [state, memoryTrimmer] finished in
+                                   showsFramesLive: configuration.showsFramesLive, diagnoser: diagnoser, events: events,
+                                   recorder: recorder, metrics: metrics, loop: loop, limits: configuration.limits, limitLog: limitLog) { [state, memoryTrimmer] finished in
             let open = state.withLockedValue { state -> Int in
                 state.sessions.removeValue(forKey: finished.id)
                 return state.sessions.count

@@ -33,8 +33,8 @@ final class ProxySession {
     private var headTimer: Scheduled<Void>?
     private var upgradeTimer: Scheduled<Void>?
 
-    init(id: Int, client: Endpoint, server: Endpoint, configuration: AnalyzerConfiguration, diagnoser: NIOLockedValueBox<Diagnoser>,
-         events: any ProxyEvents, recorder: CaptureRecorder?, metrics: LiveMetrics?, loop: any EventLoop, limits: ProxyLimits,
+    init(id: Int, client: Endpoint, server: Endpoint, configuration: AnalyzerConfiguration, showsFramesLive: Bool,
+         diagnoser: NIOLockedValueBox<Diagnoser>, events: any ProxyEvents, recorder: CaptureRecorder?, metrics: LiveMetrics?, loop: any EventLoop, limits: ProxyLimits,
          limitLog: LimitLog, onFinish: @escaping (ProxySession) -> Void) {
         self.id = id
         self.loop = loop
@@ -46,7 +46,7 @@ final class ProxySession {
         self.recorder = recorder
         self.metrics = metrics
         metrics?.opened()
-        self.showsFramesLive = configuration.recordTimeline
+        self.showsFramesLive = configuration.recordTimeline && showsFramesLive
         self.diagnoser = diagnoser
         self.ticket = diagnoser.withLockedValue { $0.opened() }
         self.events = events
@@ -54,6 +54,11 @@ final class ProxySession {
     }
 
     private var closingByProxy = false
+
+    /// What is known so far, for a live report (nil once finished: its report is on the way).
+    var openConnection: OpenConnection? {
+        isFinished ? nil : OpenConnection(analyzer)
+    }
 
     /// The relay handlers of the two legs, for closing on the proxy's own behalf.
     weak var clientHandler: RelayHandler?

@@ -6,8 +6,9 @@ import WebSocketWire
 
 /// `--html` and `--har` for proxy and sniff: every finished connection goes in, and the
 /// files are rewritten whole (atomically) every few seconds while something changed, and
-/// at stop, so a browser refresh shows the current state.
-// The timer is set up in init and cancelled in finish; everything else is behind the lock.
+/// at stop, so a browser refresh shows the current state. Connections still open are in
+/// each rewrite as open, with what is known so far, until a rewrite has them finished.
+// The timer and its queue are set up in init; everything else is behind the lock.
 final class LiveReportFile: @unchecked Sendable {
     /// How often the files are rewritten while connections keep ending. 5 s: a refresh
     /// is at most that stale, and rewriting a large report costs little that often.
@@ -17,12 +18,28 @@ final class LiveReportFile: @unchecked Sendable {
         var html: HTMLReport
         var har: HARLog
         var changed = false
+        /// The open connections as last looked at, and when that was.
+        var open: [OpenConnection] = []
+        var openTakenAt: Date?
+        /// Connections finished since the last look at the open ones began: not shown twice.
+        var finishedSinceLook: Set<Int> = []
+        /// Asked for the open connections before each rewrite (the proxy's).
+        var openSource: (@Sendable () -> [OpenConnection])?
+        var stopped = false
+
+        /// While anything is open the files change with every look at it.
+        mutating func replaceOpen(_ now: [OpenConnection]) {
+            changed = changed || !now.isEmpty || !open.isEmpty
+            open = now
+        }
     }
 
     private let htmlPath: String?
     private let harPath: String?
     private let source: String
     private let state: NIOLockedValueBox<State>
+    /// Rewrites run here, one at a time, the last one included.
+    private let queue = DispatchQueue(label: "wsdoctor.report-file")
     private let timer: DispatchSourceTimer
 
     init?(html: String?, har: String?, redaction: Redaction, source: String) {
@@ -31,9 +48,9 @@ final class LiveReportFile: @unchecked Sendable {
         self.harPath = har
         self.source = source
         self.state = NIOLockedValueBox(State(html: HTMLReport(redaction: redaction), har: HARLog(redaction: redaction)))
-        self.timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "wsdoctor.report-file"))
+        self.timer = DispatchSource.makeTimerSource(queue: queue)
         timer.schedule(deadline: .now() + Self.interval, repeating: Self.interval)
-        timer.setEventHandler { [weak self] in _ = try? self?.write(onlyIfChanged: true) }
+        timer.setEventHandler { [weak self] in self?.rewrite() }
         timer.resume()
     }
 
@@ -41,25 +58,74 @@ final class LiveReportFile: @unchecked Sendable {
         state.withLockedValue {
             if htmlPath != nil { $0.html.add(connection) }
             if harPath != nil { $0.har.add(connection) }
+            $0.finishedSinceLook.insert(connection.facts.id)
             $0.changed = true
         }
     }
 
-    /// The last write, at stop; a failure is one line on standard error and exit 1.
+    /// The proxy's open connections, asked for before each rewrite.
+    func takeOpenConnections(from source: @escaping @Sendable () -> [OpenConnection]) {
+        state.withLockedValue { $0.openSource = source }
+    }
+
+    /// Sniff's open connections, from the thread that feeds them: `take` runs only when the
+    /// last look is an interval old.
+    func offerOpenConnections(_ take: () -> [OpenConnection]) {
+        let due = state.withLockedValue { state in
+            let due = !state.stopped && state.openTakenAt.map { Date().timeIntervalSince($0) >= Self.interval } ?? true
+            if due { state.finishedSinceLook = [] }
+            return due
+        }
+        guard due else { return }
+        let open = take()
+        state.withLockedValue { state in
+            state.replaceOpen(open)
+            state.openTakenAt = Date()
+        }
+    }
+
+    /// No more rewrites every few seconds (the proxy stops, its loops are going away); waits
+    /// for one under way.
+    func stopRewriting() {
+        queue.sync {
+            timer.cancel()
+            state.withLockedValue { $0.stopped = true }
+        }
+    }
+
+    /// The last write, at stop, when every connection has finished; a failure is one line on
+    /// standard error and exit 1.
     func finish() throws {
-        timer.cancel()
-        try write(onlyIfChanged: false)
+        stopRewriting()
+        try queue.sync {
+            state.withLockedValue { $0.open = [] }
+            try write(onlyIfChanged: false)
+        }
+    }
+
+    private func rewrite() {
+        let openSource = state.withLockedValue { state -> (@Sendable () -> [OpenConnection])? in
+            guard !state.stopped, let source = state.openSource else { return nil }
+            state.finishedSinceLook = []
+            return source
+        }
+        if let openSource {
+            let open = openSource()
+            state.withLockedValue { $0.replaceOpen(open) }
+        }
+        _ = try? write(onlyIfChanged: true)
     }
 
     private func write(onlyIfChanged: Bool) throws {
-        let (html, har, changed) = state.withLockedValue { state in
+        let (html, har, open, changed) = state.withLockedValue { state in
             defer { state.changed = false }
-            return (state.html, state.har, state.changed)
+            let open = state.open.filter { !state.finishedSinceLook.contains($0.facts.id) }
+            return (state.html, state.har, open, state.changed)
         }
         guard changed || !onlyIfChanged else { return }
         if let htmlPath {
-            try writeReportFile(html.document(title: "wsdoctor: \(source)", source: source, generated: wallClockNow()), to: htmlPath)
+            try writeReportFile(html.document(title: "wsdoctor: \(source)", source: source, generated: wallClockNow(), open: open), to: htmlPath)
         }
-        if let harPath { try writeReportFile(har.document(version: WSDoctor.configuration.version), to: harPath) }
+        if let harPath { try writeReportFile(har.document(version: WSDoctor.configuration.version, open: open), to: harPath) }
     }
 }

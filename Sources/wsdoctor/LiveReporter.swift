@@ -20,9 +20,12 @@ final class LiveReporter: ProxyEvents {
     /// Print each connection's frames with its report (sniff's --frames, which cannot show them as they pass).
     private let timelineAtClose: Bool
     private let state = NIOLockedValueBox(CategoryCounts())
+    /// `--html`, `--har`: where each finished connection also goes (the proxy's).
+    private let reportFile: LiveReportFile?
 
-    init(format: Replay.OutputFormat, redaction: Redaction, colour: Bool, timelineAtClose: Bool = false) {
+    init(format: Replay.OutputFormat, redaction: Redaction, colour: Bool, timelineAtClose: Bool = false, reportFile: LiveReportFile? = nil) {
         self.timelineAtClose = timelineAtClose
+        self.reportFile = reportFile
         self.format = format
         self.redaction = redaction
         self.text = ConnectionText(redaction: redaction)
@@ -54,6 +57,7 @@ final class LiveReporter: ProxyEvents {
 
     func connectionClosed(_ connection: FinishedConnection) {
         state.withLockedValue { $0.add(connection.diagnosis.category) }
+        reportFile?.add(connection)
         switch format {
         case .text:
             var block = text.render(connection.facts, diagnosis: connection.diagnosis, timeline: timelineAtClose ? connection.timeline : nil,

@@ -81,6 +81,12 @@ struct Proxy: ParsableCommand {
     @Option(help: "Connections relayed at once; past it a new client gets 503 with Retry-After. Default: half of (the descriptor limit − 64), at most 10000.")
     var maxConnections: Int?
 
+    @Option(help: "Also keep a self-contained HTML report of the connections in FILE (those still open shown as open), rewritten every few seconds and at stop.")
+    var html: String?
+
+    @Option(help: "Also keep the WebSocket connections in FILE as HAR 1.2 (Chrome DevTools' format), rewritten every few seconds and at stop.")
+    var har: String?
+
     func validate() throws {
         if drainTimeout < 0 { throw ValidationError("--drain-timeout must be zero or more seconds") }
         if headTimeout < 0 || !headTimeout.isFinite { throw ValidationError("--head-timeout must be zero (off) or more seconds") }
@@ -119,9 +125,14 @@ struct Proxy: ParsableCommand {
         let rules = try diagnosis.rules()
         // Read before anything listens: a bad fault stops start-up with its file and line.
         let faultBook = try faults.map { path in FaultBook(try Self.loadFaults(path)) } ?? (control == nil ? nil : FaultBook())
-        let analyzer = diagnosis.analyzerConfiguration(format: format)
+        var analyzer = diagnosis.analyzerConfiguration(format: format)
+        // A report keeps each connection's frames; --frames then prints them with its close.
+        let keepsTimeline = html != nil || har != nil
+        let showsFrames = analyzer.recordTimeline
+        analyzer.recordTimeline = showsFrames || keepsTimeline
         var configuration = ProxyConfiguration(listenHost: host, listenPort: port, upstream: UpstreamAddress(url: upstream)!,
                                                analyzer: analyzer, rules: rules)
+        configuration.showsFramesLive = !keepsTimeline
         configuration.recordPath = record
         configuration.rewriteHost = rewriteHost
         configuration.faults = faultBook
@@ -133,7 +144,9 @@ struct Proxy: ParsableCommand {
         configuration.tls.upstreamCAPath = upstreamCA
         configuration.tls.upstreamInsecure = upstreamInsecure
         configuration.tls.keyLogPath = keylog
-        let reporter = LiveReporter(format: format, redaction: diagnosis.redaction, colour: isatty(1) == 1)
+        let reportFile = LiveReportFile(html: html, har: har, redaction: diagnosis.redaction, source: "proxy to \(configuration.upstream)")
+        let reporter = LiveReporter(format: format, redaction: diagnosis.redaction, colour: isatty(1) == 1,
+                                    timelineAtClose: showsFrames && keepsTimeline, reportFile: reportFile)
         let server: ProxyServer
         do {
             server = try ProxyServer(configuration: configuration, events: reporter, metrics: admin == nil ? nil : LiveMetrics())
@@ -141,6 +154,7 @@ struct Proxy: ParsableCommand {
             printError("wsdoctor: \(error)")
             throw ExitCode(2)
         }
+        reportFile?.takeOpenConnections { server.openConnections() }
         // The admin port is bound first: a bad --admin stops start-up before the proxy listens.
         var adminServer: AdminServer?
         if let admin, let metrics = server.metrics {
@@ -199,6 +213,8 @@ struct Proxy: ParsableCommand {
         let received = stopSignals.wait()
         adminServer?.close()
         controlServer?.close()
+        // The event loops go away below; open connections are reported as they end.
+        reportFile?.stopRewriting()
         if received == SIGTERM {
             // A deploy or reschedule: drain, then close what is left as a restart.
             server.stopAccepting()
@@ -217,7 +233,8 @@ struct Proxy: ParsableCommand {
             waited += 1
         }
         try? server.shutdown()
-        reporter.finish()
+        defer { reporter.finish() }
+        try reportFile?.finish()
     }
 
     /// The faults of a `--faults` file, or one line naming the file and line and exit 2.

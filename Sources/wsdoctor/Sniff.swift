@@ -56,10 +56,10 @@ struct Sniff: ParsableCommand {
 
     @OptionGroup var diagnosis: DiagnosisOptions
 
-    @Option(help: "Also keep a self-contained HTML report of the finished connections in FILE, rewritten every few seconds and at stop.")
+    @Option(help: "Also keep a self-contained HTML report of the connections in FILE (those still open shown as open), rewritten every few seconds and at stop.")
     var html: String?
 
-    @Option(help: "Also keep the finished WebSocket connections in FILE as HAR 1.2 (Chrome DevTools' format), rewritten every few seconds and at stop.")
+    @Option(help: "Also keep the WebSocket connections in FILE as HAR 1.2 (Chrome DevTools' format), rewritten every few seconds and at stop.")
     var har: String?
 
     func validate() throws {
@@ -129,6 +129,7 @@ struct Sniff: ParsableCommand {
             try feeder.run(delegate: session) { counts in
                 metrics?.observeCapture(connectionsOpened: counts.reassembly.connectionsOpened, openConnections: counts.reassembly.openConnections,
                                         packetsRead: counts.packetsRead, kernelDropped: Int(feeder.capture.kernelStatistics()?.dropped ?? 0))
+                reportFile?.offerOpenConnections { session.openConnections() }
             }
         } catch {
             failure = error

@@ -18,7 +18,7 @@ import WireTestSupport
     /// Where the screenshots are kept (never in git).
     static let artifacts = repositoryRoot.appendingPathComponent(".build/test-artifacts/html-report")
 
-    private static func writeReport() throws -> URL {
+    static func writeReport() throws -> URL {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("wsdoctor-report-\(UUID().uuidString).html")
         let result = try runWSDoctor(["replay", "--html", file.path] + fixtures.map(fixturePath))
         #expect(result.status == 0, "\(result.stderr)")

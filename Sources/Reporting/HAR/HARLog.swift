@@ -20,22 +20,24 @@ public struct HARLog: Sendable {
     }
 
     public mutating func add(_ connection: FinishedConnection) {
-        entries.append(entry(connection))
+        entries.append(entry(connection.facts, diagnosis: connection.diagnosis, timeline: connection.timeline,
+                             timelineEntriesNotKept: connection.timelineEntriesNotKept))
     }
 
-    /// The whole log; `version` is wsdoctor's.
-    public func document(version: String) -> String {
+    /// The whole log; `version` is wsdoctor's. `open` (live modes) follow the finished
+    /// connections with `_wsdoctor.open` true and no diagnosis yet.
+    public func document(version: String, open: [OpenConnection] = []) -> String {
         var head = JSONWriter()
         head.beginObject()
         head.string("name", "wsdoctor")
         head.string("version", version)
         head.endObject()
         return "{\"log\":{\"version\":\"1.2\",\"creator\":" + head.output + ",\"pages\":[],\"entries\":["
-            + entries.joined(separator: ",\n") + "]}}\n"
+            + (entries + open.map { entry($0.facts, diagnosis: nil, timeline: $0.timeline, timelineEntriesNotKept: $0.timelineEntriesNotKept) })
+                .joined(separator: ",\n") + "]}}\n"
     }
 
-    private func entry(_ connection: FinishedConnection) -> String {
-        let facts = connection.facts
+    private func entry(_ facts: ConnectionFacts, diagnosis: ConnectionDiagnosis?, timeline: [TimelineEntry], timelineEntriesNotKept: Int) -> String {
         let handshake = facts.handshake
         let started = handshake?.requestedAt ?? facts.opened
         var json = JSONWriter()
@@ -56,7 +58,7 @@ public struct HARLog: Sendable {
         json.string("connection", String(facts.client.port))
         json.string("_resourceType", "websocket")
         json.beginArray("_webSocketMessages")
-        for item in connection.timeline { message(item, into: &json) }
+        for item in timeline { message(item, into: &json) }
         json.endArray()
         json.beginObject("_wsdoctor")
         json.number("id", facts.id + 1)
@@ -66,12 +68,17 @@ public struct HARLog: Sendable {
         json.beginObject("close")
         json.closeFields(facts)
         json.endObject()
-        json.beginObject("diagnosis")
-        json.diagnosisFields(connection.diagnosis, redaction)
-        json.string("severity", connection.diagnosis.severity.rawValue)
-        json.endObject()
+        json.bool("open", diagnosis == nil)
+        if let diagnosis {
+            json.beginObject("diagnosis")
+            json.diagnosisFields(diagnosis, redaction)
+            json.string("severity", diagnosis.severity.rawValue)
+            json.endObject()
+        } else {
+            json.raw("diagnosis", "null")
+        }
         json.number("violations", facts.violations.count + facts.violationsNotKept)
-        json.number("messages_not_kept", connection.timelineEntriesNotKept)
+        json.number("messages_not_kept", timelineEntriesNotKept)
         json.endObject()
         json.endObject()
         return json.output

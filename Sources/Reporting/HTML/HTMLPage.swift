@@ -134,7 +134,10 @@ enum HTMLPage {
     function sevIndex(c) { return SEV.indexOf(c.diagnosis.severity); }
     const cssVar = (n) => getComputedStyle(document.documentElement).getPropertyValue(n).trim();
     const byId = new Map(C.map((c, i) => [c.id, i]));
-    const ends = C.map((c) => c.closed != null ? c.closed : c.opened);
+    // A connection still open (live modes) lasts until the page was written.
+    const GEN = Date.parse(D.generated) / 1000;
+    const endOf = (c) => c.closed != null ? c.closed : c.open ? Math.max(GEN, c.opened) : c.opened;
+    const ends = C.map(endOf);
     const T0 = C.length ? Math.min(...C.map((c) => c.opened)) : 0;
     const T1 = C.length ? Math.max(T0 + 0.001, ...ends) : 1;
     for (const c of C) c.search = [c.id, c.client, c.server, c.path || "", c.code == null ? "" : c.code, c.codeName || "", c.diagnosis.category, c.diagnosis.id, c.diagnosis.severity, c.capture || ""].join(" ").toLowerCase();
@@ -144,13 +147,15 @@ enum HTMLPage {
     const columns = [["id", "#", "num"], ["category", "diagnosis"], ["code", "close"], ["client", "client"], ["server", "server"], ["path", "path"],
       ["rule", "rule"], ["duration", "duration", "num"], ["messages", "messages", "num"], ["bytes", "bytes", "num"]];
     const sortKey = { id: (c) => c.id, category: (c) => (9 - sevIndex(c)) + c.diagnosis.category, code: (c) => c.code == null ? 1e9 : c.code, client: (c) => c.client, server: (c) => c.server,
-      path: (c) => c.path || "", rule: (c) => c.diagnosis.id, duration: (c) => (c.closed || c.opened) - c.opened, messages: (c) => c.messages, bytes: (c) => c.bytes };
+      path: (c) => c.path || "", rule: (c) => c.diagnosis.id, duration: (c) => endOf(c) - c.opened, messages: (c) => c.messages, bytes: (c) => c.bytes };
 
     function meta() {
       $("#meta").textContent = D.source + " · generated " + clock(Date.parse(D.generated) / 1000) + (C.length ? " · " + clock(T0) + " to " + clock(T1) : "");
       const sum = (f) => C.reduce((a, c) => a + c[f], 0);
       const totals = [["connections", num(C.length)], ["messages", num(sum("messages"))], ["frames", num(sum("frames"))], ["bytes", bytes(sum("bytes"))],
         ["violations", num(sum("violations"))], ["span", dur(T1 - T0)]];
+      const open = C.filter((c) => c.open).length;
+      if (open) totals.splice(1, 0, ["open", num(open)]);
       for (const [k, v] of totals) $("#totals").append(el("div", { "data-total": k }, el("dt", { text: k }), el("dd", { text: v })));
       const counts = new Map();
       for (const c of C) { const k = c.diagnosis.category; const e = counts.get(k) || { n: 0, sev: 0 }; e.n++; e.sev = Math.max(e.sev, sevIndex(c)); counts.set(k, e); }
@@ -209,7 +214,7 @@ enum HTMLPage {
           el("span", { text: c.code != null ? String(c.code) : c.status != null && c.status !== 101 ? "HTTP " + c.status : "—", title: c.codeName || "" }),
           el("span", { cls: "mono", text: c.client }), el("span", { cls: "mono", text: c.server }), el("span", { cls: "mono", text: c.path || "—", title: c.path || "" }),
           el("span", { text: c.diagnosis.id, title: c.diagnosis.summary }),
-          el("span", { cls: "num", text: dur((c.closed || c.opened) - c.opened) }), el("span", { cls: "num", text: num(c.messages) }), el("span", { cls: "num", text: bytes(c.bytes) }));
+          el("span", { cls: "num", text: dur(endOf(c) - c.opened) }), el("span", { cls: "num", text: num(c.messages) }), el("span", { cls: "num", text: bytes(c.bytes) }));
         a.style.top = r * ROW + "px";
         frag.append(a);
       }
@@ -230,7 +235,7 @@ enum HTMLPage {
       const colours = SEV.map((s) => cssVar("--" + s)), fg = cssVar("--fg");
       for (let r = 0; r < view.length; r++) {
         const c = C[view[r]], y = r * rowH + (rowH - bar) / 2;
-        const x0 = x(c.opened), x1 = Math.max(x0 + 4, x(c.closed != null ? c.closed : T1));
+        const x0 = x(c.opened), x1 = Math.max(x0 + 4, x(c.closed != null ? c.closed : c.open ? endOf(c) : T1));
         g.fillStyle = colours[sevIndex(c)]; g.globalAlpha = 0.85; g.fillRect(x0, y, x1 - x0, bar); g.globalAlpha = 1;
         // The close mark only where the bar is long enough to still show its colour.
         if (c.closeAt != null && x1 - x0 > 8) { g.fillStyle = fg; g.fillRect(Math.min(x(c.closeAt), width - 2), y - (rowH > 4 ? 1 : 0), 2, bar + (rowH > 4 ? 2 : 0)); }
@@ -258,17 +263,18 @@ enum HTMLPage {
       const dg = c.diagnosis;
       d.append(el("h2", {}, "Connection " + c.id + " ", el("span", { cls: "mono muted", text: c.client + " → " + c.server + (c.path ? " " + c.path : "") })));
       d.append(el("p", { cls: "muted" }, el("span", { cls: "badge" }, el("span", { cls: "dot sev-" + dg.severity }), dg.category + " · " + dg.severity),
-        " opened " + clock(c.opened) + (c.closed != null ? " · lasted " + dur(c.closed - c.opened) : " · still open") + (c.capture ? " · " + c.capture : "") + (c.incomplete ? " · capture incomplete" : "")));
+        " opened " + clock(c.opened) + (c.closed != null ? " · lasted " + dur(c.closed - c.opened) : c.open ? " · still open, " + dur(endOf(c) - c.opened) + " so far" : " · still open") + (c.capture ? " · " + c.capture : "") + (c.incomplete ? " · capture incomplete" : "")));
       const ev = el("table", {}, el("tr", {}, el("th", { text: "evidence" }), el("th", { text: "value" })));
       for (const k in dg.evidence) ev.append(el("tr", {}, el("td", { cls: "mono", text: k }), el("td", { cls: "mono", text: JSON.stringify(dg.evidence[k]) })));
-      d.append(el("section", { id: "diagnosis", cls: "panel" }, el("p", { cls: "summary", text: dg.summary }), el("p", { cls: "explanation", text: dg.explanation }),
+      d.append(c.open ? el("section", { id: "diagnosis", cls: "panel open" }, el("p", { cls: "summary", text: dg.summary }), el("p", { cls: "explanation", text: dg.explanation }))
+        : el("section", { id: "diagnosis", cls: "panel" }, el("p", { cls: "summary", text: dg.summary }), el("p", { cls: "explanation", text: dg.explanation }),
         el("p", { cls: "fix" }, el("strong", { text: "Fix: " }), dg.fix),
         el("p", { cls: "muted" }, "rule ", el("code", { text: dg.id }), " at " + dg.rule_source + (dg.references.length ? " · " + dg.references.join(" · ") : ""))));
       d.append(el("h2", { text: "Timeline" }), timeline(c));
-      d.append(el("section", { id: "evidence" }, el("h2", { text: "Evidence" }), ev));
+      d.append(el("section", { id: "evidence" }, el("h2", { text: "Evidence" }), c.open ? el("p", { cls: "muted", text: "None yet: nothing is diagnosed before the end." }) : ev));
       const seq = el("table", {}, el("tr", {}, el("th", { text: "time" }), el("th", { text: "side" }), el("th", { text: "event" })));
       for (const s of c.closeSequence) seq.append(el("tr", {}, el("td", { cls: "mono", text: "+" + dur(s.at - c.opened) }), el("td", { text: s.side }), el("td", { text: s.what })));
-      const closeBox = el("section", { id: "close" }, el("h2", { text: "Close sequence" }), c.closeSequence.length ? seq : el("p", { cls: "muted", text: "No close frame and no TCP end was seen." }));
+      const closeBox = el("section", { id: "close" }, el("h2", { text: "Close sequence" }), c.closeSequence.length ? seq : el("p", { cls: "muted", text: c.open ? "Still open: nothing has closed yet." : "No close frame and no TCP end was seen." }));
       const vt = el("table", {}, el("tr", {}, ...["side", "frame", "offset", "violation", "RFC", "detail"].map((h) => el("th", { text: h }))));
       for (const v of c.violationList) vt.append(el("tr", { cls: "violation" }, el("td", { text: v.side }), el("td", { cls: "mono", text: v.frame == null ? "—" : v.frame }),
         el("td", { cls: "mono", text: v.offset }), el("td", { cls: "bad", text: v.kind }), el("td", { text: v.rfc }), el("td", { text: v.detail })));
@@ -298,7 +304,7 @@ enum HTMLPage {
     // Both directions on one axis; zoom with the wheel or buttons, drag to pan.
     function timeline(c) {
       const f = c.frameList, n = f.length / 6, bad = violationsByFrame(c);
-      const span = Math.max(1, n ? f[(n - 1) * 6] : 0, ((c.closed != null ? c.closed : c.opened) - c.opened) * 1e6);
+      const span = Math.max(1, n ? f[(n - 1) * 6] : 0, (endOf(c) - c.opened) * 1e6);
       const v = { t0: 0, t1: span * 1.02 };
       const wrap = el("div", { cls: "panel" });
       const tools = el("div", { cls: "tools" });
@@ -312,6 +318,7 @@ enum HTMLPage {
       function draw() {
         const w = W(), pw = w - L - R, x = (t) => L + (t - v.t0) / (v.t1 - v.t0) * pw;
         s.setAttribute("viewBox", "0 0 " + w + " " + H); s.setAttribute("height", H); s.replaceChildren();
+        s.dataset.t0 = Math.round(v.t0); s.dataset.t1 = Math.round(v.t1);
         s.append(svg("text", { x: 4, y: Y[0] + 4 }), svg("text", { x: 4, y: Y[1] + 4 }));
         s.childNodes[0].textContent = "client →"; s.childNodes[1].textContent = "← server";
         for (const y of Y) s.append(svg("line", { class: "lane", x1: L, x2: w - R, y1: y, y2: y }));
@@ -333,8 +340,11 @@ enum HTMLPage {
           for (let i = lo; i < hi; i++) g.append(mark(i, x(f[i * 6]), Y[f[i * 6 + 1]]));
           const p = c.pingPairs;
           for (let k = 0; k < p.length; k += 2) { const a = p[k], b = p[k + 1]; if (a >= lo && b < hi) g.prepend(svg("line", { class: "pair", x1: x(f[a * 6]), y1: Y[f[a * 6 + 1]], x2: x(f[b * 6]), y2: Y[f[b * 6 + 1]] })); }
-          for (let i = lo + 1; i < hi; i++) { const gap = f[i * 6] - f[(i - 1) * 6]; const x0 = x(f[(i - 1) * 6]), x1 = x(f[i * 6]);
-            if (gap > 1e6 && x1 - x0 > 70) { s.append(svg("line", { class: "idle", x1: x0 + 6, x2: x1 - 6, y1: 85, y2: 85 })); const t = svg("text", { x: (x0 + x1) / 2, y: 81, "text-anchor": "middle" }); t.textContent = "idle " + dur(gap / 1e6); s.append(t); } }
+          const idle = (t0, t1, suffix) => { const x0 = x(t0), x1 = x(Math.min(t1, v.t1));
+            if (t1 - t0 > 1e6 && x1 - x0 > 70) { s.append(svg("line", { class: "idle", x1: x0 + 6, x2: x1 - 6, y1: 85, y2: 85 })); const t = svg("text", { x: (x0 + x1) / 2, y: 81, "text-anchor": "middle" }); t.textContent = "idle " + dur((t1 - t0) / 1e6) + suffix; s.append(t); } };
+          for (let i = lo + 1; i < hi; i++) idle(f[(i - 1) * 6], f[i * 6], "");
+          // After the last frame: silence until the end, or until now for one still open.
+          if (n && hi === n) idle(f[(n - 1) * 6], (endOf(c) - c.opened) * 1e6, c.open ? " so far" : "");
           s.dataset.mode = "frames";
         }
         s.append(g);

@@ -23,11 +23,14 @@ public struct HTMLReport: Sendable {
 
     /// - Parameter capture: the file the connection came from, when replaying.
     public mutating func add(_ connection: FinishedConnection, capture: String? = nil) {
-        connections.append(connectionJSON(connection, capture: capture))
+        connections.append(connectionJSON(connection.facts, diagnosis: connection.diagnosis, timeline: connection.timeline,
+                                          timelineEntriesNotKept: connection.timelineEntriesNotKept, capture: capture,
+                                          id: connections.count + 1))
     }
 
-    /// The whole page.
-    public func document(title: String, source: String, generated: Timestamp) -> String {
+    /// The whole page. `open` (live modes) are shown after the finished connections, as open
+    /// with what is known so far; they are not kept, so the next page has them as they are then.
+    public func document(title: String, source: String, generated: Timestamp, open: [OpenConnection] = []) -> String {
         var head = JSONWriter()
         head.beginObject()
         head.string("title", title)
@@ -37,7 +40,11 @@ public struct HTMLReport: Sendable {
         head.endObject()
         var data = head.output
         data.removeLast()
-        data += ",\"connections\":[" + connections.joined(separator: ",\n") + "]}"
+        let openJSON = open.enumerated().map { offset, connection in
+            connectionJSON(connection.facts, diagnosis: nil, timeline: connection.timeline,
+                           timelineEntriesNotKept: connection.timelineEntriesNotKept, capture: nil, id: connections.count + offset + 1)
+        }
+        data += ",\"connections\":[" + (connections + openJSON).joined(separator: ",\n") + "]}"
         // Inside <script> only "</" could end the block early; "<\/" is the same JSON.
         data = data.replacingOccurrences(of: "</", with: "<\\/")
         return HTMLPage.render(title: Self.escape(title), data: data)
@@ -60,13 +67,13 @@ public struct HTMLReport: Sendable {
 
     // MARK: Data
 
-    private func connectionJSON(_ connection: FinishedConnection, capture: String?) -> String {
-        let facts = connection.facts
-        let diagnosis = connection.diagnosis
+    /// One connection's data; an open connection (`diagnosis` nil) says so instead of a diagnosis.
+    private func connectionJSON(_ facts: ConnectionFacts, diagnosis: ConnectionDiagnosis?, timeline: [TimelineEntry],
+                                timelineEntriesNotKept: Int, capture: String?, id: Int) -> String {
         var json = JSONWriter()
         json.beginObject()
         // Numbered across the report: several captures each count from 1.
-        json.number("id", connections.count + 1)
+        json.number("id", id)
         json.number("inCapture", facts.id + 1)
         json.string("capture", capture)
         json.string("client", facts.client.description)
@@ -84,9 +91,14 @@ public struct HTMLReport: Sendable {
         json.number("frames", facts.fromClient.frames + facts.fromServer.frames)
         json.number("violations", facts.violations.count + facts.violationsNotKept)
         json.bool("incomplete", facts.incomplete)
+        json.bool("open", diagnosis == nil)
         json.beginObject("diagnosis")
-        json.diagnosisFields(diagnosis, redaction)
-        json.string("severity", diagnosis.severity.rawValue)
+        if let diagnosis {
+            json.diagnosisFields(diagnosis, redaction)
+            json.string("severity", diagnosis.severity.rawValue)
+        } else {
+            Self.openDiagnosisFields(into: &json)
+        }
         json.endObject()
         handshakeJSON(facts.handshake, into: &json)
         closeJSON(facts, into: &json)
@@ -99,8 +111,24 @@ public struct HTMLReport: Sendable {
         json.endObject()
         var out = json.output
         out.removeLast()
-        out += "," + timelineJSON(connection) + "}"
+        out += "," + timelineJSON(facts, timeline: timeline, timelineEntriesNotKept: timelineEntriesNotKept) + "}"
         return out
+    }
+
+    /// What stands in for the diagnosis of a connection still open: nothing is diagnosed
+    /// before the end, and the page says so.
+    private static func openDiagnosisFields(into json: inout JSONWriter) {
+        json.string("id", "open")
+        json.string("category", "open")
+        json.string("summary", "Still open: no diagnosis yet.")
+        json.string("explanation", "This is what is known so far. The connection is diagnosed when it ends, and the report rewritten after that shows it.")
+        json.string("fix", "")
+        json.beginObject("evidence")
+        json.endObject()
+        json.beginArray("references")
+        json.endArray()
+        json.string("rule_source", "")
+        json.string("severity", Severity.info.rawValue)
     }
 
     private func handshakeJSON(_ handshake: HandshakeFacts?, into json: inout JSONWriter) {
@@ -159,11 +187,11 @@ public struct HTMLReport: Sendable {
     /// Frames as one flat array of six numbers each, `[µs since open, side (0 client,
     /// 1 server), opcode, payload length, flags (1 FIN, 2 masked, RSV bits × 4), index in
     /// its side]`, joined ping/pong pairs as positions in it, and capture gaps.
-    private func timelineJSON(_ connection: FinishedConnection) -> String {
-        let opened = connection.facts.opened
+    private func timelineJSON(_ facts: ConnectionFacts, timeline: [TimelineEntry], timelineEntriesNotKept: Int) -> String {
+        let opened = facts.opened
         var frames: [(at: Timestamp, frame: FrameInfo)] = []
         var gaps: [(at: Timestamp, side: Side, detail: String)] = []
-        for entry in connection.timeline {
+        for entry in timeline {
             switch entry.event {
             case .frame(let frame): frames.append((entry.at, frame))
             case .notice(let notice) where notice.kind == .gap: gaps.append((entry.at, notice.side, notice.detail))
@@ -171,7 +199,7 @@ public struct HTMLReport: Sendable {
                 break
             }
         }
-        var omitted = connection.timelineEntriesNotKept > 0 ? connection.facts.fromClient.frames + connection.facts.fromServer.frames - frames.count : 0
+        var omitted = timelineEntriesNotKept > 0 ? facts.fromClient.frames + facts.fromServer.frames - frames.count : 0
         if frames.count > Self.maxFramesPerConnection {
             let half = Self.maxFramesPerConnection / 2
             omitted += frames.count - 2 * half

@@ -493,6 +493,13 @@ class Peers:
         return {"close_code": ws.close_code,
                 "close_rcvd": ws.protocol.close_rcvd.code if ws.protocol.close_rcvd else None}
 
+    async def op_hold_close(self, hold: int) -> dict:
+        """The held session closes with 1000 itself and waits (bounded) for the end."""
+        ws = self.held.pop(hold)
+        async with asyncio.timeout(STEP_TIMEOUT):
+            await ws.close(1000, "done")
+        return {"close_code": ws.close_code}
+
     async def op_closed_port(self) -> dict:
         """A port bound on 127.0.0.1 but not listening (connecting is refused); kept
         bound, so nobody else gets it, until `release_port`."""

@@ -54,6 +54,12 @@ struct CommandResult {
 /// Runs `wsdoctor` with `arguments` (and `environment` added to this process's), bounded to 60 s;
 /// output goes through temporary files.
 func runWSDoctor(_ arguments: [String], environment: [String: String] = [:]) throws -> CommandResult {
+    try runProcess(wsdoctorExecutable(), arguments, environment: environment, timeout: 60)
+}
+
+/// Runs `executable`, bounded to `timeout` seconds (then terminated); output goes through
+/// temporary files.
+func runProcess(_ executable: URL, _ arguments: [String], environment: [String: String] = [:], timeout: Double) throws -> CommandResult {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wsdoctor-test-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: directory) }
@@ -61,14 +67,14 @@ func runWSDoctor(_ arguments: [String], environment: [String: String] = [:]) thr
     _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
     _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
     let process = Process()
-    process.executableURL = wsdoctorExecutable()
+    process.executableURL = executable
     process.arguments = arguments
     if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
     process.standardOutput = try FileHandle(forWritingTo: outURL)
     process.standardError = try FileHandle(forWritingTo: errURL)
     process.standardInput = FileHandle.nullDevice
     try process.run()
-    let deadline = Date().addingTimeInterval(60)
+    let deadline = Date().addingTimeInterval(timeout)
     while process.isRunning && Date() < deadline { usleep(10_000) }
     if process.isRunning { process.terminate() }
     process.waitUntilExit()

@@ -2,20 +2,20 @@ import Foundation
 
 /// Debian's `chromium`, headless, with every network path closed: a proxy that points at a
 /// closed port and a resolver that finds no name. Its net log shows what was requested.
-struct HeadlessChromium {
-    struct Run {
-        var dom: String
+public struct HeadlessChromium {
+    public struct Run {
+        public var dom: String
         /// Every URL the browser asked its network stack for, the browser's own update and
         /// account checks included.
-        var requestedURLs: Set<String>
-        var status: Int32
+        public var requestedURLs: Set<String>
+        public var status: Int32
     }
 
-    static var executable: String { "/usr/bin/chromium" }
+    public static var executable: String { "/usr/bin/chromium" }
 
     /// Starts chromium on `url`; `arguments` adds `--dump-dom` or `--screenshot=FILE`.
     /// Call `finish` on the result; runs are independent, so several may run at once.
-    static func start(_ url: String, _ arguments: [String]) throws -> (Process, URL, URL) {
+    public static func start(_ url: String, _ arguments: [String]) throws -> (Process, URL, URL) {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wsdoctor-chromium-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let out = directory.appendingPathComponent("stdout")
@@ -37,7 +37,7 @@ struct HeadlessChromium {
     }
 
     /// Waits (at most 60 s) for a run started with `start`, and reads what it left.
-    static func finish(_ started: (Process, URL, URL)) throws -> Run {
+    public static func finish(_ started: (Process, URL, URL)) throws -> Run {
         let (process, directory, out) = started
         defer { try? FileManager.default.removeItem(at: directory) }
         let deadline = Date().addingTimeInterval(60)
@@ -55,7 +55,7 @@ struct HeadlessChromium {
         return Run(dom: (try? String(contentsOf: out, encoding: .utf8)) ?? "", requestedURLs: urls, status: process.terminationStatus)
     }
 
-    static func dumpDOM(_ url: String) throws -> Run {
+    public static func dumpDOM(_ url: String) throws -> Run {
         try finish(start(url, ["--dump-dom", "--virtual-time-budget=3000"]))
     }
 }

@@ -1,0 +1,25 @@
+/// A connection that has not ended, as a live report shows it between rewrites: what is
+/// known so far, with a bounded copy of its timeline. Nothing is diagnosed before the end.
+public struct OpenConnection: Sendable {
+    public var facts: ConnectionFacts
+    /// The first and the last entries of the timeline recorded so far.
+    public var timeline: [TimelineEntry]
+    public var timelineEntriesNotKept: Int
+
+    /// Timeline entries copied from each end. 1,000: the copy is taken every few seconds
+    /// on the connection's own thread, so it stays small; once the connection has ended its
+    /// report has the whole timeline.
+    public static let entriesCopiedFromEachEnd = 1_000
+
+    public init(_ analyzer: ConnectionAnalyzer) {
+        facts = analyzer.facts
+        let recorded = analyzer.timeline, end = Self.entriesCopiedFromEachEnd
+        if recorded.count > 2 * end {
+            timeline = Array(recorded.prefix(end)) + Array(recorded.suffix(end))
+            timelineEntriesNotKept = analyzer.timelineEntriesNotKept + recorded.count - 2 * end
+        } else {
+            timeline = recorded
+            timelineEntriesNotKept = analyzer.timelineEntriesNotKept
+        }
+    }
+}
