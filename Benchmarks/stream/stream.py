@@ -213,7 +213,11 @@ def serve(port_file: str) -> None:
     def handle(sock: socket.socket) -> None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.settimeout(STEP + 60)
-        head, _ = read_head(sock)
+        try:
+            head, _ = read_head(sock)
+        except (ConnectionError, OSError):
+            return               # a probe (is it listening?) rather than a cell
+
         target = head.split(b"\r\n")[0].split(b" ")[1].decode()
         query = {k: v[0] for k, v in parse_qs(urlsplit(target).query).items()}
         mode, kind, size, deflate = query["mode"], query["kind"], int(query["size"]), query["deflate"] == "1"
@@ -323,19 +327,10 @@ class Cell:
 def run_cell(port: int, server: Server, cell_id: str, mode: str, kind: str, size: int, deflate: bool,
              streams: dict, warmup: float, duration: float, relay_pid: int | None) -> Cell:
     cpu_before = cpu_seconds(relay_pid) if relay_pid else 0.0
-    sock = socket.create_connection((HOST, port), timeout=STEP)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     start = time.monotonic() + warmup
     end = start + duration
-    request = (f"GET /stream?cell={cell_id}&mode={mode}&kind={kind}&size={size}&deflate={int(deflate)}"
-               f"&start={start!r}&end={end!r} HTTP/1.1\r\nHost: {HOST}:{port}\r\nUpgrade: websocket\r\n"
-               f"Connection: Upgrade\r\nSec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13\r\n")
-    if deflate:
-        request += f"Sec-WebSocket-Extensions: {DEFLATE_OFFER}\r\n"
-    sock.sendall((request + "\r\n").encode())
-    head, rest = read_head(sock)
-    if not head.startswith(b"HTTP/1.1 101"):
-        raise SystemExit(f"stream benchmark: the upgrade through port {port} failed: {head[:80]!r}")
+    sock, rest = upgrade(port, f"cell={cell_id}&mode={mode}&kind={kind}&size={size}&deflate={int(deflate)}"
+                               f"&start={start!r}&end={end!r}", deflate)
     sock.settimeout(STEP + duration + warmup + 60)
     client_stream = streams[(kind, size, deflate, True)]
     count = run_end(sock, client_stream if mode in ("c2s", "both") else None, mode in ("s2c", "both"), start, end)
@@ -358,6 +353,39 @@ def run_cell(port: int, server: Server, cell_id: str, mode: str, kind: str, size
     return Cell(rate, frames, cpu)
 
 
+def upgrade(port: int, query: str, deflate: bool) -> tuple[socket.socket, bytes]:
+    """A connection to `port` with its upgrade answered; returns it and bytes read past the head."""
+    sock = socket.create_connection((HOST, port), timeout=STEP)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    request = (f"GET /stream?{query} HTTP/1.1\r\nHost: {HOST}:{port}\r\nUpgrade: websocket\r\n"
+               f"Connection: Upgrade\r\nSec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13\r\n")
+    if deflate:
+        request += f"Sec-WebSocket-Extensions: {DEFLATE_OFFER}\r\n"
+    sock.sendall((request + "\r\n").encode())
+    head, rest = read_head(sock)
+    if not head.startswith(b"HTTP/1.1 101"):
+        raise SystemExit(f"stream benchmark: the upgrade through port {port} failed: {head[:80]!r}")
+    return sock, rest
+
+
+def send_fixed(args: argparse.Namespace) -> None:
+    """Sends about `--megabytes` MB of frames client to server, half-closes and waits for the server's FIN."""
+    stream = build_stream(args.kind, args.size, args.deflate, masked=True, seed=args.size)
+    query = f"cell=fixed&mode=c2s&kind={args.kind}&size={args.size}&deflate={int(args.deflate)}&start=0&end=0"
+    sock, _ = upgrade(args.port, query, args.deflate)
+    sock.settimeout(600)
+    rounds = max(1, args.megabytes * 1_000_000 // len(stream.data))
+    began = time.monotonic()
+    for _ in range(rounds):
+        sock.sendall(stream.data)
+    sock.shutdown(socket.SHUT_WR)
+    while sock.recv(65536):
+        pass
+    sock.close()
+    took = time.monotonic() - began
+    print(f"sent {rounds * len(stream.data)} bytes, {rounds * stream.frames} frames, in {took:.2f} s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest="command", required=True)
@@ -370,9 +398,18 @@ def main() -> None:
     r.add_argument("--warmup", type=float, default=0.5)
     r.add_argument("--rounds", type=int, default=1)
     r.add_argument("--only", default="", help="run only cells whose label contains this (e.g. '64 B')")
+    f = sub.add_parser("send", help="a fixed stream, client to server, for profiling the relay (callgrind, perf)")
+    f.add_argument("--port", type=int, required=True, help="the relay's port")
+    f.add_argument("--kind", choices=["binary", "text"], default="binary")
+    f.add_argument("--size", type=int, default=64)
+    f.add_argument("--deflate", action="store_true")
+    f.add_argument("--megabytes", type=int, default=20)
     args = parser.parse_args()
     if args.command == "serve":
         serve(args.port_file)
+        return
+    if args.command == "send":
+        send_fixed(args)
         return
 
     server = Server(args.tmp)
