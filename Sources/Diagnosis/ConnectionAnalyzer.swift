@@ -15,7 +15,8 @@ public struct ConnectionAnalyzer {
     private var events: [WireEvent] = []
     /// The last response that came with no upgrade request seen (one to an unread request head).
     private var responseWithoutRequest: (head: HTTPResponseHead, at: Timestamp)?
-    private var outstandingPings: [Side: [(payload: [UInt8], at: Timestamp)]] = [.client: [], .server: []]
+    /// Made on the first ping: an idle connection keeps no table.
+    private var outstandingPings: [Side: [(payload: [UInt8], at: Timestamp)]] = [:]
 
     public init(facts: ConnectionFacts, configuration: AnalyzerConfiguration = AnalyzerConfiguration()) {
         self.configuration = configuration

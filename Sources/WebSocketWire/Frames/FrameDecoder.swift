@@ -42,7 +42,8 @@ public struct FrameDecoder {
         var role: Role = .skip
     }
 
-    private enum Role { case skip, messageData, control }
+    /// `lengthOnly`: message data whose bytes are never looked at (binary, not inflated).
+    private enum Role { case skip, messageData, lengthOnly, control }
 
     private struct CurrentMessage {
         var info: MessageInfo
@@ -315,7 +316,7 @@ public struct FrameDecoder {
             }
             message!.info.frameCount += 1
             message!.info.wireSize += Int64(info.payloadLength)
-            return .messageData
+            return Self.dataRole(message!)
         }
         joinedMidMessage = false
         if let open = message {
@@ -350,7 +351,12 @@ public struct FrameDecoder {
             inflating: inflating, probing: probing)
         messagesDecoded += 1
         validator.reset()
-        return .messageData
+        return Self.dataRole(message!)
+    }
+
+    /// Only inflated payloads and uncompressed text are read; other message bytes count by length.
+    private static func dataRole(_ message: CurrentMessage) -> Role {
+        message.inflating || (message.info.opcode == .text && !message.info.compressed) ? .messageData : .lengthOnly
     }
 
     // MARK: Payload
@@ -360,7 +366,7 @@ public struct FrameDecoder {
         frame.payloadRead += UInt64(chunk.count)
         frame.remaining -= UInt64(chunk.count)
         switch frame.role {
-        case .skip:
+        case .skip, .lengthOnly:
             return
         case .control:
             let room = 125 - controlPayload.count
@@ -459,7 +465,7 @@ public struct FrameDecoder {
             break
         case .control:
             endControlFrame(info, into: &events)
-        case .messageData:
+        case .messageData, .lengthOnly:
             if info.fin { endMessage(into: &events) }
         }
     }
