@@ -20,6 +20,9 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "stream"))
+from stream import free_port, status_kib, wait_listening  # noqa: E402  (the streaming benchmark's helpers)
+
 HOST = "127.0.0.1"
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 KEY = base64.b64encode(b"wsdoctor-idle!!!").decode()
@@ -72,14 +75,6 @@ def serve(port_file: str) -> None:
                     sock.send(answer)      # 129 bytes into an empty socket buffer
 
 
-def status_kib(pid: int, field: str) -> int:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    return 0
-
-
 def open_idle(port: int, count: int) -> list[socket.socket]:
     """`count` upgraded connections to `port`, opened BATCH at a time."""
     request = (f"GET /idle HTTP/1.1\r\nHost: {HOST}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -102,25 +97,6 @@ def open_idle(port: int, count: int) -> list[socket.socket]:
                 raise SystemExit(f"idle benchmark: upgrade {len(held)} refused: {head[:60]!r}")
             held.append(sock)
     return held
-
-
-def wait_listening(port: int, process: subprocess.Popen, name: str) -> None:
-    deadline = time.monotonic() + STEP
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"idle benchmark: {name} exited at start (status {process.returncode})")
-        try:
-            socket.create_connection((HOST, port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit(f"idle benchmark: {name} is not listening on {HOST}:{port}")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
 
 
 def nginx_config(tmp: str, port: int, upstream: int, connections: int) -> str:
@@ -179,7 +155,8 @@ def measure(name: str, process: subprocess.Popen, memory_pid, port: int, count: 
     after = status_kib(pid, "VmRSS")
     if process.poll() is not None:
         raise SystemExit(f"idle benchmark: {name} ended (status {process.returncode})")
-    print(f"  {name}: {count} connections opened in {opened:.1f} s", flush=True)
+    print(f"  {name}: {count} connections opened in {opened:.1f} s; VmRSS before {before} KiB, held {during} KiB, "
+          f"after {after} KiB", flush=True)
     return {"before": before, "held": during, "after": after, "fds": descriptors, "pid": pid}
 
 
@@ -227,7 +204,7 @@ def main() -> None:
             processes.append(proxy)
             wait_listening(port, proxy, "wsdoctor proxy")
             results["wsdoctor"] = measure("wsdoctor", proxy, lambda: proxy.pid, port, args.connections, args.hold)
-            proxy.terminate()
+            proxy.kill()           # measured; its reports of the closed connections are not wanted
             proxy.wait(timeout=30)
 
         if not args.skip_nginx:

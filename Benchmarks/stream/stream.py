@@ -299,16 +299,17 @@ def status_kib(pid: int, field: str) -> int:
 
 
 def wait_listening(port: int, process: subprocess.Popen, name: str) -> None:
+    """Until something accepts on HOST:`port` (STEP seconds at most), while `process` runs."""
     deadline = time.monotonic() + STEP
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise SystemExit(f"stream benchmark: {name} exited at start (status {process.returncode})")
+            raise SystemExit(f"{name} exited at start (status {process.returncode})")
         try:
             socket.create_connection((HOST, port), timeout=1).close()
             return
         except OSError:
             time.sleep(0.05)
-    raise SystemExit(f"stream benchmark: {name} is not listening on {HOST}:{port}")
+    raise SystemExit(f"{name} is not listening on {HOST}:{port}")
 
 
 def free_port() -> int:
