@@ -15,13 +15,16 @@ public struct ConnectionAnalyzer {
     private var events: [WireEvent] = []
     /// The last response that came with no upgrade request seen (one to an unread request head).
     private var responseWithoutRequest: (head: HTTPResponseHead, at: Timestamp)?
-    private var outstandingPings: [Side: [(payload: [UInt8], at: Timestamp)]] = [.client: [], .server: []]
+    /// Made on the first ping: an idle connection keeps no table.
+    private var outstandingPings: [Side: [(payload: [UInt8], at: Timestamp)]] = [:]
 
     public init(facts: ConnectionFacts, configuration: AnalyzerConfiguration = AnalyzerConfiguration()) {
         self.configuration = configuration
         self.facts = facts
-        self.decoder = ConnectionDecoder(configuration: configuration.decoder)
-        events.reserveCapacity(64)
+        var decoderConfiguration = configuration.decoder
+        // Facts need only sums of ordinary frames and messages; a timeline needs each one.
+        decoderConfiguration.reportsEachFrame = configuration.recordTimeline
+        self.decoder = ConnectionDecoder(configuration: decoderConfiguration)
     }
 
     /// Whether TCP has ended (reset, FIN both ways, or end of capture).
@@ -191,6 +194,8 @@ public struct ConnectionAnalyzer {
         case .message(let message):
             absorbMessage(message, at: time)
             record(event, at: time)
+        case .tally(let tally):
+            absorbTally(tally, at: time)
         case .close(let close):
             let closeFacts = CloseFacts(code: close.code, reason: close.reason, at: time, frameIndex: close.frameIndex, offset: close.offset)
             if facts.clientClose == nil && facts.serverClose == nil {
@@ -252,6 +257,27 @@ public struct ConnectionAnalyzer {
             direction.lastMessage = MessageSummary(index: message.index, opcode: message.opcode, size: message.size,
                                                    wireSize: message.wireSize, at: time)
             direction.recentMessageTimes.record(time)
+        }
+    }
+
+    /// The same facts as each frame and message of `tally` absorbed one by one at `time`.
+    private mutating func absorbTally(_ tally: FrameTally, at time: Timestamp) {
+        if tally.inflatedMessages > 0, facts.handshake?.deflate == nil {
+            if tally.side == .client { facts.clientInflatedWithoutExtension += tally.inflatedMessages } else { facts.serverInflatedWithoutExtension += tally.inflatedMessages }
+        }
+        update(tally.side) { direction in
+            direction.frames += tally.frames
+            direction.largestFrame = max(direction.largestFrame, tally.largestFrame)
+            guard let last = tally.lastMessage else { return }
+            direction.messages += tally.messages
+            direction.textMessages += tally.textMessages
+            direction.binaryMessages += tally.binaryMessages
+            direction.messageBytes += tally.messageBytes
+            direction.largestMessage = max(direction.largestMessage, tally.largestMessage)
+            if direction.firstMessageAt == nil { direction.firstMessageAt = time }
+            direction.lastMessageAt = time
+            direction.lastMessage = MessageSummary(index: last.index, opcode: last.opcode, size: last.size, wireSize: last.wireSize, at: time)
+            direction.recentMessageTimes.record(time, times: tally.messages)
         }
     }
 

@@ -8,8 +8,8 @@ import WebSocketWire
 /// One handler sits in each of a connection's two channels (client side and server side);
 /// both channels share an event loop. Reading from a side waits while the partner cannot
 /// take more (backpressure: at most the partner's write-buffer high water mark, 64 KiB by
-/// default, plus one read is buffered per direction). A FIN becomes a half-close of the
-/// partner's output; a reset becomes a reset of the partner.
+/// default, plus one read of at most 256 KiB is buffered per direction). A FIN becomes a
+/// half-close of the partner's output; a reset becomes a reset of the partner.
 final class RelayHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer

@@ -180,7 +180,7 @@ public struct ConnectionText: Sendable {
         case .close(let close):
             let code = close.code.map { "\($0) \(CloseCode.name(of: $0))" } ?? "no status code"
             return "\(time) \(close.side == .client ? "c→s" : "s→c")   close \(code)" + (close.reason.isEmpty ? "" : " \"\(close.reason)\"")
-        case .message, .ping, .pong, .handshake, .notice, .stopped:
+        case .message, .ping, .pong, .handshake, .notice, .stopped, .tally:
             return nil
         }
     }

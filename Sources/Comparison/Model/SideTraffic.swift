@@ -49,7 +49,7 @@ public struct SideTraffic: Sendable {
                     traffic[close.side]!.close = close
                     traffic[close.side]!.closeAt = entry.at
                 }
-            case .request, .response, .handshake, .resynchronised, .violation, .notice, .stopped:
+            case .request, .response, .handshake, .resynchronised, .violation, .notice, .stopped, .tally:
                 break
             }
         }

@@ -23,6 +23,22 @@ public struct RecentMessageTimes: Sendable, Hashable {
         }
     }
 
+    /// `record(time)` done `count` times.
+    public mutating func record(_ time: Timestamp, times count: Int) {
+        var left = count
+        while left > 0 && storage.count < Self.capacity {
+            storage.append(time)
+            left -= 1
+        }
+        if left >= Self.capacity {
+            // Every slot is overwritten; only where the next write goes still depends on `left`.
+            for index in storage.indices { storage[index] = time }
+            next = (next + left) % Self.capacity
+            return
+        }
+        for _ in 0..<left { record(time) }
+    }
+
     /// Messages per second over the `window` seconds up to `end`.
     public func rate(overLast window: Double, endingAt end: Timestamp) -> Double {
         let start = end.adding(seconds: -window)

@@ -153,7 +153,7 @@ public struct HARLog: Sendable {
             data = control.payload.isEmpty ? "" : redaction.showSecrets ? String(decoding: control.payload, as: UTF8.self) : Redaction.placeholder
         case .close(let close):
             (side, opcode, data) = (close.side, .close, close.reason)
-        case .request, .response, .handshake, .resynchronised, .frame, .violation, .notice, .stopped:
+        case .request, .response, .handshake, .resynchronised, .frame, .violation, .notice, .stopped, .tally:
             return
         }
         json.beginObject()

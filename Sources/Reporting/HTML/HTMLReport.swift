@@ -195,7 +195,7 @@ public struct HTMLReport: Sendable {
             switch entry.event {
             case .frame(let frame): frames.append((entry.at, frame))
             case .notice(let notice) where notice.kind == .gap: gaps.append((entry.at, notice.side, notice.detail))
-            case .request, .response, .handshake, .resynchronised, .message, .close, .ping, .pong, .violation, .notice, .stopped:
+            case .request, .response, .handshake, .resynchronised, .message, .close, .ping, .pong, .violation, .notice, .stopped, .tally:
                 break
             }
         }

@@ -14,6 +14,8 @@ public struct ConnectionDecoderConfiguration: Sendable, Hashable {
     /// The connection is known to carry WebSocket even if its handshake is not seen
     /// (the capture began after it): frames are searched for from the first byte.
     public var assumeWebSocket: Bool
+    /// Every frame and message is its own event (see `FrameDecoderConfiguration`).
+    public var reportsEachFrame: Bool = true
 
     public init(maxHeadSize: Int = 16 * 1024, maxInflatedMessageSize: Int64 = 64 * 1024 * 1024,
                 maxHeldBytes: Int = 64 * 1024, maxResyncBytes: Int = 256 * 1024, assumeWebSocket: Bool = false) {

@@ -20,6 +20,9 @@ public enum WireEvent: Sendable, Hashable {
     case notice(DecoderNotice)
     /// This direction can no longer be parsed; later bytes from `side` are ignored.
     case stopped(Side, reason: String, offset: Int64)
+    /// Frames and messages summed in place of their `.frame` and `.message` events
+    /// (`reportsEachFrame` off).
+    case tally(FrameTally)
 }
 
 /// One frame, reported when its last payload byte has been read.

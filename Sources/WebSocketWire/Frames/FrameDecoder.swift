@@ -23,10 +23,12 @@ public struct FrameDecoder {
     private var message: CurrentMessage?
     private var controlPayload: [UInt8] = []
     private var validator = UTF8StreamValidator()
-    /// The negotiated direction's inflater; without negotiation, one made on the first
-    /// RSV1 message to test whether the sender really compresses.
+    /// The direction's inflater, made on its first RSV1 message (without negotiation, to test
+    /// whether the sender really compresses).
     private var inflater: Inflater?
     private var unmaskScratch: [UInt8] = []
+    /// Frames and messages not yet reported, when they are summed (`reportsEachFrame` off).
+    private var tally: FrameTally
 
     private enum Phase { case header, payload }
 
@@ -40,7 +42,8 @@ public struct FrameDecoder {
         var role: Role = .skip
     }
 
-    private enum Role { case skip, messageData, control }
+    /// `lengthOnly`: message data whose bytes are never looked at (binary, not inflated).
+    private enum Role { case skip, messageData, lengthOnly, control }
 
     private struct CurrentMessage {
         var info: MessageInfo
@@ -69,17 +72,12 @@ public struct FrameDecoder {
         self.configuration = configuration
         self.streamOffset = startOffset
         self.joinedMidMessage = joinedMidMessage
+        self.tally = FrameTally(side: configuration.side)
         if let previous {
             framesDecoded = previous.framesDecoded
             messagesDecoded = previous.messagesDecoded
             closeSent = previous.closeSent
         }
-        switch configuration.compression {
-        case .deflate(let windowBits, _): inflater = Inflater(windowBits: windowBits)
-        case .none, .unknown: inflater = nil
-        }
-        pendingHeader.reserveCapacity(14)
-        controlPayload.reserveCapacity(125)
     }
 
     private var side: Side { configuration.side }
@@ -111,6 +109,7 @@ public struct FrameDecoder {
         if isStopped && index < count {
             streamOffset += Int64(count - index)
         }
+        if !tally.isEmpty { flushTally(into: &events) }
     }
 
     // MARK: Header
@@ -173,7 +172,7 @@ public struct FrameDecoder {
             guard frame.remaining > 0 else { return }
             detail = "the stream ended \(frame.remaining) bytes before the end of frame \(frame.info.index) (\(frame.info.opcode), \(frame.info.payloadLength) bytes); its end was never seen"
         }
-        events.append(.notice(DecoderNotice(side: side, kind: .truncatedFrame, offset: streamOffset, detail: detail)))
+        emit(.notice(DecoderNotice(side: side, kind: .truncatedFrame, offset: streamOffset, detail: detail)), into: &events)
     }
 
     @inline(__always)
@@ -235,7 +234,7 @@ public struct FrameDecoder {
 
         if stop {
             // The header was read (as tshark shows it); only its payload cannot be walked over.
-            events.append(.frame(info))
+            reportFrame(info, into: &events)
             stopDirection("cannot find the next frame after an impossible payload length", into: &events)
             return
         }
@@ -248,7 +247,7 @@ public struct FrameDecoder {
 
     /// Every rule byte 0 decides: FIN, RSV1-3 and the opcode, against what was negotiated
     /// and whether this side already sent its close frame.
-    private func checkFirstByte(_ b0: UInt8, into events: inout [WireEvent]) {
+    private mutating func checkFirstByte(_ b0: UInt8, into events: inout [WireEvent]) {
         let index = framesDecoded, at = streamOffset
         let opcode = Opcode(rawValue: b0)
         // §5.5.1 forbids data frames after a close; a pong answering a ping that crossed
@@ -285,7 +284,7 @@ public struct FrameDecoder {
 
     /// Every rule byte 1 decides: the MASK bit, and a control frame's length (a 16- or
     /// 64-bit length form already means more than 125 bytes, or a non-minimal length).
-    private func checkSecondByte(_ b0: UInt8, _ b1: UInt8, into events: inout [WireEvent]) {
+    private mutating func checkSecondByte(_ b0: UInt8, _ b1: UInt8, into events: inout [WireEvent]) {
         let index = framesDecoded, at = streamOffset
         let opcode = Opcode(rawValue: b0)
         switch (side, b1 & 0x80 != 0) {
@@ -319,7 +318,7 @@ public struct FrameDecoder {
             }
             message!.info.frameCount += 1
             message!.info.wireSize += Int64(info.payloadLength)
-            return .messageData
+            return Self.dataRole(message!)
         }
         joinedMidMessage = false
         if let open = message {
@@ -331,12 +330,15 @@ public struct FrameDecoder {
         var inflating = false, probing = false
         if info.rsv1 {
             switch configuration.compression {
-            case .deflate: inflating = true
+            case .deflate(let windowBits, _):
+                // Made on the first compressed message: an idle connection never pays for zlib's state.
+                if inflater == nil { inflater = Inflater(windowBits: windowBits) }
+                inflating = true
             case .unknown:
                 if !reportedUnknownCompression {
                     reportedUnknownCompression = true
-                    events.append(.notice(DecoderNotice(side: side, kind: .compressionContextUnknown, offset: info.offset,
-                                                        detail: "compressed messages from message \(messagesDecoded) on are not inflated or checked: their compression context is unknown")))
+                    emit(.notice(DecoderNotice(side: side, kind: .compressionContextUnknown, offset: info.offset,
+                                               detail: "compressed messages from message \(messagesDecoded) on are not inflated or checked: their compression context is unknown")), into: &events)
                 }
             case .none:
                 if inflater == nil { inflater = Inflater() }
@@ -351,7 +353,12 @@ public struct FrameDecoder {
             inflating: inflating, probing: probing)
         messagesDecoded += 1
         validator.reset()
-        return .messageData
+        return Self.dataRole(message!)
+    }
+
+    /// Only inflated payloads and uncompressed text are read; other message bytes count by length.
+    private static func dataRole(_ message: CurrentMessage) -> Role {
+        message.inflating || (message.info.opcode == .text && !message.info.compressed) ? .messageData : .lengthOnly
     }
 
     // MARK: Payload
@@ -361,7 +368,7 @@ public struct FrameDecoder {
         frame.payloadRead += UInt64(chunk.count)
         frame.remaining -= UInt64(chunk.count)
         switch frame.role {
-        case .skip:
+        case .skip, .lengthOnly:
             return
         case .control:
             let room = 125 - controlPayload.count
@@ -429,8 +436,8 @@ public struct FrameDecoder {
         case .stoppedByReceiver:
             current.inflationAbandoned = true
             current.stoppedAtLimit = true
-            events.append(.notice(DecoderNotice(side: side, kind: .inflatedSizeLimit, offset: frame.info.offset,
-                                                detail: "message \(current.info.index) inflates past \(limit) bytes; raise --max-inflated-size to check it")))
+            emit(.notice(DecoderNotice(side: side, kind: .inflatedSizeLimit, offset: frame.info.offset,
+                                       detail: "message \(current.info.index) inflates past \(limit) bytes; raise --max-inflated-size to check it")), into: &events)
             inflater.reset()
         case .corrupt where current.probing:
             current.inflationAbandoned = true
@@ -454,13 +461,13 @@ public struct FrameDecoder {
     private mutating func endFrame(into events: inout [WireEvent]) {
         phase = .header
         let info = frame.info
-        events.append(.frame(info))
+        reportFrame(info, into: &events)
         switch frame.role {
         case .skip:
             break
         case .control:
             endControlFrame(info, into: &events)
-        case .messageData:
+        case .messageData, .lengthOnly:
             if info.fin { endMessage(into: &events) }
         }
     }
@@ -492,12 +499,12 @@ public struct FrameDecoder {
                 reason = String(decoding: reasonBytes, as: UTF8.self)
             }
             if !alreadyClosed {
-                events.append(.close(CloseFrameInfo(side: side, frameIndex: info.index, offset: info.offset, code: code, reason: reason)))
+                emit(.close(CloseFrameInfo(side: side, frameIndex: info.index, offset: info.offset, code: code, reason: reason)), into: &events)
             }
         case .ping:
-            events.append(.ping(ControlFrameInfo(side: side, frameIndex: info.index, offset: info.offset, payload: controlPayload)))
+            emit(.ping(ControlFrameInfo(side: side, frameIndex: info.index, offset: info.offset, payload: controlPayload)), into: &events)
         case .pong:
-            events.append(.pong(ControlFrameInfo(side: side, frameIndex: info.index, offset: info.offset, payload: controlPayload)))
+            emit(.pong(ControlFrameInfo(side: side, frameIndex: info.index, offset: info.offset, payload: controlPayload)), into: &events)
         default:
             break
         }
@@ -527,18 +534,38 @@ public struct FrameDecoder {
             violation(.textNotUTF8, frame: frame.info.index, at: frame.info.offset,
                       "text message \(current.info.index) ends inside a UTF-8 sequence that starts at byte \(inMessage)", into: &events)
         }
-        events.append(.message(current.info))
+        reportMessage(current.info, into: &events)
     }
 
     // MARK: Helpers
 
-    private func violation(_ kind: ViolationKind, frame index: Int, at offset: Int64, _ detail: String,
+    /// Appends `event` after the frames and messages summed so far, which came before it.
+    private mutating func emit(_ event: WireEvent, into events: inout [WireEvent]) {
+        if !tally.isEmpty { flushTally(into: &events) }
+        events.append(event)
+    }
+
+    private mutating func flushTally(into events: inout [WireEvent]) {
+        events.append(.tally(tally))
+        tally = FrameTally(side: side)
+    }
+
+    @inline(__always)
+    private mutating func reportFrame(_ info: FrameInfo, into events: inout [WireEvent]) {
+        if configuration.reportsEachFrame { events.append(.frame(info)) } else { tally.add(info) }
+    }
+
+    private mutating func reportMessage(_ info: MessageInfo, into events: inout [WireEvent]) {
+        if configuration.reportsEachFrame { events.append(.message(info)) } else { tally.add(info) }
+    }
+
+    private mutating func violation(_ kind: ViolationKind, frame index: Int, at offset: Int64, _ detail: String,
                            into events: inout [WireEvent]) {
-        events.append(.violation(Violation(side: side, kind: kind, frameIndex: index, streamOffset: offset, detail: detail)))
+        emit(.violation(Violation(side: side, kind: kind, frameIndex: index, streamOffset: offset, detail: detail)), into: &events)
     }
 
     private mutating func stopDirection(_ reason: String, into events: inout [WireEvent]) {
         isStopped = true
-        events.append(.stopped(side, reason: reason, offset: streamOffset))
+        emit(.stopped(side, reason: reason, offset: streamOffset), into: &events)
     }
 }
