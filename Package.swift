@@ -76,6 +76,11 @@ let package = Package(
             name: "Reporting",
             dependencies: ["Diagnosis", "WebSocketWire"]
         ),
+        // How clients come back after a close: attempts grouped by client, episodes judged by rules.
+        .target(
+            name: "Reconnects",
+            dependencies: ["Diagnosis", "WebSocketWire"]
+        ),
         // wsdoctor compare: two captures of one traffic, taken on each side of an intermediary.
         .target(
             name: "Comparison",
@@ -85,7 +90,7 @@ let package = Package(
             name: "wsdoctor",
             dependencies: [
                 "WebSocketWire", "Diagnosis", "Capture", "CaptureAnalysis", "PcapRecording", "Reporting", "LiveProxy",
-                "MetricsReporting", "Comparison",
+                "MetricsReporting", "Comparison", "Reconnects",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -121,6 +126,7 @@ let package = Package(
             ],
             exclude: ["peers"]
         ),
+        .testTarget(name: "ReconnectsTests", dependencies: ["Reconnects", "Diagnosis", "WebSocketWire"]),
         .testTarget(name: "ContainerTests", dependencies: ["WireTestSupport"]),
         .testTarget(
             name: "ComparisonTests",
