@@ -150,3 +150,36 @@ private func replayObjects(_ capture: URL, extraArguments: [String]) throws -> [
     process.waitUntilExit()
     return String(decoding: data, as: UTF8.self).split(separator: "\n").compactMap { JSONValue.parse(String($0)) }
 }
+
+extension ProxyTests {
+    @Test("25 aiohttp clients closed with 1012 together come back in the same second: reconnect-storm, counted in /metrics")
+    func reconnectStorm() async throws {
+        let peers = try PeerHost.shared
+        let prefix = freshTag()
+        let arguments = ["--client-key", "header:X-Client-Id", "--reconnect-settle", "1", "--admin", "127.0.0.1:0"]
+        try await withProxy(upstream: peers.mainPort, extraArguments: arguments) { proxy in
+            let notice = try await poll("the admin notice") { () -> String? in
+                proxy.stdout.lines.compactMap { JSONValue.parse(String($0))?["message"]?.string }.first { $0.hasPrefix("admin endpoint on ") }
+            }
+            let base = String(notice.dropFirst("admin endpoint on ".count).prefix { $0 != " " })
+            let client = try await peers.run("aiohttp_storm", ["port": proxy.port, "path": "/shed?closes=1&code=1012",
+                                                               "client_prefix": prefix, "clients": 25, "hold": 2.0], timeout: 40)
+            #expect(client["connections"]?.int == 50, "\(client)")
+            let episodes = try await poll("25 episodes; printed:\n\(proxy.stdout.text)") { () -> [JSONValue]? in
+                let found = proxy.objects.filter { $0["type"]?.string == "reconnects" && $0["client"]?.string?.hasPrefix(prefix) == true }
+                return found.count >= 25 ? found : nil
+            }
+            for episode in episodes {
+                expectDiagnosis(episode, id: "reconnect-storm", category: "reconnect-storm")
+                #expect(episode["after_code"]?.int == 1012 && episode["attempts"]?.int == 1, "\(episode)")
+                let together = episode["diagnosis"]?["evidence"]?["reconnect.back_together"]?.int ?? 0
+                #expect(together >= 20 && together <= 25, "\(episode)")
+                let histogram = episode["diagnosis"]?["evidence"]?["reconnect.spread_histogram"]?.array?.compactMap { $0.string.flatMap { Int($0) } } ?? []
+                #expect(histogram.reduce(0, +) == together, "the spread counts every one of them: \(episode)")
+            }
+            let (_, metrics) = try scrape(base + "/metrics")
+            #expect(sample(metrics, #"wsdoctor_reconnects_total{category="reconnect-storm"}"#) == 25, "\(metrics)")
+            _ = try await proxy.stop(signal: SIGINT)
+        }
+    }
+}

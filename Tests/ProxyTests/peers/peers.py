@@ -782,6 +782,13 @@ class Peers:
                     pass
         return {"connections": connections}
 
+    async def op_aiohttp_storm(self, port: int, path: str, client_prefix: str, clients: int, hold: float) -> dict:
+        """`clients` naive aiohttp loops at once, each its own X-Client-Id: after a wave
+        of closes they all come back in the same instant."""
+        results = await asyncio.gather(*(self.op_aiohttp_naive_loop(port, path, f"{client_prefix}-{index}", hold)
+                                         for index in range(clients)))
+        return {"connections": sum(result["connections"] for result in results)}
+
     async def op_backoff_client(self, port: int, path: str, client_id: str, hold: float, seed: int = 8) -> dict:
         """A client that backs off as advised: 1 s after the first failure, doubling,
         each delay stretched by a random 0-50 % (seeded, so a run is repeatable); done
