@@ -37,7 +37,7 @@ extension ProxyTests {
         #expect(episode.delays.allSatisfy { $0 < 0.5 }, "\(episode.json)")
     }
 
-    @Test("a client backing off from 1 s, doubling, with jitter: backoff-ok", .enabled(if: canCapture))
+    @Test("a client backing off from 1 s, doubling, with jitter: backoff-ok on its first delay and growth", .enabled(if: canCapture))
     func backoffClient() async throws {
         let episode = try await reconnectEpisode(op: "backoff_client", closes: 3, code: 1013)
         expectEpisode(episode, id: "backoff-ok", category: "backoff-ok", afterCode: 1013, attempts: 3)
@@ -50,8 +50,8 @@ extension ProxyTests {
         }
         let growth = try #require(episode.evidence["reconnect.growth"]?.number, "\(episode.json)")
         #expect(growth >= 1.3, "\(episode.json)")
-        let jitter = try #require(episode.evidence["reconnect.jitter"]?.number, "\(episode.json)")
-        #expect(jitter >= 0.05, "\(episode.json)")
+        // Three delays are too few to tell jitter from chance: it is left unmeasured, not guessed.
+        #expect(episode.json["jitter"] == .null, "\(episode.json)")
         #expect(try #require(episode.evidence["reconnect.first_delay"]?.number) >= 0.9, "\(episode.json)")
     }
 

@@ -22,7 +22,7 @@ extension FactCatalog {
         reconnectFact("reconnect.growth", .number, "the median ratio of each delay to the one before (2: doubling, 1: a fixed interval; needs two delays)") { episode in
             episode.growth.map { .number($0) }
         },
-        reconnectFact("reconnect.jitter", .number, "how far the delays stray from a smooth geometric series (0.1: about 10 %; near 0: no jitter; needs three delays)") { episode in
+        reconnectFact("reconnect.jitter", .number, "how far the delays stray from a smooth geometric series (residual deviation of their logarithms: 0.1 is about 10 %, under 0.02 no jitter; needs four delays)") { episode in
             episode.jitter.map { .number($0) }
         },
         reconnectFact("reconnect.outcome", .string, "reconnected (stayed connected), gave-up (stopped trying) or still-trying (wsdoctor stopped first)") { .string($0.outcome.rawValue) },

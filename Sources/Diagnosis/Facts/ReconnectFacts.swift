@@ -64,11 +64,13 @@ public struct ReconnectFacts: Sendable, Hashable {
         return Self.median(ratios)
     }
 
-    /// How far the delays stray from a smooth geometric series: the standard deviation of
-    /// the residuals of a least-squares line through their logarithms (0.1 is about 10 %).
-    /// Needs three delays; a client without jitter stays near 0 (timer noise only).
+    /// How far the delays stray from a smooth geometric series: the residual standard
+    /// deviation (over n − 2 degrees of freedom) of a least-squares line through their
+    /// logarithms; 0.1 is about 10 %. Needs four delays: with three, one residual is all
+    /// there is, and a jittered series can look smooth by chance. Exact delays of a second
+    /// or more stay under 0.01 (timer noise).
     public var jitter: Double? {
-        guard delays.count >= 3 else { return nil }
+        guard delays.count >= 4 else { return nil }
         let logs = delays.map { log(max($0, 0.001)) }
         let count = Double(logs.count)
         let meanIndex = (count - 1) / 2
@@ -80,7 +82,7 @@ public struct ReconnectFacts: Sendable, Hashable {
         }
         let slope = covariance / variance
         let residuals = logs.enumerated().map { index, value in value - (meanLog + slope * (Double(index) - meanIndex)) }
-        return (residuals.map { $0 * $0 }.reduce(0, +) / count).squareRoot()
+        return (residuals.map { $0 * $0 }.reduce(0, +) / (count - 2)).squareRoot()
     }
 
     private static func median(_ values: [Double]) -> Double {

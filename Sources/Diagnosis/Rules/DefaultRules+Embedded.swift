@@ -1160,7 +1160,7 @@ rules:
         - fact: reconnect.growth
           at_least: 1.3
         - fact: reconnect.jitter
-          less_than: 0.05
+          less_than: 0.02
     summary: "After {reconnect.after} the delays grow ({reconnect.growth}× per attempt) but carry no jitter ({reconnect.jitter} from a smooth series): delays {reconnect.delays} s."
     explanation: >-
       Exact delays (1 s, 2 s, 4 s…) are the same for every client: all the clients closed in
