@@ -9,7 +9,7 @@ public struct ReconnectText: Sendable {
 
     public func render(_ facts: ReconnectFacts, diagnosis: ConnectionDiagnosis, closedAt: Timestamp) -> String {
         var lines = ["reconnects \(facts.client) \(facts.path) after \(facts.after) at \(closedAt.iso8601)"]
-        let delays = facts.delays.isEmpty ? "none" : facts.delays.map { FactValue.number($0).description + " s" }.joined(separator: ", ")
+        let delays = facts.delays.isEmpty ? "none" : facts.delaysInMilliseconds.joined(separator: ", ") + " s"
         lines.append("    attempts   \(facts.attempts), delays \(delays); \(facts.outcome.rawValue)")
         lines.append(contentsOf: connectionText.diagnosisLines(diagnosis))
         return lines.joined(separator: "\n")

@@ -14,7 +14,7 @@ extension FactCatalog {
         reconnectFact("reconnect.token_expired", .bool, "the closed connection carried a JSON Web Token that had expired when it closed") { .bool($0.tokenExpired) },
         reconnectFact("reconnect.attempts", .int, "connection attempts after the close (refused upgrades count)") { .int(Int64($0.attempts)) },
         reconnectFact("reconnect.delays", .list, "seconds from each failure to the next attempt, in order") { episode in
-            .list(episode.delays.map(formatSeconds))
+            .list(episode.delaysInMilliseconds)
         },
         reconnectFact("reconnect.first_delay", .number, "seconds from the close to the first attempt") { $0.delays.first.map { .number($0) } },
         reconnectFact("reconnect.shortest_delay", .number, "the shortest of the delays") { $0.delays.min().map { .number($0) } },
@@ -41,12 +41,5 @@ extension FactCatalog {
     private static func reconnectFact(_ name: String, _ type: FactType, _ meaning: String,
                                       _ compute: @escaping @Sendable (ReconnectFacts) -> FactValue?) -> FactDefinition {
         FactDefinition(name: name, type: type, meaning: meaning) { context in context.reconnect.flatMap(compute) }
-    }
-
-    /// Seconds with millisecond precision, as delays are cited.
-    private static func formatSeconds(_ seconds: Double) -> String {
-        let milliseconds = Int((seconds * 1000).rounded())
-        let fraction = String(abs(milliseconds) % 1000)
-        return "\(milliseconds / 1000).\(String(repeating: "0", count: 3 - fraction.count))\(fraction)"
     }
 }

@@ -57,6 +57,15 @@ public struct ReconnectFacts: Sendable, Hashable {
         return "an end without a close frame"
     }
 
+    /// The delays in seconds to the millisecond ("1.205"), as they are cited.
+    public var delaysInMilliseconds: [String] {
+        delays.map { seconds in
+            let milliseconds = Int((seconds * 1000).rounded())
+            let fraction = String(milliseconds % 1000)
+            return "\(milliseconds / 1000).\(String(repeating: "0", count: 3 - fraction.count))\(fraction)"
+        }
+    }
+
     /// The median ratio of each delay to the one before it (needs two delays).
     public var growth: Double? {
         guard delays.count >= 2 else { return nil }
