@@ -723,38 +723,29 @@ class Peers:
 
     # --- reconnecting clients (how a client comes back after a close) ------------
 
-    async def op_websockets_reconnect(self, port: int, path: str, client_id: str, hold: float) -> dict:
+    async def op_websockets_reconnect(self, port: int, path: str, client_id: str, hold: float,
+                                      lifetime: int | None = None) -> dict:
         """websockets' reconnecting client as its documentation shows it
         (`async for websocket in connect(...)`, `continue` on ConnectionClosed); done once
-        a connection has stayed up `hold` s. Its backoff applies to failed handshakes only."""
-        connections = 0
-        async for ws in connect(f"ws://{HOST}:{port}{path}", additional_headers={"X-Client-Id": client_id}, **WS_COMMON):
-            connections += 1
-            try:
-                async with asyncio.timeout(hold):
-                    async for _ in ws:
-                        pass
-            except TimeoutError:
-                await ws.close()
-                break
-            except ConnectionClosed:
-                continue
-        return {"connections": connections}
-
-    async def op_websockets_token_reconnect(self, port: int, client_id: str, hold: float = 0, lifetime: int = 2) -> dict:
-        """The documented reconnect loop on /stream with a JWT that expires `lifetime` s
-        from now: the server closes 1008 at expiry, the loop comes back with the same token
-        and the server refuses it (401, which the loop does not retry)."""
-        iat = int(time.time())
-        token = make_jwt({"sub": "user-42", "iat": iat, "exp": iat + lifetime})
-        headers = {"Authorization": f"Bearer {token}", "X-Client-Id": client_id}
+        a connection has stayed up `hold` s. Its backoff applies to failed handshakes only.
+        With `lifetime`, it carries a JWT that expires that many seconds from now (for
+        /stream, which closes 1008 at expiry and refuses the expired token with 401, an
+        answer the loop does not retry)."""
+        headers = {"X-Client-Id": client_id}
+        if lifetime is not None:
+            iat = int(time.time())
+            headers["Authorization"] = "Bearer " + make_jwt({"sub": "user-42", "iat": iat, "exp": iat + lifetime})
         connections, refused = 0, None
         try:
-            async for ws in connect(f"ws://{HOST}:{port}/stream", additional_headers=headers, **WS_COMMON):
+            async for ws in connect(f"ws://{HOST}:{port}{path}", additional_headers=headers, **WS_COMMON):
                 connections += 1
                 try:
-                    async for _ in ws:
-                        pass
+                    async with asyncio.timeout(hold):
+                        async for _ in ws:
+                            pass
+                except TimeoutError:
+                    await ws.close()
+                    break
                 except ConnectionClosed:
                     continue
         except InvalidStatus as exc:
