@@ -740,12 +740,8 @@ class Peers:
             async for ws in connect(f"ws://{HOST}:{port}{path}", additional_headers=headers, **WS_COMMON):
                 connections += 1
                 try:
-                    async with asyncio.timeout(hold):
-                        async for _ in ws:
-                            pass
-                except TimeoutError:
-                    await ws.close()
-                    break
+                    if await stayed_up(ws, hold):
+                        break
                 except ConnectionClosed:
                     continue
         except InvalidStatus as exc:
@@ -762,12 +758,7 @@ class Peers:
                 connections += 1
                 try:
                     async with session.ws_connect(f"http://{HOST}:{port}{path}", headers={"X-Client-Id": client_id}) as ws:
-                        try:
-                            async with asyncio.timeout(hold):
-                                async for _ in ws:
-                                    pass
-                        except TimeoutError:
-                            await ws.close()
+                        if await stayed_up(ws, hold):
                             break
                 except aiohttp.ClientError:
                     pass
@@ -790,11 +781,7 @@ class Peers:
             connections += 1
             try:
                 async with connect(f"ws://{HOST}:{port}{path}", additional_headers={"X-Client-Id": client_id}, **WS_COMMON) as ws:
-                    try:
-                        async with asyncio.timeout(hold):
-                            async for _ in ws:
-                                pass
-                    except TimeoutError:
+                    if await stayed_up(ws, hold):
                         break
             except (ConnectionClosed, OSError, InvalidStatus):
                 pass
@@ -1131,6 +1118,19 @@ def bearer_token(request) -> str | None:
 
 
 # ---------------------------------------------------------------------------
+
+
+async def stayed_up(ws, hold: float) -> bool:
+    """Reads a websockets or aiohttp connection until it ends or `hold` s pass; True (and
+    closed) when it stayed up that long."""
+    try:
+        async with asyncio.timeout(hold):
+            async for _ in ws:
+                pass
+    except TimeoutError:
+        await ws.close()
+        return True
+    return False
 
 
 def port_of(server) -> int:
