@@ -1114,7 +1114,7 @@ rules:
           equals: 1012
         - fact: reconnect.first_delay
           less_than: 0.9
-    summary: "After 1012 (service restart) the client came back after {reconnect.first_delay} s, before the advised 1–5 s: {reconnect.attempts} attempts, delays {reconnect.delays} s."
+    summary: "After {reconnect.after} the client came back after {reconnect.first_delay} s, before the advised 1–5 s: {reconnect.attempts} attempts, delays {reconnect.delays} s."
     explanation: >-
       1012 means the server is restarting. Coming back at once finds it still down, or lands
       with every other client on the new instance in the same instant.
@@ -1193,7 +1193,7 @@ rules:
           equals: 1012
         - fact: reconnect.first_delay
           at_least: 0.9
-    summary: "After 1012 (service restart) the client came back after {reconnect.first_delay} s, within the advice (1–5 s): delays {reconnect.delays} s, {reconnect.outcome}."
+    summary: "After {reconnect.after} the client came back after {reconnect.first_delay} s, within the advice (1–5 s): delays {reconnect.delays} s, {reconnect.outcome}."
     explanation: "A short pause lets the restarted service come up before the client returns."
     fix: "Nothing to fix; keep the delay random so clients spread out."
     references: []
