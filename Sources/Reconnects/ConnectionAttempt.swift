@@ -14,8 +14,9 @@ public struct ConnectionAttempt: Sendable {
     public var status: Int?
     /// The token's claims, compared across attempts; the token itself is never kept.
     public var token: JSONWebTokenClaims?
-    /// When the connection was over, as the client's backoff timer starts: when TCP ended
-    /// (both FINs, a RST, else the first FIN), else its close frame; nil while open.
+    /// When the connection was over, as the client's backoff timer starts: when TCP started
+    /// to end (the first FIN or RST; the server's, after its close), else its close frame;
+    /// nil while open.
     public var endedAt: Timestamp?
     /// The close code the server (or wsdoctor's proxy) sent, when it closed first.
     public var serverCloseCode: UInt16?
@@ -38,7 +39,7 @@ public struct ConnectionAttempt: Sendable {
         if ended {
             // An upgraded connection with neither close frame nor TCP end was still open when
             // the capture (or wsdoctor) stopped: not a failure. A refusal ends with its answer.
-            endedAt = handshake.upgraded ? Self.tcpEnd(facts) ?? facts.firstClose?.at
+            endedAt = handshake.upgraded ? facts.transport.firstEndAt ?? facts.firstClose?.at
                 : handshake.answeredAt ?? facts.transport.firstEndAt ?? facts.closed ?? handshake.requestedAt
         }
         closedByStop = facts.proxyClose?.reason == .shutdown
@@ -47,14 +48,6 @@ public struct ConnectionAttempt: Sendable {
         case .client: closedByClient = true
         case nil: break
         }
-    }
-
-    /// The later FIN when both sides sent one, a reset, else the first end.
-    private static func tcpEnd(_ facts: ConnectionFacts) -> Timestamp? {
-        let transport = facts.transport
-        if let reset = transport.resetAt { return reset }
-        if let client = transport.clientFinAt, let server = transport.serverFinAt { return max(client, server) }
-        return transport.firstEndAt
     }
 
     /// Whether the attempt failed in a way a client must come back from: refused, closed by

@@ -45,15 +45,22 @@ public struct ReconnectTracker: Sendable {
         var facts: ReconnectFacts
         var closedAt: Timestamp
         var lastFailureAt: Timestamp
+        /// Each attempt's start, and each failure's end (the close, then each failed
+        /// attempt's): delay k runs from failure k to attempt k. Paired by position, not
+        /// computed as they come, since live an attempt can be answered before the end of
+        /// the one before it is processed.
+        var attemptStarts: [Timestamp] = []
+        var failureEnds: [Timestamp]
         var expiredToken: JSONWebTokenClaims?
         var firstReconnectAt: Timestamp?
         /// The latest attempt upgraded at this time and is still open.
         var connectedSince: Timestamp?
+        var connectedID: Int?
     }
 
     private struct Client: Sendable {
-        /// Attempts started and not yet ended.
-        var open: [Int] = []
+        /// Attempts started and not yet ended (at most 16).
+        var open: [ConnectionAttempt] = []
         var episode: Episode?
     }
 
@@ -92,11 +99,11 @@ public struct ReconnectTracker: Sendable {
         note(attempt.startedAt)
         let key = Self.key(attempt)
         guard var client = clients[key] ?? newClient() else { return release() }
-        if let index = client.open.firstIndex(of: attempt.connectionID) {
+        if let index = client.open.firstIndex(where: { $0.connectionID == attempt.connectionID }) {
             client.open.remove(at: index)
         } else {
             start(attempt, in: &client)
-            client.open.removeAll { $0 == attempt.connectionID }
+            client.open.removeAll { $0.connectionID == attempt.connectionID }
         }
         end(attempt, in: &client)
         clients[key] = client.episode == nil && client.open.isEmpty ? nil : client
@@ -140,19 +147,23 @@ public struct ReconnectTracker: Sendable {
     // MARK: Steps
 
     private mutating func start(_ attempt: ConnectionAttempt, in client: inout Client) {
-        client.open.append(attempt.connectionID)
+        client.open.append(attempt)
         if client.open.count > 16 { client.open.removeFirst() }
-        guard var episode = client.episode else { return }
+        guard let episode = client.episode else { return }
         if episode.connectedSince == nil, client.open.count == 1,
            attempt.startedAt.seconds(since: episode.lastFailureAt) > configuration.giveUpAfter {
             finishEpisode(episode, .gaveUp)
             client.episode = nil
             return
         }
+        count(attempt, in: &client)
+    }
+
+    /// `attempt` is one of the client's attempts after the close.
+    private mutating func count(_ attempt: ConnectionAttempt, in client: inout Client) {
+        guard var episode = client.episode else { return }
         episode.facts.attempts += 1
-        if episode.facts.delays.count < configuration.maxDelaysKept {
-            episode.facts.delays.append(max(0, attempt.startedAt.seconds(since: episode.lastFailureAt)))
-        }
+        if episode.attemptStarts.count < configuration.maxDelaysKept { episode.attemptStarts.append(attempt.startedAt) }
         if episode.firstReconnectAt == nil {
             episode.firstReconnectAt = attempt.startedAt
             noteFirstReconnect(FirstReconnect(at: attempt.startedAt, path: attempt.path))
@@ -161,19 +172,27 @@ public struct ReconnectTracker: Sendable {
             episode.facts.sameToken = episode.facts.sameToken == true || Self.sameCredential(attempt.token, expired)
         }
         if !attempt.upgraded, let status = episode.facts.afterStatus, attempt.status == status { episode.facts.repeats += 1 }
-        if attempt.upgraded { episode.connectedSince = attempt.startedAt }
+        if attempt.upgraded {
+            episode.connectedSince = attempt.startedAt
+            episode.connectedID = attempt.connectionID
+        }
         client.episode = episode
     }
 
     private mutating func end(_ attempt: ConnectionAttempt, in client: inout Client) {
         guard let endedAt = attempt.endedAt else { return }
         if var episode = client.episode {
-            if attempt.upgraded, let since = episode.connectedSince, endedAt.seconds(since: since) >= configuration.settle {
+            let isConnected = episode.connectedID == attempt.connectionID
+            if isConnected, let since = episode.connectedSince, endedAt.seconds(since: since) >= configuration.settle {
                 finishEpisode(episode, .reconnected)
                 client.episode = nil
             } else {
                 episode.lastFailureAt = max(episode.lastFailureAt, endedAt)
-                episode.connectedSince = nil
+                if episode.failureEnds.count < configuration.maxDelaysKept { episode.failureEnds.append(endedAt) }
+                if isConnected {
+                    episode.connectedSince = nil
+                    episode.connectedID = nil
+                }
                 if let code = attempt.serverCloseCode, episode.facts.afterCode == Int(code) { episode.facts.repeats += 1 }
                 client.episode = episode
                 return
@@ -192,7 +211,9 @@ public struct ReconnectTracker: Sendable {
             facts.sameToken = false
             expired = token
         }
-        client.episode = Episode(facts: facts, closedAt: endedAt, lastFailureAt: endedAt, expiredToken: expired)
+        client.episode = Episode(facts: facts, closedAt: endedAt, lastFailureAt: endedAt, failureEnds: [endedAt], expiredToken: expired)
+        // Live, the next attempt can be answered before this end is processed: it counts.
+        for later in client.open where later.startedAt > attempt.startedAt { count(later, in: &client) }
     }
 
     private func settledOutcome(of episode: Episode, client: Client, at now: Timestamp) -> ReconnectFacts.Outcome? {
@@ -207,6 +228,7 @@ public struct ReconnectTracker: Sendable {
         guard episode.facts.attempts > 0 || outcome != .stillTrying else { return }
         var episode = episode
         episode.facts.outcome = outcome
+        episode.facts.delays = zip(episode.attemptStarts, episode.failureEnds).map { start, end in max(0, start.seconds(since: end)) }
         complete.append(episode)
     }
 

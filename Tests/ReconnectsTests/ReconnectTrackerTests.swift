@@ -183,6 +183,29 @@ import WebSocketWire
         #expect(live.first?.diagnosis.id == replayed.diagnosis.id)
     }
 
+    @Test func anAttemptAnsweredBeforeTheEndBeforeItIsProcessedKeepsItsDelay() throws {
+        // Live, the proxy can answer attempt n+1's upgrade before it has processed attempt n's
+        // end: the delays and the outcome must be those of the replay all the same.
+        let connections = Self.series([0, 0.05, 0.1, 0.15])
+        var tracker = ReconnectTracker()
+        var live: [ReconnectEpisode] = []
+        var previous: ConnectionAttempt?
+        for facts in connections {
+            var opening = facts
+            opening.serverClose = nil
+            opening.clientClose = nil
+            live += tracker.attempted(try #require(ConnectionAttempt(opening, key: .address, ended: false)))
+            if let previous { live += tracker.ended(previous) }
+            previous = facts.clientClose == nil ? ConnectionAttempt(facts, key: .address, ended: true) : nil
+        }
+        live += tracker.advance(to: Self.base.adding(seconds: 12))
+        let replayed = try #require(Self.run(connections).first)
+        #expect(live.count == 1)
+        #expect(live.first?.facts == replayed.facts)
+        #expect(replayed.facts.outcome == .reconnected)
+        #expect(replayed.facts.delays.map { ($0 * 100).rounded() / 100 } == [0.04, 0.04, 0.04])
+    }
+
     private static func jwt(_ payload: String) -> String {
         func encode(_ text: String) -> String {
             Data(text.utf8).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
