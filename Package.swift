@@ -85,6 +85,11 @@ let package = Package(
             name: "Reporting",
             dependencies: ["Diagnosis", "WebSocketWire"]
         ),
+        // How clients come back after a close: attempts grouped by client, episodes judged by rules.
+        .target(
+            name: "Reconnects",
+            dependencies: ["Diagnosis", "WebSocketWire"]
+        ),
         // wsdoctor compare: two captures of one traffic, taken on each side of an intermediary.
         .target(
             name: "Comparison",
@@ -94,7 +99,7 @@ let package = Package(
             name: "wsdoctor",
             dependencies: [
                 "WebSocketWire", "Diagnosis", "Capture", "CaptureAnalysis", "PcapRecording", "Reporting", "LiveProxy",
-                "MetricsReporting", "Comparison", "FaultInjection",
+                "MetricsReporting", "Comparison", "FaultInjection", "Reconnects",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -132,6 +137,7 @@ let package = Package(
             ],
             exclude: ["peers"]
         ),
+        .testTarget(name: "ReconnectsTests", dependencies: ["Reconnects", "Diagnosis", "WebSocketWire"]),
         .testTarget(name: "ContainerTests", dependencies: ["WireTestSupport"]),
         .testTarget(
             name: "ComparisonTests",

@@ -77,6 +77,12 @@ public final class LiveMetrics: Sendable {
         recordClose(connection)
     }
 
+    /// Counts a judged reconnect episode by its diagnosis category.
+    public func recordReconnect(category: String) {
+        Self.counter(registry, "reconnects", [("category", category)],
+                     help: "Reconnect episodes (how a client came back after a close) by diagnosis category").increment()
+    }
+
     /// Counts a connection's close, violations and handshake failure.
     public func recordClose(_ connection: FinishedConnection) {
         let facts = connection.facts

@@ -1,6 +1,7 @@
 import Diagnosis
 import LiveProxy
 import NIOConcurrencyHelpers
+import Reconnects
 import Reporting
 #if canImport(Glibc)
 import Glibc
@@ -22,6 +23,8 @@ final class LiveReporter: ProxyEvents {
     private let state = NIOLockedValueBox(CategoryCounts())
     /// `--html`, `--har`: where each finished connection also goes (the proxy's).
     private let reportFile: LiveReportFile?
+    /// Follows how clients come back; set once, before the first connection.
+    private let reconnects = NIOLockedValueBox<LiveReconnects?>(nil)
 
     init(format: Replay.OutputFormat, redaction: Redaction, colour: Bool, timelineAtClose: Bool = false, reportFile: LiveReportFile? = nil) {
         self.timelineAtClose = timelineAtClose
@@ -41,7 +44,13 @@ final class LiveReporter: ProxyEvents {
         notice(line)
     }
 
+    /// Reconnect episodes are followed from now on, and printed as each is judged.
+    func followReconnects(_ watch: LiveReconnects) {
+        reconnects.withLockedValue { $0 = watch }
+    }
+
     func connectionOpened(_ facts: ConnectionFacts) {
+        reconnects.withLockedValue { $0 }?.opened(facts)
         guard format == .text, let handshake = facts.handshake else { return }
         var parts = ["open   #\(facts.id + 1) \(facts.client) \(handshake.method) \(redaction.target(handshake.target)) → \(handshake.status ?? 0)"]
         if let subprotocol = handshake.subprotocol { parts.append("subprotocol \(redaction.subprotocols(subprotocol))") }
@@ -58,6 +67,7 @@ final class LiveReporter: ProxyEvents {
     func connectionClosed(_ connection: FinishedConnection) {
         state.withLockedValue { $0.add(connection.diagnosis.category) }
         reportFile?.add(connection)
+        reconnects.withLockedValue { $0 }?.closed(connection.facts)
         switch format {
         case .text:
             var block = text.render(connection.facts, diagnosis: connection.diagnosis, timeline: timelineAtClose ? connection.timeline : nil,
@@ -69,7 +79,18 @@ final class LiveReporter: ProxyEvents {
         }
     }
 
+    /// Prints judged reconnect episodes, one block (or JSON object) each.
+    func reconnectEpisodes(_ episodes: [ReconnectEpisode]) {
+        for episode in episodes {
+            switch format {
+            case .text: write(ReconnectText().render(episode.facts, diagnosis: episode.diagnosis, closedAt: episode.closedAt) + "\n")
+            case .json: write(ReconnectJSON().render(episode.facts, diagnosis: episode.diagnosis, closedAt: episode.closedAt))
+            }
+        }
+    }
+
     func finish() {
+        reconnects.withLockedValue { $0 }?.finish()
         let counts = state.withLockedValue { $0 }
         switch format {
         case .text: write(counts.isEmpty ? "no connections" : "by diagnosis: " + counts.summary)

@@ -72,6 +72,8 @@ struct Proxy: ParsableCommand {
 
     @OptionGroup var diagnosis: DiagnosisOptions
 
+    @OptionGroup var reconnects: ReconnectOptions
+
     @Option(help: "Seconds a client has to send its whole request head once connected through; past it: 408 and close. 0 turns it off.")
     var headTimeout: Double = 60
 
@@ -147,9 +149,14 @@ struct Proxy: ParsableCommand {
         let reportFile = LiveReportFile(html: html, har: har, redaction: diagnosis.redaction, source: "proxy to \(configuration.upstream)")
         let reporter = LiveReporter(format: format, redaction: diagnosis.redaction, colour: isatty(1) == 1,
                                     timelineAtClose: showsFrames && keepsTimeline, reportFile: reportFile)
+        let metrics = admin == nil ? nil : LiveMetrics()
+        reporter.followReconnects(LiveReconnects(rules: rules, options: reconnects) { episodes in
+            reporter.reconnectEpisodes(episodes)
+            for episode in episodes { metrics?.recordReconnect(category: episode.diagnosis.category) }
+        })
         let server: ProxyServer
         do {
-            server = try ProxyServer(configuration: configuration, events: reporter, metrics: admin == nil ? nil : LiveMetrics())
+            server = try ProxyServer(configuration: configuration, events: reporter, metrics: metrics)
         } catch {
             printError("wsdoctor: \(error)")
             throw ExitCode(2)

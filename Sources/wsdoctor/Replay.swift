@@ -2,6 +2,7 @@ import ArgumentParser
 import Capture
 import CaptureAnalysis
 import Diagnosis
+import Reconnects
 import Reporting
 import WebSocketWire
 
@@ -37,6 +38,8 @@ struct Replay: ParsableCommand {
 
     @OptionGroup var diagnosis: DiagnosisOptions
 
+    @OptionGroup var reconnects: ReconnectOptions
+
     @Option(help: "Also write the WebSocket connections to FILE as HAR 1.2, as Chrome DevTools exports them (payloads redacted).")
     var har: String?
 
@@ -68,9 +71,28 @@ struct Replay: ParsableCommand {
         var harLog = har.map { _ in HARLog(redaction: redaction) }
         var htmlReport = html.map { _ in HTMLReport(redaction: redaction) }
 
+        let clientKey = reconnects.key
         for file in files {
             var printedAny = false
+            var tracker = ReconnectTracker(rules: rules, configuration: reconnects.trackerConfiguration)
+            func printEpisodes(_ episodes: [ReconnectEpisode]) {
+                for episode in episodes {
+                    switch format {
+                    case .text:
+                        if printedAny { output.line("") }
+                        output.line(ReconnectText().render(episode.facts, diagnosis: episode.diagnosis, closedAt: episode.closedAt))
+                    case .json:
+                        output.line(ReconnectJSON().render(episode.facts, diagnosis: episode.diagnosis, closedAt: episode.closedAt, capture: file))
+                    }
+                    printedAny = true
+                }
+            }
             let session = ReplaySession(configuration: configuration, rules: rules, webSocketPorts: Set(webSocketPorts)) { connection in
+                defer {
+                    if let attempt = ConnectionAttempt(connection.facts, key: clientKey, ended: true) {
+                        printEpisodes(tracker.advance(to: attempt.startedAt) + tracker.ended(attempt))
+                    }
+                }
                 categories.add(connection.diagnosis.category)
                 harLog?.add(connection)
                 htmlReport?.add(connection, capture: files.count > 1 ? file : nil)
@@ -86,6 +108,7 @@ struct Replay: ParsableCommand {
             }
             if files.count > 1 && format == .text { output.line("== \(file)") }
             let (stats, failure) = session.replay(file: file, filter: filter)
+            printEpisodes(tracker.finish())
             switch format {
             case .text:
                 if printedAny { output.line("") }

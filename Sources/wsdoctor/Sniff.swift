@@ -56,6 +56,8 @@ struct Sniff: ParsableCommand {
 
     @OptionGroup var diagnosis: DiagnosisOptions
 
+    @OptionGroup var reconnects: ReconnectOptions
+
     @Option(help: "Also keep a self-contained HTML report of the connections in FILE (those still open shown as open), rewritten every few seconds and at stop.")
     var html: String?
 
@@ -98,6 +100,10 @@ struct Sniff: ParsableCommand {
         }
 
         let metrics = admin == nil ? nil : LiveMetrics(source: .capture)
+        reporter.followReconnects(LiveReconnects(rules: rules, options: reconnects) { episodes in
+            reporter.reconnectEpisodes(episodes)
+            for episode in episodes { metrics?.recordReconnect(category: episode.diagnosis.category) }
+        })
         let readiness = ReadinessFlag(Readiness(ready: true, detail: "ready: capturing on \(interface)"))
         let adminLoops = admin == nil ? nil : MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let adminServer = try startAdmin(group: adminLoops, metrics: metrics, readiness: readiness)
@@ -107,7 +113,7 @@ struct Sniff: ParsableCommand {
             metrics?.recordClose(connection)
             reportFile?.add(connection)
         }
-        if format == .text { session.onHandshakeAnswered = { reporter.connectionOpened($0) } }
+        session.onHandshakeAnswered = { reporter.connectionOpened($0) }
 
         reporter.notice("wsdoctor sniff capturing on \(interface) (filter: \(filter)); nothing is sent, traffic is only watched"
                         + (write.map { "; writing every packet, unredacted, to \($0)" } ?? ""))

@@ -282,11 +282,11 @@ final class TcpdumpProcess: Sendable {
     }
 }
 
-/// `wsdoctor replay --format json FILE`: the connection objects.
-func replayJSON(_ capture: URL) throws -> [JSONValue] {
+/// `wsdoctor replay --format json [arguments] FILE`: the objects of `type` it prints.
+func replayJSON(_ capture: URL, arguments: [String] = [], type: String = "connection") throws -> [JSONValue] {
     let process = Process()
     process.executableURL = wsdoctorExecutable()
-    process.arguments = ["replay", "--format", "json", capture.path]
+    process.arguments = ["replay", "--format", "json"] + arguments + [capture.path]
     let output = Pipe()
     process.standardOutput = output
     process.standardError = FileHandle.nullDevice
@@ -294,7 +294,7 @@ func replayJSON(_ capture: URL) throws -> [JSONValue] {
     let data = output.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
     return String(decoding: data, as: UTF8.self).split(separator: "\n").compactMap { JSONValue.parse($0) }
-        .filter { $0["type"]?.string == "connection" }
+        .filter { $0["type"]?.string == type }
 }
 
 /// Equal, except that numbers may differ by `tolerance`.

@@ -11,14 +11,14 @@ public struct FactDefinition: Sendable {
 /// Every fact a rule condition or summary can name. Rules/README.md documents this list;
 /// a test keeps the two in step.
 public enum FactCatalog {
-    public static let all: [FactDefinition] = connection + analysis + handshake + close + ending + tcp + violations + traffic + pings + token + proxy + correlation + pair
+    public static let all: [FactDefinition] = connection + analysis + handshake + close + ending + tcp + violations + traffic + pings + token + proxy + correlation + pair + reconnect
 
     public static let byName: [String: FactDefinition] = Dictionary(uniqueKeysWithValues: all.map { ($0.name, $0) })
 
     /// All facts of a connection that have a value.
     public static func values(for context: FactContext) -> [String: FactValue] {
         var values: [String: FactValue] = [:]
-        for definition in all {
+        for definition in context.reconnect == nil ? all : reconnect {
             if let value = definition.compute(context) { values[definition.name] = value }
         }
         return values

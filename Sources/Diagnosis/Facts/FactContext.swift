@@ -13,6 +13,8 @@ public struct FactContext: Sendable {
     public var token: JSONWebTokenClaims?
     /// What comparing this connection's two legs found (`wsdoctor compare`); nil otherwise.
     public var pair: PairFacts?
+    /// The reconnect episode being judged; nil when a connection is.
+    public var reconnect: ReconnectFacts?
 
     /// Seconds before a close over which the sender's "rate before the close" is measured.
     /// One second: rate limits are counted per second, and a burst shows at this scale.
@@ -22,6 +24,13 @@ public struct FactContext: Sendable {
         self.facts = facts
         self.waveSize = waveSize
         self.token = facts.handshake.flatMap(JSONWebTokenClaims.find(in:))
+    }
+
+    /// An episode to judge: no connection's facts apply, so its stand-in has none of note.
+    public init(reconnect: ReconnectFacts) {
+        let client = Endpoint(address: reconnect.client, port: 0)
+        self.init(facts: ConnectionFacts(id: -1, client: client, server: client, opened: Timestamp(nanoseconds: 0), sawTCPOpen: true, sidesGuessed: false))
+        self.reconnect = reconnect
     }
 
     /// The side that sent the first close frame.

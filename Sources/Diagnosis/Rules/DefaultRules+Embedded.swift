@@ -1074,5 +1074,245 @@ rules:
     fix: "Raise wsdoctor's descriptor limit (ulimit -n, LimitNOFILE, the container's nofile), or lower --max-connections to at most half of it, so that clients past it get 503 before descriptors run out."
     references: ["RFC 9110 §15.6.4"]
 """##),
+        ("Rules/reconnects.yaml", ##"""
+# Verdicts on how a client came back after a close (a reconnect episode), in every mode
+# (replay, sniff, proxy). Same format as default.yaml. A rule whose `when` names a
+# reconnect.* fact judges episodes; every other rule judges connections, so these never
+# diagnose a connection and the connection rules never judge an episode. The advice they
+# hold a client to, per close, is data here: change a threshold by replacing a rule (same
+# id) in a file passed to --rules. A delay is measured from the end of the failed
+# connection (its TCP end, else its close frame) to the next upgrade request; the 1 s
+# advice is tested as 0.9 s, leaving room for timer and network noise.
+#   1013 (try again later), 429, 503: exponential backoff from 1 s, doubling, with jitter.
+#   1012 (service restart): come back after a short delay, 1 to 5 s.
+#   1008 with an expired token: get a new token before reconnecting.
+#   1002, 1003, 1007: do not resend the same thing in a loop.
+
+rules:
+  - id: retry-pointless
+    category: retry-pointless
+    priority: 140
+    when:
+      all:
+        - fact: reconnect.repeats
+          at_least: 2
+        - any:
+            - fact: reconnect.after_code
+              in: [1002, 1003, 1007]
+            - fact: reconnect.after_status
+              in: [400, 401, 403, 404, 426]
+    summary: "The client came back {reconnect.attempts} times after {reconnect.after} and met the same refusal {reconnect.repeats} times: it resends what was refused (delays {reconnect.delays} s)."
+    explanation: >-
+      1002 (protocol error), 1003 (unsupported data) and 1007 (invalid payload), like a 4xx
+      answer to the upgrade, refuse what the client sent. Reconnecting and sending it again
+      gets the same answer every time: the loop only loads the server.
+    fix: "Stop retrying after a 1002, 1003 or 1007 (or a 4xx refusal): log it, fix what was sent (frame, message type, UTF-8, request), and reconnect only with a changed request."
+    references: ["RFC 6455 §7.4.1"]
+
+  - id: same-token
+    category: same-token
+    priority: 135
+    when:
+      all:
+        - fact: reconnect.after_code
+          equals: 1008
+        - fact: reconnect.token_expired
+          equals: true
+        - fact: reconnect.same_token
+          equals: true
+    summary: "The server closed with 1008 when the client's token expired, and the client came back with the same token (same exp and iat claims): {reconnect.attempts} attempts after {reconnect.after}, delays {reconnect.delays} s."
+    explanation: >-
+      The closed connection carried a JSON Web Token whose exp had passed when the server
+      closed it. A later attempt carried a token with the same claims: the client reused the
+      expired credential, which the server can only refuse. The token itself is never shown;
+      only its claims are compared.
+    fix: "After a 1008 for an expired token, refresh the token (token endpoint or refresh token) before reconnecting, and refresh it ahead of exp while connected."
+    references: ["RFC 6455 §7.4.1", "RFC 7519 §4.1.4"]
+
+  - id: reconnect-storm
+    category: reconnect-storm
+    priority: 130
+    when:
+      all:
+        - fact: reconnect.back_together
+          at_least: 20
+        - fact: reconnect.spread
+          at_most: 2
+    summary: "{reconnect.back_together} clients came back to {reconnect.path} within 1 s of this one, spread over {reconnect.spread} s (per 0.1 s: {reconnect.spread_histogram}), after {reconnect.after}: a reconnect storm."
+    explanation: >-
+      After a wave of closes (a deploy, a restart, an overload), clients that reconnect at
+      once, or after the same fixed delay, all arrive together and can knock the server over
+      again. Jitter spreads them out; exponential backoff thins them on every round.
+    fix: "Add random jitter to every reconnect delay (a random delay of up to the whole backoff, 'full jitter'), start at 1 s and double; after 1012, wait a random 1–5 s."
+    references: ["RFC 6455 §7.2.3"]
+
+  - id: no-backoff-overload
+    category: no-backoff
+    priority: 120
+    when:
+      all:
+        - any:
+            - fact: reconnect.after_code
+              equals: 1013
+            - fact: reconnect.after_status
+              in: [429, 503]
+        - fact: reconnect.first_delay
+          less_than: 0.9
+    summary: "After {reconnect.after} the client came back after {reconnect.first_delay} s, before the advised 1 s: {reconnect.attempts} attempts, delays {reconnect.delays} s."
+    explanation: >-
+      1013 (try again later) and 429/503 refusals mean the server is overloaded. A client
+      that reconnects at once adds to the load that made the server shed it.
+    fix: "Back off exponentially: wait 1 s (plus jitter) after the first 1013, then double the delay on each failed attempt up to a cap, and honour Retry-After when it is sent."
+    references: ["RFC 6455 §7.2.3", "RFC 6455 §7.4.1"]
+
+  - id: no-backoff-restart
+    category: no-backoff
+    priority: 119
+    when:
+      all:
+        - fact: reconnect.after_code
+          equals: 1012
+        - fact: reconnect.first_delay
+          less_than: 0.9
+    summary: "After {reconnect.after} the client came back after {reconnect.first_delay} s, before the advised 1–5 s: {reconnect.attempts} attempts, delays {reconnect.delays} s."
+    explanation: >-
+      1012 means the server is restarting. Coming back at once finds it still down, or lands
+      with every other client on the new instance in the same instant.
+    fix: "After 1012, wait a random 1–5 s before reconnecting, then back off if that attempt fails."
+    references: ["RFC 6455 §7.4.1"]
+
+  - id: no-backoff-loop
+    category: no-backoff
+    priority: 118
+    when:
+      all:
+        - fact: reconnect.attempts
+          at_least: 3
+        - fact: reconnect.longest_delay
+          less_than: 0.5
+    summary: "After {reconnect.after} the client came back {reconnect.attempts} times, never waiting more than {reconnect.longest_delay} s (delays {reconnect.delays} s): a reconnect loop without backoff."
+    explanation: "Whatever the close, a client that reconnects in a tight loop turns one failure into a flood of connections."
+    fix: "Wait before each reconnect, doubling the delay on each failure (from 1 s, with jitter) up to a cap."
+    references: ["RFC 6455 §7.2.3"]
+
+  - id: fixed-interval
+    category: fixed-interval
+    priority: 110
+    when:
+      all:
+        - not:
+            fact: reconnect.after_code
+            equals: 1012
+        - fact: reconnect.growth
+          less_than: 1.3
+    summary: "The client came back at a fixed interval: delays {reconnect.delays} s, growth {reconnect.growth}× per attempt, after {reconnect.after}."
+    explanation: >-
+      Delays that do not grow keep the same pressure on a struggling server however long it
+      stays down, and clients that started together stay together.
+    fix: "Double the delay on each failed attempt (from 1 s, with jitter) up to a cap, and reset it once connected."
+    references: ["RFC 6455 §7.2.3"]
+
+  - id: no-jitter
+    category: no-jitter
+    priority: 100
+    when:
+      all:
+        - fact: reconnect.growth
+          at_least: 1.3
+        - fact: reconnect.jitter
+          less_than: 0.02
+    summary: "After {reconnect.after} the delays grow ({reconnect.growth}× per attempt) but carry no jitter ({reconnect.jitter} from a smooth series): delays {reconnect.delays} s."
+    explanation: >-
+      Exact delays (1 s, 2 s, 4 s…) are the same for every client: all the clients closed in
+      one wave come back in one wave, every round.
+    fix: "Randomise each delay (for example a random delay between half and all of the backoff, or 'full jitter' between 0 and it)."
+    references: ["RFC 6455 §7.2.3"]
+
+  - id: new-token
+    category: backoff-ok
+    priority: 95
+    when:
+      all:
+        - fact: reconnect.token_expired
+          equals: true
+        - fact: reconnect.same_token
+          equals: false
+        - fact: reconnect.attempts
+          at_least: 1
+    summary: "After {reconnect.after} for an expired token the client came back with a new token, {reconnect.first_delay} s after the close."
+    explanation: "The token carried by every attempt differed from the expired one: the client refreshed its credential before reconnecting."
+    fix: "Nothing to fix."
+    references: []
+
+  - id: restart-ok
+    category: backoff-ok
+    priority: 92
+    when:
+      all:
+        - fact: reconnect.after_code
+          equals: 1012
+        - fact: reconnect.first_delay
+          at_least: 0.9
+    summary: "After {reconnect.after} the client came back after {reconnect.first_delay} s, within the advice (1–5 s): delays {reconnect.delays} s, {reconnect.outcome}."
+    explanation: "A short pause lets the restarted service come up before the client returns."
+    fix: "Nothing to fix; keep the delay random so clients spread out."
+    references: []
+
+  - id: backoff-ok
+    category: backoff-ok
+    priority: 90
+    when:
+      all:
+        - fact: reconnect.first_delay
+          at_least: 0.9
+        - any:
+            - fact: reconnect.growth
+              at_least: 1.3
+            - fact: reconnect.attempts
+              equals: 1
+    summary: "After {reconnect.after} the client backed off: first attempt after {reconnect.first_delay} s, delays {reconnect.delays} s (growth {reconnect.growth}×, jitter {reconnect.jitter}), {reconnect.outcome}."
+    explanation: "It waited at least the advised second before coming back, let the delay grow on each failure and varied it."
+    fix: "Nothing to fix."
+    references: []
+
+  - id: never-came-back
+    category: gave-up
+    priority: 80
+    when:
+      all:
+        - fact: reconnect.attempts
+          equals: 0
+        - fact: reconnect.gave_up
+          equals: true
+        - not:
+            fact: reconnect.after_code
+            in: [1002, 1003, 1007]
+    summary: "The client did not come back after {reconnect.after}."
+    explanation: "No connection attempt from this client followed the close within the bound (--reconnect-give-up). After 1012 or 1013 a client is expected to return."
+    fix: "Reconnect after a recoverable close (1001 from a server, 1011, 1012, 1013, or no close frame), with backoff."
+    references: []
+
+  - id: reconnect-unjudged
+    category: reconnect-unjudged
+    priority: 1
+    when:
+      fact: reconnect.attempts
+      present: true
+    summary: "{reconnect.attempts} attempts after {reconnect.after}, delays {reconnect.delays} s ({reconnect.outcome}): not enough to judge against the advice."
+    explanation: "No reconnect rule matched: too few attempts to measure growth or jitter, or a close the rules give no advice for."
+    fix: "Nothing to fix from what was seen; a longer capture, or more closes, would tell."
+    references: []
+
+categories:
+  backoff-ok: ok
+  no-backoff: warning
+  fixed-interval: warning
+  no-jitter: warning
+  gave-up: info
+  reconnect-unjudged: info
+  same-token: error
+  retry-pointless: error
+  reconnect-storm: error
+"""##),
     ]
 }

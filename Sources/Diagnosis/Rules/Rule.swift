@@ -17,6 +17,9 @@ public struct Rule: Sendable {
         condition?.testsCloseCode(code) ?? false
     }
     public var origin: RuleOrigin
+    /// Whether the rule judges reconnect episodes (its condition names a `reconnect.*` fact)
+    /// rather than connections.
+    public var judgesReconnects: Bool { condition?.namesFact(withPrefix: "reconnect.") ?? false }
 
     /// Default priority when a rule names none.
     public static let defaultPriority = 50
@@ -54,6 +57,14 @@ public indirect enum Condition: Sendable {
         }
         visit(self)
         return names
+    }
+
+    func namesFact(withPrefix prefix: String) -> Bool {
+        switch self {
+        case .all(let parts), .any(let parts): return parts.contains { $0.namesFact(withPrefix: prefix) }
+        case .not(let inner): return inner.namesFact(withPrefix: prefix)
+        case .compare(let fact, _): return fact.hasPrefix(prefix)
+        }
     }
 
     func testsCloseCode(_ code: UInt16) -> Bool {

@@ -101,7 +101,8 @@ public struct RuleSet: Sendable {
     public func diagnose(_ context: FactContext) -> ConnectionDiagnosis {
         let facts = FactCatalog.values(for: context)
         var winner: Rule?
-        for rule in rules where rule.condition?.holds(in: facts) ?? true {
+        let judgingEpisode = context.reconnect != nil
+        for rule in rules where rule.judgesReconnects == judgingEpisode && (rule.condition?.holds(in: facts) ?? true) {
             if winner == nil || rule.priority > winner!.priority { winner = rule }
         }
         guard let rule = winner else { return Self.unclassified(facts) }

@@ -183,6 +183,7 @@ class Peers:
         self.aiohttp_port: int | None = None
         self.aiohttp_runner = None
         self.next_handle = 1
+        self.shed_counts: dict[tuple, int] = {}
 
     def handle(self) -> int:
         self.next_handle += 1
@@ -233,6 +234,9 @@ class Peers:
                 return
             if route == "/feed":
                 await self.rate_limited_feed(ws, tag)
+                return
+            if route == "/shed":
+                await self.shed(ws)
                 return
             async for message in ws:
                 received += 1
@@ -291,6 +295,20 @@ class Peers:
         except TimeoutError:
             self.record(tag, closed_at=time.time(), exp=claims["exp"])
             await ws.close(1008, "token expired")
+
+    async def shed(self, ws) -> None:
+        """/shed?closes=N&code=C: closes each client's first N connections with C at once
+        (the client is its X-Client-Id header, else its address), then echoes. An overload
+        (1013), a restart (1012) or a refusal (1002, 1007) to reconnect from."""
+        query = dict(part.split("=", 1) for part in ws.request.path.split("?", 1)[1].split("&") if "=" in part)
+        client = ws.request.headers.get("X-Client-Id") or ws.remote_address[0]
+        key = (client, query.get("closes"), query.get("code"))
+        self.shed_counts[key] = self.shed_counts.get(key, 0) + 1
+        if self.shed_counts[key] <= int(query.get("closes", "1")):
+            await ws.close(int(query.get("code", "1013")), "try again later")
+            return
+        async for message in ws:
+            await ws.send(message)
 
     async def rate_limited_feed(self, ws, tag: str | None, limit: int = 20) -> None:
         """Echoes; closes 1008 when more than `limit` messages came in 1 s."""
@@ -745,6 +763,76 @@ class Peers:
         return {"close_code": ws.close_code, "close_reason": ws.close_reason, "exp": iat + lifetime,
                 "opened": opened, "local_port": local_port(ws)}
 
+    # --- reconnecting clients (how a client comes back after a close) ------------
+
+    async def op_websockets_reconnect(self, port: int, path: str, client_id: str, hold: float,
+                                      lifetime: int | None = None) -> dict:
+        """websockets' reconnecting client as its documentation shows it
+        (`async for websocket in connect(...)`, `continue` on ConnectionClosed); done once
+        a connection has stayed up `hold` s. Its backoff applies to failed handshakes only.
+        With `lifetime`, it carries a JWT that expires that many seconds from now (for
+        /stream, which closes 1008 at expiry and refuses the expired token with 401, an
+        answer the loop does not retry)."""
+        headers = {"X-Client-Id": client_id}
+        if lifetime is not None:
+            iat = int(time.time())
+            headers["Authorization"] = "Bearer " + make_jwt({"sub": "user-42", "iat": iat, "exp": iat + lifetime})
+        connections, refused = 0, None
+        try:
+            async for ws in connect(f"ws://{HOST}:{port}{path}", additional_headers=headers, **WS_COMMON):
+                connections += 1
+                try:
+                    if await stayed_up(ws, hold):
+                        break
+                except ConnectionClosed:
+                    continue
+        except InvalidStatus as exc:
+            refused = exc.response.status_code
+        return {"connections": connections, "refused": refused}
+
+    async def op_aiohttp_naive_loop(self, port: int, path: str, client_id: str, hold: float, tries: int = 50) -> dict:
+        """aiohttp's client in a naive retry loop: reconnects at once whenever the
+        connection ends, at most `tries` times; done once one has stayed up `hold` s."""
+        import aiohttp
+        connections = 0
+        async with aiohttp.ClientSession() as session:
+            while connections < tries:
+                connections += 1
+                try:
+                    async with session.ws_connect(f"http://{HOST}:{port}{path}", headers={"X-Client-Id": client_id}) as ws:
+                        if await stayed_up(ws, hold):
+                            break
+                except aiohttp.ClientError:
+                    pass
+        return {"connections": connections}
+
+    async def op_aiohttp_storm(self, port: int, path: str, client_prefix: str, clients: int, hold: float) -> dict:
+        """`clients` naive aiohttp loops at once, each its own X-Client-Id: after a wave
+        of closes they all come back in the same instant."""
+        results = await asyncio.gather(*(self.op_aiohttp_naive_loop(port, path, f"{client_prefix}-{index}", hold)
+                                         for index in range(clients)))
+        return {"connections": sum(result["connections"] for result in results)}
+
+    async def op_backoff_client(self, port: int, path: str, client_id: str, hold: float, seed: int = 8) -> dict:
+        """A client that backs off as advised: 1 s after the first failure, doubling,
+        each delay stretched by a random 0-50 % (seeded, so a run is repeatable); done
+        once a connection has stayed up `hold` s."""
+        rng = random.Random(seed)
+        delay, connections, slept = 1.0, 0, []
+        while connections < 10:
+            connections += 1
+            try:
+                async with connect(f"ws://{HOST}:{port}{path}", additional_headers={"X-Client-Id": client_id}, **WS_COMMON) as ws:
+                    if await stayed_up(ws, hold):
+                        break
+            except (ConnectionClosed, OSError, InvalidStatus):
+                pass
+            pause = delay * rng.uniform(1.0, 1.5)
+            slept.append(pause)
+            await asyncio.sleep(pause)
+            delay *= 2
+        return {"connections": connections, "slept": slept}
+
     async def op_raw_empty_close(self, port: int, tag: str) -> dict:
         """Raw client: one message (echoed), then a close frame with no payload;
         what the server answered, read until it ends TCP."""
@@ -1077,6 +1165,19 @@ def bearer_token(request) -> str | None:
 
 
 # ---------------------------------------------------------------------------
+
+
+async def stayed_up(ws, hold: float) -> bool:
+    """Reads a websockets or aiohttp connection until it ends or `hold` s pass; True (and
+    closed) when it stayed up that long."""
+    try:
+        async with asyncio.timeout(hold):
+            async for _ in ws:
+                pass
+    except TimeoutError:
+        await ws.close()
+        return True
+    return False
 
 
 def port_of(server) -> int:

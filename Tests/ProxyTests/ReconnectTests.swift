@@ -1,0 +1,190 @@
+import Foundation
+import Testing
+import WireTestSupport
+
+/// How real clients come back after the server closes them, judged live through the proxy
+/// and again by replaying a tcpdump capture of the same run: websockets' documented
+/// reconnect loop, aiohttp in a naive retry loop, and a client that backs off as advised
+/// (1 s, doubling, with jitter). peers.py's /shed route closes each client's
+/// first connections with the code asked for, then keeps the next one open.
+extension ProxyTests {
+    @Test("websockets' documented `async for … connect()` loop comes back at once after 1013 and 1012: no-backoff", .enabled(if: canCapture), arguments: [
+        (1013, "no-backoff-overload"),
+        (1012, "no-backoff-restart"),
+    ])
+    func websocketsLoopAfterServerClose(code: Int, id: String) async throws {
+        let episode = try await reconnectEpisode(op: "websockets_reconnect", closes: 3, code: code)
+        expectEpisode(episode, id: id, category: "no-backoff", afterCode: code, attempts: 3)
+        // Its backoff applies to failed handshakes only; a connection the server closed after
+        // the upgrade is retried with no delay at all.
+        #expect(episode.delays.allSatisfy { $0 < 0.5 }, "\(episode.json)")
+        #expect(try #require(episode.evidence["reconnect.first_delay"]?.number) < 0.9, "\(episode.json)")
+        #expect(episode.json["outcome"]?.string == "reconnected")
+    }
+
+    @Test("aiohttp in a naive retry loop: no-backoff after 1013, retry-pointless after 1002", .enabled(if: canCapture), arguments: [
+        (1013, 3, "no-backoff-overload", "no-backoff"),
+        (1002, 100, "retry-pointless", "retry-pointless"),
+    ])
+    func aiohttpNaiveLoop(code: Int, closes: Int, id: String, category: String) async throws {
+        let episode = try await reconnectEpisode(op: "aiohttp_naive_loop", closes: closes, code: code, extra: ["tries": 6])
+        if code == 1013 {
+            expectEpisode(episode, id: id, category: category, afterCode: code, attempts: 3)
+            #expect(episode.json["outcome"]?.string == "reconnected")
+        } else {
+            // Six connections, every one closed 1002: five attempts, each met the same refusal.
+            expectEpisode(episode, id: id, category: category, afterCode: code, attempts: 5)
+            #expect(episode.evidence["reconnect.repeats"]?.int == 5, "\(episode.json)")
+            #expect(episode.json["outcome"]?.string == "still-trying")
+        }
+        #expect(episode.delays.allSatisfy { $0 < 0.5 }, "\(episode.json)")
+    }
+
+    @Test("a client backing off from 1 s, doubling, with jitter: backoff-ok on its first delay and growth", .enabled(if: canCapture))
+    func backoffClient() async throws {
+        let episode = try await reconnectEpisode(op: "backoff_client", closes: 3, code: 1013)
+        expectEpisode(episode, id: "backoff-ok", category: "backoff-ok", afterCode: 1013, attempts: 3)
+        let slept = episode.client["slept"]?.array?.compactMap(\.number) ?? []
+        #expect(slept.count == 3, "\(episode.client)")
+        // Each delay wsdoctor measured is the client's sleep plus the time it took to see the
+        // connection end and to connect again: milliseconds, more on a loaded machine.
+        for (measured, asleep) in zip(episode.delays, slept) {
+            #expect(measured >= asleep - 0.01 && measured < asleep + 1, "measured \(episode.delays), slept \(slept)")
+        }
+        let growth = try #require(episode.evidence["reconnect.growth"]?.number, "\(episode.json)")
+        #expect(growth >= 1.3, "\(episode.json)")
+        // Three delays are too few to tell jitter from chance: it is left unmeasured, not guessed.
+        #expect(episode.json["jitter"] == .null, "\(episode.json)")
+        #expect(try #require(episode.evidence["reconnect.first_delay"]?.number) >= 0.9, "\(episode.json)")
+    }
+
+    @Test("websockets' loop after a 1008 for an expired token comes back with the same token: same-token", .enabled(if: canCapture))
+    func expiredTokenReused() async throws {
+        let episode = try await reconnectEpisode(op: "websockets_reconnect", closes: 0, code: 1008, extra: ["lifetime": 2, "hold": 10.0])
+        #expect(episode.client["refused"]?.int == 401, "the server refused the expired token: \(episode.client)")
+        expectEpisode(episode, id: "same-token", category: "same-token", afterCode: 1008, attempts: 1)
+        #expect(episode.evidence["reconnect.token_expired"]?.bool == true, "\(episode.json)")
+        #expect(episode.evidence["reconnect.same_token"]?.bool == true, "\(episode.json)")
+        #expect(!episode.json.description.contains("eyJ"), "the token is never printed: \(episode.json)")
+    }
+}
+
+/// One client's reconnect episode as the proxy printed it, with what the client said.
+struct ReconnectRun {
+    var json: JSONValue
+    var client: JSONValue
+    var delays: [Double] { json["delays"]?.array?.compactMap(\.number) ?? [] }
+    var evidence: JSONValue { json["diagnosis"]?["evidence"] ?? .null }
+}
+
+func expectEpisode(_ episode: ReconnectRun, id: String, category: String, afterCode: Int, attempts: Int,
+                   sourceLocation: SourceLocation = #_sourceLocation) {
+    expectDiagnosis(episode.json, id: id, category: category, sourceLocation: sourceLocation)
+    #expect(episode.json["after_code"]?.int == afterCode, "\(episode.json)", sourceLocation: sourceLocation)
+    #expect(episode.json["attempts"]?.int == attempts, "\(episode.json)", sourceLocation: sourceLocation)
+    #expect(episode.delays.count == attempts, "\(episode.json)", sourceLocation: sourceLocation)
+    let after = episode.evidence["reconnect.after"]?.string ?? ""
+    #expect(after.hasPrefix("close \(afterCode) "), "the summary cites the close: \(episode.json)", sourceLocation: sourceLocation)
+}
+
+/// Runs peers.py's `op` against /shed (or /stream when a token `lifetime` is given) through a proxy,
+/// with tcpdump recording the client's leg; returns the one episode the proxy printed, after
+/// checking that replaying the capture gives the same episode.
+func reconnectEpisode(op: String, closes: Int, code: Int, extra: [String: any Sendable] = [:],
+                      sourceLocation: SourceLocation = #_sourceLocation) async throws -> ReconnectRun {
+    let peers = try PeerHost.shared
+    let clientID = freshTag()
+    let keyArguments = ["--client-key", "header:X-Client-Id", "--reconnect-settle", "1"]
+    let capture = FileManager.default.temporaryDirectory.appendingPathComponent("wsdoctor-reconnect-\(UUID().uuidString).pcap")
+    let recording = FileManager.default.temporaryDirectory.appendingPathComponent("wsdoctor-reconnect-record-\(UUID().uuidString).pcap")
+    defer {
+        try? FileManager.default.removeItem(at: capture)
+        try? FileManager.default.removeItem(at: recording)
+    }
+    return try await withProxy(upstream: peers.mainPort, extraArguments: keyArguments + ["--record", recording.path]) { proxy in
+        let tcpdump = try await TcpdumpProcess.start(filter: "tcp port \(proxy.port)", writing: capture)
+        defer { tcpdump.cleanUp() }
+        var arguments: [String: any Sendable] = ["port": proxy.port, "client_id": clientID, "hold": 2.0]
+        arguments["path"] = op == "websockets_reconnect" && extra["lifetime"] != nil ? "/stream" : "/shed?closes=\(closes)&code=\(code)"
+        for (name, value) in extra { arguments[name] = value }
+        let client = try await peers.run(op, arguments, timeout: 40)
+        if op == "aiohttp_naive_loop" || extra["lifetime"] != nil {
+            // These end while still refused: the episode comes at stop.
+            try await Task.sleep(for: .milliseconds(300))
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        try await tcpdump.stop()
+        let (status, objects) = try await proxy.stop(signal: SIGINT)
+        #expect(status == 0, "stderr: \(proxy.stderr.text)", sourceLocation: sourceLocation)
+        let live = objects.filter { $0["type"]?.string == "reconnects" && $0["client"]?.string == clientID }
+        #expect(live.count == 1, "one episode: \(live)", sourceLocation: sourceLocation)
+        let episode = try #require(live.first, "no episode for \(clientID); printed:\n\(proxy.stdout.text)", sourceLocation: sourceLocation)
+
+        // The proxy's own recording carries the very timestamps it judged by: the same
+        // episode to the millisecond. tcpdump stamps packets in the kernel, the proxy when its
+        // event loop reads them: on a loaded machine those differ by up to a few tens of ms.
+        for (file, tolerance) in [(recording, 0.0015), (capture, 0.15)] {
+            let replayed = try replayJSON(file, arguments: keyArguments, type: "reconnects")
+            #expect(replayed.count == 1, "replay of \(file.lastPathComponent) gives one episode too: \(replayed)", sourceLocation: sourceLocation)
+            guard let offline = replayed.first else { continue }
+            for field in ["client", "path", "after_code", "attempts", "outcome", "same_token"] {
+                #expect(offline[field] == episode[field], "\(field): live \(episode) vs replay \(offline)", sourceLocation: sourceLocation)
+            }
+            #expect(offline["diagnosis"]?["id"] == episode["diagnosis"]?["id"], "live \(episode) vs replay \(offline)", sourceLocation: sourceLocation)
+            let liveDelays = episode["delays"]?.array?.compactMap(\.number) ?? []
+            let offlineDelays = offline["delays"]?.array?.compactMap(\.number) ?? []
+            #expect(liveDelays.count == offlineDelays.count && zip(liveDelays, offlineDelays).allSatisfy { abs($0 - $1) <= tolerance },
+                    "delays live \(liveDelays) vs replay of \(file.lastPathComponent) \(offlineDelays)", sourceLocation: sourceLocation)
+        }
+        return ReconnectRun(json: episode, client: client)
+    }
+}
+
+extension ProxyTests {
+    @Test("10 aiohttp clients closed with 1012 together come back in the same second: reconnect-storm, counted in /metrics")
+    func reconnectStorm() async throws {
+        let peers = try PeerHost.shared
+        let prefix = freshTag()
+        // The storm threshold is rule data (20 clients by default); ten Python clients in the
+        // shared peer process come back together even while the rest of the suite runs.
+        let rules = FileManager.default.temporaryDirectory.appendingPathComponent("wsdoctor-storm-\(UUID().uuidString).yaml")
+        defer { try? FileManager.default.removeItem(at: rules) }
+        try """
+            rules:
+              - id: reconnect-storm
+                category: reconnect-storm
+                priority: 130
+                when:
+                  fact: reconnect.back_together
+                  at_least: 5
+                summary: "{reconnect.back_together} clients came back within 1 s after {reconnect.after}, spread over {reconnect.spread} s (per 0.1 s: {reconnect.spread_histogram})."
+                explanation: "A test's small storm."
+                fix: "Add jitter."
+            """.write(to: rules, atomically: true, encoding: .utf8)
+        let arguments = ["--client-key", "header:X-Client-Id", "--reconnect-settle", "1", "--admin", "127.0.0.1:0", "--rules", rules.path]
+        try await withProxy(upstream: peers.mainPort, extraArguments: arguments) { proxy in
+            let notice = try await poll("the admin notice") { () -> String? in
+                proxy.stdout.lines.compactMap { JSONValue.parse(String($0))?["message"]?.string }.first { $0.hasPrefix("admin endpoint on ") }
+            }
+            let base = String(notice.dropFirst("admin endpoint on ".count).prefix { $0 != " " })
+            let client = try await peers.run("aiohttp_storm", ["port": proxy.port, "path": "/shed?closes=1&code=1012",
+                                                               "client_prefix": prefix, "clients": 10, "hold": 2.0], timeout: 40)
+            #expect(client["connections"]?.int == 20, "\(client)")
+            let episodes = try await poll("10 episodes; printed:\n\(proxy.stdout.text)") { () -> [JSONValue]? in
+                let found = proxy.objects.filter { $0["type"]?.string == "reconnects" && $0["client"]?.string?.hasPrefix(prefix) == true }
+                return found.count >= 10 ? found : nil
+            }
+            for episode in episodes {
+                expectDiagnosis(episode, id: "reconnect-storm", category: "reconnect-storm")
+                #expect(episode["after_code"]?.int == 1012 && episode["attempts"]?.int == 1, "\(episode)")
+                let together = episode["diagnosis"]?["evidence"]?["reconnect.back_together"]?.int ?? 0
+                #expect(together >= 5 && together <= 10, "\(episode)")
+                let histogram = episode["diagnosis"]?["evidence"]?["reconnect.spread_histogram"]?.array?.compactMap { $0.string.flatMap { Int($0) } } ?? []
+                #expect(histogram.reduce(0, +) == together, "the spread counts every one of them: \(episode)")
+            }
+            let (_, metrics) = try scrape(base + "/metrics")
+            #expect(sample(metrics, #"wsdoctor_reconnects_total{category="reconnect-storm"}"#) == 10, "\(metrics)")
+            _ = try await proxy.stop(signal: SIGINT)
+        }
+    }
+}
