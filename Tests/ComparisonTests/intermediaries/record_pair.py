@@ -21,7 +21,8 @@ text message as Latin-1, so the server fails the connection with 1007),
 pongs-itself (a Relay that answers the client's pings and never forwards them),
 cut-large (a Relay that hangs up both legs, FIN and no close frame, when the
 client sends a message over 1 KiB, as a message-size limit does), drop-close
-(a Relay that drops the server's close frame, so the client only sees TCP end).
+(a Relay that drops the server's close frame, so the client only sees TCP end),
+mitmproxy (mitmdump in reverse mode, from .venv; traffic as socat).
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ from websockets.asyncio.client import connect  # noqa: E402
 from websockets.asyncio.server import serve  # noqa: E402
 from websockets.exceptions import ConnectionClosed  # noqa: E402
 
-START_TIMEOUT = 5.0
+START_TIMEOUT = 15.0  # mitmdump imports a lot before it listens, slowly on a loaded machine
 NGINX_IDLE_TIMEOUT = 1  # seconds: proxy_read_timeout of the nginx scenario, unless IDLE is given
 
 NGINX_CONF = """
@@ -116,6 +117,11 @@ def start_intermediary(scenario: str, front: int, back: int, tmp: Path, idle: fl
         conf.write_text(NGINX_CONF.format(tmp=tmp, host=HOST, front=front, back=back, idle=60 if reload else idle,
                                           master="on" if reload else "off"))
         cmd = ["nginx", "-p", str(tmp), "-c", str(conf)]
+    elif scenario == "mitmproxy":
+        # Reverse mode: mitmproxy ends each leg's WebSocket itself (wsproto) and sends every
+        # message again on the other leg, framed, masked and compressed anew.
+        cmd = [str(ROOT / ".venv" / "bin" / "mitmdump"), "--mode", f"reverse:http://{HOST}:{back}",
+               "--listen-host", HOST, "--listen-port", str(front), "--set", f"confdir={tmp}", "-q"]
     elif scenario == "haproxy-tunnel":
         conf = tmp / "haproxy.cfg"
         conf.write_text(HAPROXY_CONF.format(host=HOST, front=front, back=back, idle=idle))
