@@ -8,7 +8,8 @@ import WireTestSupport
 /// recordings are committed in Fixtures/captures/compare/ and checked without root; as root
 /// (CI) each scenario is also recorded afresh.
 @Suite struct IntermediaryComparisonTests {
-    static let scenarios = ["socat", "nginx-idle", "nginx-reload", "haproxy-tunnel", "strip-extensions", "close-rewrite", "corrupt-utf8"]
+    static let scenarios = ["socat", "nginx-idle", "nginx-reload", "haproxy-tunnel", "strip-extensions", "close-rewrite", "corrupt-utf8",
+                            "pongs-itself", "cut-large", "drop-close", "mitmproxy"]
 
     @Test(arguments: scenarios)
     func committedRecording(scenario: String) throws {
@@ -104,6 +105,38 @@ import WireTestSupport
             #expect(rewritten.nearClientFrame != nil && rewritten.nearServerFrame != nil)
             #expect(pair.diagnosis.id == "intermediary-close-rewritten")
             #expect(pair.facts.closeCodeNearServer == 1012 && pair.facts.closeCodeNearClient == 1001)
+        case "pongs-itself":
+            // The client's ping never reached the server; the pong it got came from the relay.
+            let dropped = try #require(pair.changes.first { $0.kind == .controlDropped })
+            #expect(dropped.direction == .clientToServer)
+            let injected = try #require(pair.changes.first { $0.kind == .controlInjected })
+            #expect(injected.direction == .serverToClient && injected.nearClientFrame != nil && injected.nearServerFrame == nil)
+            #expect(pair.facts.keepaliveAnsweredBetween)
+            #expect(pair.diagnosis.id == "intermediary-keepalive-answered")
+        case "cut-large":
+            // The 3 KiB message never reached the server: the relay hung up both legs at once.
+            #expect(kinds.contains(.messageDropped))
+            #expect(Set(pair.changes.filter { $0.kind == .closedByIntermediary }.map(\.direction)) == [.clientToServer, .serverToClient])
+            let idle = try #require(pair.facts.intermediaryIdleBefore)
+            #expect(idle < 0.5, "traffic was flowing; idle \(idle)")
+            #expect(pair.diagnosis.id == "intermediary-ended")
+        case "drop-close":
+            // The server's 1012 stopped at the relay; the client saw only the FIN, 3 s later.
+            let lost = try #require(pair.changes.first { $0.kind == .closeDropped })
+            #expect(lost.direction == .serverToClient && lost.nearServerFrame != nil && lost.nearClientFrame == nil)
+            #expect(pair.facts.closeCodeNearServer == 1012 && pair.facts.closeCodeNearClient == nil)
+            #expect(pair.diagnosis.id == "intermediary-close-lost")
+        case "mitmproxy":
+            // mitmproxy ends each leg's WebSocket and sends every message anew: the client's
+            // messages get new mask keys. Its zlib gives the same sizes, so the re-compression
+            // does not show without payload digests; nothing else changed, and the ending is the
+            // endpoints' own.
+            let remasked = pair.changes.filter { $0.kind == .remasked }
+            #expect(remasked.count == 2 && remasked.allSatisfy { $0.direction == .clientToServer && $0.detail.contains("a new mask key") })
+            #expect(pair.changes.contains { $0.kind == .headerRewritten && $0.detail.hasPrefix("Host") })
+            #expect(!kinds.contains(.payloadAltered) && !kinds.contains(.messageDropped) && !kinds.contains(.closedByIntermediary))
+            #expect(pair.latency[.clientToServer]?.messages == 2 && pair.latency[.serverToClient]?.messages == 2)
+            #expect(pair.diagnosis.id == "normal-close")
         default:
             Issue.record("no expectations for \(scenario)")
         }

@@ -148,6 +148,9 @@ public struct PairAligner {
         }
         if up.masked != down.masked {
             change(.remasked, "masked on the \(up.masked ? upLeg : downLeg) leg only")
+        } else if let upKey = up.maskKey, let downKey = down.maskKey, upKey != downKey {
+            // A relay copying bytes keeps the client's key; one that ends the WebSocket masks anew.
+            change(.remasked, "a new mask key on the \(downLeg) leg")
         }
         if up.info.compressed != down.info.compressed {
             change(.recompressed, "compressed on the \(up.info.compressed ? upLeg : downLeg) leg only")

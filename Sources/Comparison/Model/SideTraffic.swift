@@ -8,8 +8,9 @@ public struct SideTraffic: Sendable {
     public struct Message: Sendable, Hashable {
         public var info: MessageInfo
         public var at: Timestamp
-        /// Whether the message's first frame was masked.
-        public var masked: Bool
+        /// The masking key of the message's first frame; nil when it was not masked.
+        public var maskKey: UInt32?
+        public var masked: Bool { maskKey != nil }
         /// Size after inflation (the wire size when it could not be inflated).
         public var size: Int64 { info.size ?? info.wireSize }
     }
@@ -32,14 +33,14 @@ public struct SideTraffic: Sendable {
     /// Splits a recorded timeline into what each side sent.
     public static func split(_ timeline: [TimelineEntry]) -> [Side: SideTraffic] {
         var traffic: [Side: SideTraffic] = [.client: SideTraffic(), .server: SideTraffic()]
-        var openingMasked: [Side: Bool] = [:]
+        var openingMaskKey: [Side: UInt32] = [:]
         for entry in timeline {
             switch entry.event {
             case .frame(let frame):
                 traffic[frame.side]!.lastFrameAt = entry.at
-                if frame.opcode == .text || frame.opcode == .binary { openingMasked[frame.side] = frame.masked }
+                if frame.opcode == .text || frame.opcode == .binary { openingMaskKey[frame.side] = frame.maskKey }
             case .message(let message):
-                traffic[message.side]!.messages.append(Message(info: message, at: entry.at, masked: openingMasked[message.side] ?? false))
+                traffic[message.side]!.messages.append(Message(info: message, at: entry.at, maskKey: openingMaskKey[message.side]))
             case .ping(let ping):
                 traffic[ping.side]!.controls.append(Control(kind: .ping, frameIndex: ping.frameIndex, payload: ping.payload, at: entry.at))
             case .pong(let pong):

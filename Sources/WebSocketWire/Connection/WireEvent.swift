@@ -39,6 +39,8 @@ public struct FrameInfo: Sendable, Hashable {
     public var masked: Bool
     public var payloadLength: UInt64
     public var headerLength: Int
+    /// The masking key (RFC 6455 §5.3) of a masked frame, for `wsdoctor compare` to see a frame re-masked in between.
+    public var maskKey: UInt32? = nil
 
     public var rsv1: Bool { reservedBits & 0b100 != 0 }
 }

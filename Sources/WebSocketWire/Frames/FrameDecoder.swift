@@ -227,6 +227,7 @@ public struct FrameDecoder {
         if info.masked {
             maskKey = UInt32(header[cursor]) << 24 | UInt32(header[cursor + 1]) << 16
                 | UInt32(header[cursor + 2]) << 8 | UInt32(header[cursor + 3])
+            info.maskKey = maskKey
         }
         info.payloadLength = length
         streamOffset += Int64(header.count)

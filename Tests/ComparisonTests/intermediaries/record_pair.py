@@ -17,7 +17,12 @@ SIGHUP; worker_shutdown_timeout 1s makes the old worker close them), haproxy-tun
 (HAProxy in http mode with timeout tunnel 1s, traffic as nginx-idle), strip-extensions and close-rewrite (record.py's Relay
 removing Sec-WebSocket-Extensions from the request, or turning the server's
 close code 1012 into 1001), corrupt-utf8 (the Relay re-encoding the client's second
-text message as Latin-1, so the server fails the connection with 1007).
+text message as Latin-1, so the server fails the connection with 1007),
+pongs-itself (a Relay that answers the client's pings and never forwards them),
+cut-large (a Relay that hangs up both legs, FIN and no close frame, when the
+client sends a message over 1 KiB, as a message-size limit does), drop-close
+(a Relay that drops the server's close frame, so the client only sees TCP end),
+mitmproxy (mitmdump in reverse mode, from .venv; traffic as socat).
 """
 
 from __future__ import annotations
@@ -38,13 +43,13 @@ ROOT = HERE.parents[2]
 sys.path.insert(0, str(ROOT / "Fixtures" / "record"))
 
 import record  # noqa: E402
-from record import (HOST, LO, SETTLE, WS_COMMON, Output, Relay, Tcpdump, echo_handler, encode_frame, free_port,  # noqa: E402
-                    header_hook, nth_data_frame, split_frame)
+from record import (HOST, LO, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, SETTLE, WS_COMMON, Output,  # noqa: E402
+                    Relay, Tcpdump, echo_handler, encode_frame, free_port, header_hook, nth_data_frame, split_frame)
 from websockets.asyncio.client import connect  # noqa: E402
 from websockets.asyncio.server import serve  # noqa: E402
 from websockets.exceptions import ConnectionClosed  # noqa: E402
 
-START_TIMEOUT = 5.0
+START_TIMEOUT = 15.0  # mitmdump imports a lot before it listens, slowly on a loaded machine
 NGINX_IDLE_TIMEOUT = 1  # seconds: proxy_read_timeout of the nginx scenario, unless IDLE is given
 
 NGINX_CONF = """
@@ -112,6 +117,11 @@ def start_intermediary(scenario: str, front: int, back: int, tmp: Path, idle: fl
         conf.write_text(NGINX_CONF.format(tmp=tmp, host=HOST, front=front, back=back, idle=60 if reload else idle,
                                           master="on" if reload else "off"))
         cmd = ["nginx", "-p", str(tmp), "-c", str(conf)]
+    elif scenario == "mitmproxy":
+        # Reverse mode: mitmproxy ends each leg's WebSocket itself (wsproto) and sends every
+        # message again on the other leg, framed, masked and compressed anew.
+        cmd = [str(ROOT / ".venv" / "bin" / "mitmdump"), "--mode", f"reverse:http://{HOST}:{back}",
+               "--listen-host", HOST, "--listen-port", str(front), "--set", f"confdir={tmp}", "-q"]
     elif scenario == "haproxy-tunnel":
         conf = tmp / "haproxy.cfg"
         conf.write_text(HAPROXY_CONF.format(host=HOST, front=front, back=back, idle=idle))
@@ -145,6 +155,49 @@ def to_latin1(frame: bytes) -> bytes:
     return encode_frame(opcode, payload.decode("utf-8").encode("latin-1"), fin=bool(frame[0] & 0x80), mask=key)
 
 
+class ClientFacingRelay(Relay):
+    """record.py's Relay, keeping the client's writer so a frame hook can answer or hang up
+    on the client itself."""
+
+    client_writer: asyncio.StreamWriter | None = None
+
+    async def _handle(self, c_reader, c_writer) -> None:
+        self.client_writer = c_writer
+        await super()._handle(c_reader, c_writer)
+
+
+def answer_pings(relay: ClientFacingRelay):
+    """A c2s hook: a client ping is answered with a pong from the relay and not forwarded."""
+
+    def hook(frame: bytes) -> bytes | None:
+        opcode, _, payload = split_frame(frame)
+        if opcode != OP_PING:
+            return frame
+        relay.client_writer.write(encode_frame(OP_PONG, payload, mask=None))
+        return None
+
+    return hook
+
+
+def cut_large(relay: ClientFacingRelay, limit: int):
+    """A c2s hook: a data frame over `limit` bytes ends both legs with a FIN (the server's
+    leg through the Relay's own end of the direction)."""
+
+    def hook(frame: bytes) -> bytes | None:
+        opcode, _, payload = split_frame(frame)
+        if opcode in (OP_TEXT, OP_BINARY) and len(payload) > limit:
+            relay.client_writer.write_eof()
+            raise ConnectionResetError("message over the relay's limit")
+        return frame
+
+    return hook
+
+
+def drop_close(frame: bytes) -> bytes | None:
+    """An s2c hook: the server's close frame is not forwarded."""
+    return None if frame[0] & 0x0F == OP_CLOSE else frame
+
+
 async def reloaded(front: int, nginx: subprocess.Popen) -> None:
     """Three chatty connections; nginx is reloaded while they talk, and its old worker ends them."""
 
@@ -170,7 +223,7 @@ async def traffic(scenario: str, front: int, back: int, idle: float, intermediar
         await ws.send(await ws.recv())
         await ws.close(1012, "restarting")
 
-    handler = restarting if scenario == "close-rewrite" else echo_handler
+    handler = restarting if scenario in ("close-rewrite", "drop-close") else echo_handler
     if scenario == "nginx-reload":
         async with serve(handler, HOST, back, **WS_COMMON):
             await reloaded(front, intermediary)
@@ -182,12 +235,17 @@ async def traffic(scenario: str, front: int, back: int, idle: float, intermediar
         relay = Relay(front, back, s2c_frame=rewrite_close(1012, 1001))
     elif scenario == "corrupt-utf8":
         relay = Relay(front, back, c2s_frame=nth_data_frame(2, to_latin1))
+    elif scenario in ("pongs-itself", "cut-large"):
+        relay = ClientFacingRelay(front, back)
+        relay.hooks["c2s"] = (None, answer_pings(relay) if scenario == "pongs-itself" else cut_large(relay, 1024))
+    elif scenario == "drop-close":
+        relay = Relay(front, back, s2c_frame=drop_close)
     async with serve(handler, HOST, back, **WS_COMMON):
         if relay:
             await relay.__aenter__()
         try:
             async with asyncio.timeout(idle + 15):
-                compression = None if scenario == "corrupt-utf8" else "deflate"
+                compression = None if scenario in ("corrupt-utf8", "cut-large") else "deflate"
                 async with connect(f"ws://{HOST}:{front}/chat", compression=compression, **WS_COMMON) as ws:
                     await ws.send("hello through the intermediary")
                     await ws.recv()
@@ -198,13 +256,19 @@ async def traffic(scenario: str, front: int, back: int, idle: float, intermediar
                         except ConnectionClosed:
                             pass
                         return
-                    if scenario == "close-rewrite":
+                    if scenario in ("close-rewrite", "drop-close"):
                         try:
                             await ws.recv()
                         except ConnectionClosed:
                             pass
                         return
                     await ws.send(bytes(range(256)) * 12)
+                    if scenario == "cut-large":
+                        try:
+                            await ws.recv()
+                        except ConnectionClosed:
+                            pass
+                        return
                     await ws.recv()
                     pong = await ws.ping(b"are you there")
                     await asyncio.wait_for(pong, 5)
