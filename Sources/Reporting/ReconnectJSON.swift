@@ -3,7 +3,9 @@ import WebSocketWire
 
 /// One JSON object per reconnect episode (`"type": "reconnects"`); the schema is in the README.
 public struct ReconnectJSON: Sendable {
-    public init() {}
+    private let redaction: Redaction
+
+    public init(redaction: Redaction) { self.redaction = redaction }
 
     /// - Parameter capture: the file the episode came from, when replaying.
     public func render(_ facts: ReconnectFacts, diagnosis: ConnectionDiagnosis, closedAt: Timestamp, capture: String? = nil) -> String {
@@ -26,7 +28,7 @@ public struct ReconnectJSON: Sendable {
         json.bool("same_token", facts.sameToken)
         json.number("back_together", facts.backTogether)
         json.beginObject("diagnosis")
-        json.diagnosisFields(diagnosis)
+        json.diagnosisFields(diagnosis, redaction)
         json.endObject()
         json.endObject()
         return json.output

@@ -3,9 +3,9 @@ import WebSocketWire
 
 /// One text block per reconnect episode: who, after what, the attempts, and the verdict.
 public struct ReconnectText: Sendable {
-    private let connectionText = ConnectionText()
+    private let connectionText: ConnectionText
 
-    public init() {}
+    public init(redaction: Redaction) { connectionText = ConnectionText(redaction: redaction) }
 
     public func render(_ facts: ReconnectFacts, diagnosis: ConnectionDiagnosis, closedAt: Timestamp) -> String {
         var lines = ["reconnects \(facts.client) \(facts.path) after \(facts.after) at \(closedAt.iso8601)"]

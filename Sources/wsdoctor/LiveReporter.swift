@@ -83,8 +83,8 @@ final class LiveReporter: ProxyEvents {
     func reconnectEpisodes(_ episodes: [ReconnectEpisode]) {
         for episode in episodes {
             switch format {
-            case .text: write(ReconnectText().render(episode.facts, diagnosis: episode.diagnosis, closedAt: episode.closedAt) + "\n")
-            case .json: write(ReconnectJSON().render(episode.facts, diagnosis: episode.diagnosis, closedAt: episode.closedAt))
+            case .text: write(ReconnectText(redaction: redaction).render(episode.facts, diagnosis: episode.diagnosis, closedAt: episode.closedAt) + "\n")
+            case .json: write(ReconnectJSON(redaction: redaction).render(episode.facts, diagnosis: episode.diagnosis, closedAt: episode.closedAt))
             }
         }
     }

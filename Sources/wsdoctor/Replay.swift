@@ -80,9 +80,9 @@ struct Replay: ParsableCommand {
                     switch format {
                     case .text:
                         if printedAny { output.line("") }
-                        output.line(ReconnectText().render(episode.facts, diagnosis: episode.diagnosis, closedAt: episode.closedAt))
+                        output.line(ReconnectText(redaction: redaction).render(episode.facts, diagnosis: episode.diagnosis, closedAt: episode.closedAt))
                     case .json:
-                        output.line(ReconnectJSON().render(episode.facts, diagnosis: episode.diagnosis, closedAt: episode.closedAt, capture: file))
+                        output.line(ReconnectJSON(redaction: redaction).render(episode.facts, diagnosis: episode.diagnosis, closedAt: episode.closedAt, capture: file))
                     }
                     printedAny = true
                 }
