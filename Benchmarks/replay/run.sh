@@ -26,7 +26,8 @@
 # Environment: SIZE_MB (default 220; the small capture is a quarter of it), RUNS (default 3),
 # THREADS (default: the processors online, at least 2), OLD_COMMIT (default 915145e, the
 # code before the decoder's fail-fast checks; empty skips the old wsdoctor), CALLGRIND_MB
-# (default 5; 0 skips callgrind).
+# (default 5; 0 skips callgrind). NEW_BIN and OLD_BIN name binaries already built (release)
+# to use instead of building them.
 # Needs: swift, python3, git, tshark, valgrind and /usr/bin/time (installed with apt when
 # missing; root or sudo).
 set -euo pipefail
@@ -43,7 +44,7 @@ CALLGRIND_MB="${CALLGRIND_MB:-5}"
 SMALL_MB="$(awk -v s="$SIZE_MB" 'BEGIN { printf "%g", s / 4 }')"
 TSHARK_SLOW_SECONDS=120       # above this per run, tshark is measured once
 BUILD_TIMEOUT=3600
-RUN_TIMEOUT=900               # any single measured command
+RUN_TIMEOUT=1800              # any single measured command (callgrind is slow)
 GENERATE_TIMEOUT=600
 
 TMP="$(mktemp -d)"
@@ -74,18 +75,21 @@ command -v python3 >/dev/null || die "python3 is missing"
 command -v swift >/dev/null || die "swift is missing"
 
 # --- build -------------------------------------------------------------------
-say "building wsdoctor (release)..."
-if ! timeout "$BUILD_TIMEOUT" swift build -c release --product wsdoctor >"$TMP/build.log" 2>&1; then
-    tail -40 "$TMP/build.log" >&2
-    die "release build failed"
+BIN="${NEW_BIN:-}"
+if [ -z "$BIN" ]; then
+    say "building wsdoctor (release)..."
+    if ! timeout "$BUILD_TIMEOUT" swift build -c release --product wsdoctor >"$TMP/build.log" 2>&1; then
+        tail -40 "$TMP/build.log" >&2
+        die "release build failed"
+    fi
+    BIN="$(swift build -c release --show-bin-path)/wsdoctor"
 fi
-BIN="$(swift build -c release --show-bin-path)/wsdoctor"
 [ -x "$BIN" ] || die "no binary at $BIN"
 NEW_COMMIT="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 [ -z "$(git status --porcelain -- Sources Package.swift 2>/dev/null)" ] || NEW_COMMIT="$NEW_COMMIT with uncommitted changes"
 
-OLD_BIN=""
-if [ -n "$OLD_COMMIT" ]; then
+OLD_BIN="${OLD_BIN:-}"
+if [ -n "$OLD_COMMIT" ] && [ -z "$OLD_BIN" ]; then
     OLD_SRC="$ROOT/.build-old/src"
     OLD_FULL="$(git rev-parse --verify "$OLD_COMMIT^{commit}")" || die "OLD_COMMIT $OLD_COMMIT is not a commit of this repository"
     if [ "$(cat "$OLD_SRC/.commit" 2>/dev/null)" != "$OLD_FULL" ]; then
@@ -102,8 +106,8 @@ if [ -n "$OLD_COMMIT" ]; then
         die "release build of $OLD_COMMIT failed"
     fi
     OLD_BIN="$ROOT/.build-old/build/release/wsdoctor"
-    [ -x "$OLD_BIN" ] || die "no binary at $OLD_BIN"
 fi
+[ -z "$OLD_BIN" ] || [ -x "$OLD_BIN" ] || die "no binary at $OLD_BIN"
 
 # --- captures ----------------------------------------------------------------
 mkdir -p "$OUT"
@@ -251,10 +255,12 @@ awk -v q="$Q_RSS" -v f="$W_RSS" -v qb="$SMALL_BYTES" -v fb="$BIG_BYTES" 'BEGIN {
 
 # --- instructions (callgrind) -----------------------------------------------------
 # instructions BINARY [ARGS...] -> instructions executed replaying the callgrind capture.
+# Valgrind cannot read the DWARF 5 debug info Swift writes, so it runs a copy without it.
 instructions() {
     local bin="$1"; shift
+    objcopy --strip-debug "$bin" "$TMP/callgrind-wsdoctor" || die "objcopy failed on $bin"
     timeout "$RUN_TIMEOUT" valgrind --tool=callgrind --callgrind-out-file="$TMP/callgrind.out" \
-        "$bin" replay "$TINY" --format json "$@" >/dev/null 2>"$TMP/callgrind.txt" \
+        "$TMP/callgrind-wsdoctor" replay "$TINY" --format json "$@" >/dev/null 2>"$TMP/callgrind.txt" \
         || { tail -20 "$TMP/callgrind.txt" >&2; die "callgrind failed on $bin"; }
     sed -n 's/.*Collected : *\([0-9]*\).*/\1/p' "$TMP/callgrind.txt" | head -1
 }
