@@ -20,26 +20,21 @@ public final class ReplaySession: TCPStreamDelegate {
     public var upgradedConnections: Int { diagnoser.upgraded }
 
     public var rules: RuleSet { diagnoser.rules }
-    private var diagnoser: Diagnoser
-    private let onConnection: (FinishedConnection) -> Void
-    /// A reference to each analyzer, so feeding one mutates it in place instead of moving
+    /// Internal so that a parallel replay's merger can drive the same one.
+    var diagnoser: Diagnoser
+    let onConnection: (FinishedConnection) -> Void
+    /// A reference to each connection, so feeding one mutates it in place instead of moving
     /// the whole analyzer out of the dictionary and back for every segment.
-    private final class AnalyzerBox {
-        var analyzer: ConnectionAnalyzer
+    private final class ConnectionBox {
+        var connection: ReplayedConnection
         let ticket: Diagnoser.Ticket
-        /// The server's answer to the upgrade has been passed on.
-        var announced = false
-        init(_ analyzer: ConnectionAnalyzer, ticket: Diagnoser.Ticket) {
-            self.analyzer = analyzer
+        init(_ connection: ReplayedConnection, ticket: Diagnoser.Ticket) {
+            self.connection = connection
             self.ticket = ticket
         }
     }
 
-    private var analyzers: [TCPConnectionID: AnalyzerBox] = [:]
-    /// Connections whose sides were guessed from port numbers and not yet confirmed by data.
-    private var unconfirmedSides: Set<TCPConnectionID> = []
-    /// Connections whose guessed sides turned out the wrong way round.
-    private var swappedSides: Set<TCPConnectionID> = []
+    private var connections: [TCPConnectionID: ConnectionBox] = [:]
     private var opened = 0
     /// Called once per connection when the server has answered its upgrade request, for a
     /// live view that shows connections as they open.
@@ -60,81 +55,59 @@ public final class ReplaySession: TCPStreamDelegate {
     public func connectionOpened(_ id: TCPConnectionID, client: Endpoint, server: Endpoint, at time: Timestamp,
                                  sawSYN: Bool, sidesGuessed: Bool) {
         latest = max(latest, time)
-        var config = configuration
-        config.decoder.assumeWebSocket = !sawSYN && webSocketPorts.contains(server.port)
-        let facts = ConnectionFacts(id: opened, client: client, server: server, opened: time, sawTCPOpen: sawSYN, sidesGuessed: sidesGuessed)
+        let connection = ReplayedConnection(number: opened, client: client, server: server, at: time, sawSYN: sawSYN,
+                                            sidesGuessed: sidesGuessed, configuration: configuration, webSocketPorts: webSocketPorts)
         opened += 1
-        analyzers[id] = AnalyzerBox(ConnectionAnalyzer(facts: facts, configuration: config), ticket: diagnoser.opened())
-        if sidesGuessed { unconfirmedSides.insert(id) }
+        connections[id] = ConnectionBox(connection, ticket: diagnoser.opened())
     }
 
     public func received(_ id: TCPConnectionID, from side: Side, bytes: UnsafeRawBufferPointer, at time: Timestamp) {
         latest = max(latest, time)
-        if unconfirmedSides.contains(id) { confirmSides(id, firstBytesFrom: side, bytes) }
-        guard let box = analyzers[id] else { return }
-        box.analyzer.received(bytes, from: actual(side, id), at: time)
-        if !box.announced, box.analyzer.facts.handshake?.status != nil {
-            box.announced = true
-            onHandshakeAnswered?(box.analyzer.facts)
-            for report in diagnoser.upgradeAnswered(box.analyzer.facts) { onConnection(report) }
-        }
+        guard let box = connections[id] else { return }
+        if box.connection.received(bytes, from: side, at: time) { upgradeAnswered(box.connection.analyzer.facts) }
+    }
+
+    /// The server answered a connection's upgrade request (in capture order).
+    func upgradeAnswered(_ facts: ConnectionFacts) {
+        onHandshakeAnswered?(facts)
+        for report in diagnoser.upgradeAnswered(facts) { onConnection(report) }
     }
 
     public func gap(_ id: TCPConnectionID, from side: Side, missingBytes: Int64, at time: Timestamp) {
-        analyzers[id]?.analyzer.gap(from: actual(side, id), missing: missingBytes, at: time)
+        connections[id]?.connection.gap(from: side, missing: missingBytes, at: time)
     }
 
     public func finished(_ id: TCPConnectionID, from side: Side, at time: Timestamp) {
-        analyzers[id]?.analyzer.finished(from: actual(side, id), at: time)
+        connections[id]?.connection.finished(from: side, at: time)
         flushIfDone(id)
     }
 
     public func reset(_ id: TCPConnectionID, from side: Side, at time: Timestamp) {
-        analyzers[id]?.analyzer.reset(from: actual(side, id), at: time)
+        connections[id]?.connection.reset(from: side, at: time)
         flushIfDone(id)
-    }
-
-    private func actual(_ side: Side, _ id: TCPConnectionID) -> Side {
-        swappedSides.contains(id) ? side.peer : side
-    }
-
-    /// Sides guessed from port numbers are swapped when the first bytes say otherwise:
-    /// an HTTP request from the "server", or a status line from the "client".
-    private func confirmSides(_ id: TCPConnectionID, firstBytesFrom side: Side, _ bytes: UnsafeRawBufferPointer) {
-        unconfirmedSides.remove(id)
-        let start = String(decoding: bytes.prefix(8), as: UTF8.self)
-        let looksLikeRequest = ["GET ", "POST ", "PUT ", "HEAD ", "OPTIONS ", "DELETE ", "PATCH "].contains { start.hasPrefix($0) }
-        let looksLikeStatus = start.hasPrefix("HTTP/1.")
-        guard looksLikeRequest || looksLikeStatus, let box = analyzers[id] else { return }
-        let analyzer = box.analyzer
-        // No bytes were fed yet, so the analyzer can start over with corrected facts.
-        var facts = analyzer.facts
-        facts.sidesGuessed = false
-        if (side == .server && looksLikeRequest) || (side == .client && looksLikeStatus) {
-            swappedSides.insert(id)
-            swap(&facts.client, &facts.server)
-        }
-        box.analyzer = ConnectionAnalyzer(facts: facts, configuration: analyzer.configuration)
     }
 
     public func captureEnded(_ id: TCPConnectionID, at time: Timestamp) {
         latest = max(latest, time)
-        analyzers[id]?.analyzer.sourceEnded(at: time)
+        connections[id]?.connection.sourceEnded(at: time)
         flushIfDone(id)
     }
 
     public func stoppedTracking(_ id: TCPConnectionID, lastSegmentAt: Timestamp, at time: Timestamp) {
         latest = max(latest, time)
-        analyzers[id]?.analyzer.trackingExpired(at: time)
+        connections[id]?.connection.trackingExpired(at: time)
         flushIfDone(id)
     }
 
     /// Reads a whole capture file through this session and hands on every connection in it.
     ///
+    /// - Parameter threads: with more than one, connections are decoded on that many worker
+    ///   threads (``ParallelReplay``); what is handed on, and in what order, is the same.
     /// - Returns: what the file held, and the error that cut reading short, if any (everything
     ///   before it has been handed on).
-    public func replay(file path: String, filter: String? = nil) -> (statistics: CaptureFileFeeder.Statistics, error: CaptureError?) {
-        let feeder = CaptureFileFeeder(path: path, filter: filter, configuration: TCPReassembler.Configuration(serverPorts: webSocketPorts))
+    public func replay(file path: String, filter: String? = nil, threads: Int = 1) -> (statistics: CaptureFileFeeder.Statistics, error: CaptureError?) {
+        let feeder = makeFeeder(file: path, filter: filter)
+        if threads > 1 { return ParallelReplay(session: self, workers: threads).run(feeder) }
         var failure: CaptureError?
         do {
             try feeder.run(delegate: self)
@@ -145,10 +118,17 @@ public final class ReplaySession: TCPStreamDelegate {
         return (feeder.statistics, failure)
     }
 
+    /// Most worker threads ``replay(file:filter:threads:)`` starts.
+    public static let maxThreads = ParallelReplay.maxWorkers
+
+    func makeFeeder(file path: String, filter: String?) -> CaptureFileFeeder {
+        CaptureFileFeeder(path: path, filter: filter, configuration: TCPReassembler.Configuration(serverPorts: webSocketPorts))
+    }
+
     /// Ends every connection still open (the source is exhausted) and hands all on.
     public func finishAll(at time: Timestamp) {
-        for id in analyzers.keys.sorted() {
-            analyzers[id]?.analyzer.sourceEnded(at: time)
+        for id in connections.keys.sorted() {
+            connections[id]?.connection.sourceEnded(at: time)
             flushIfDone(id)
         }
         diagnoser.sourceEnded()
@@ -157,16 +137,16 @@ public final class ReplaySession: TCPStreamDelegate {
     /// What is known so far of every connection still open that its end would report, in
     /// the order they opened, for a live report. Call it where the session is fed.
     public func openConnections() -> [OpenConnection] {
-        analyzers.values.compactMap { box in
-            let facts = box.analyzer.facts
-            let known = webSocketPorts.contains(facts.server.port) || box.announced
-            return Diagnoser.isWorthReporting(facts, toKnownWebSocketServer: known) ? OpenConnection(box.analyzer) : nil
+        connections.values.compactMap { box in
+            let facts = box.connection.analyzer.facts
+            let known = webSocketPorts.contains(facts.server.port) || box.connection.announced
+            return Diagnoser.isWorthReporting(facts, toKnownWebSocketServer: known) ? OpenConnection(box.connection.analyzer) : nil
         }.sorted { $0.facts.id < $1.facts.id }
     }
 
     private func flushIfDone(_ id: TCPConnectionID) {
-        guard let box = analyzers[id], box.analyzer.isFinished else { return }
-        analyzers[id] = nil
-        for report in diagnoser.ended(box.ticket, box.analyzer) { onConnection(report) }
+        guard let box = connections[id], box.connection.isFinished else { return }
+        connections[id] = nil
+        for report in diagnoser.ended(box.ticket, box.connection.analyzer) { onConnection(report) }
     }
 }

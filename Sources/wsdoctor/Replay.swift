@@ -49,12 +49,17 @@ struct Replay: ParsableCommand {
     @Option(help: "Largest HTTP head accepted, in bytes.")
     var maxHeadSize: Int = 16 * 1024
 
+    @Option(help: ArgumentHelp("Worker threads that decode connections (default: the processors online; 1 decodes on the reading thread). The output is the same for any number.",
+                               valueName: "n"))
+    var threads: Int = Replay.cores
+
     enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
         case text, json
     }
 
     func validate() throws {
         if maxHeadSize < 256 { throw ValidationError("--max-head-size must be at least 256 bytes") }
+        if !(1...ReplaySession.maxThreads).contains(threads) { throw ValidationError("--threads must be between 1 and \(ReplaySession.maxThreads)") }
     }
 
     func run() throws {
@@ -107,7 +112,7 @@ struct Replay: ParsableCommand {
                 printedAny = true
             }
             if files.count > 1 && format == .text { output.line("== \(file)") }
-            let (stats, failure) = session.replay(file: file, filter: filter)
+            let (stats, failure) = session.replay(file: file, filter: filter, threads: threads)
             printEpisodes(tracker.finish())
             switch format {
             case .text:
@@ -137,6 +142,11 @@ struct Replay: ParsableCommand {
         }
         if failures > 0 { throw ExitCode(1) }
     }
+}
+
+extension Replay {
+    /// The processors online: `--threads`' default.
+    static var cores: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
 }
 
 /// Buffered standard output, with errors on standard error after what came before.
