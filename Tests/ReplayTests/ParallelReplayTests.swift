@@ -28,7 +28,7 @@ import WireTestSupport
         } else {
             ended = session.replay(file: path, threads: threads)
         }
-        lines.append("\(session.webSocketConnections) \(session.otherConnections) \(ended.statistics) \(ended.error.map { "\($0)" } ?? "no error")")
+        lines.append("\(session.reportedConnections) \(session.upgradedConnections) \(session.otherConnections) \(ended.statistics) \(ended.error.map { "\($0)" } ?? "no error")")
         return lines
     }
 
