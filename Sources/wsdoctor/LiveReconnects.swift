@@ -1,5 +1,4 @@
 import Diagnosis
-import Dispatch
 import NIOConcurrencyHelpers
 import Reconnects
 import WebSocketWire
@@ -10,29 +9,19 @@ final class LiveReconnects: Sendable {
     private let tracker: NIOLockedValueBox<ReconnectTracker>
     private let key: ClientKey
     private let emit: @Sendable ([ReconnectEpisode]) -> Void
-    /// Set by `finish`; read under `ticking`, so no tick prints after the final episodes.
-    private let stopped = NIOLockedValueBox(false)
-    private let ticking = NIOLock()
+    /// Once a second until `finish`: episodes whose client stayed connected or gave up.
+    private let ticker: NIOLockedValueBox<RepeatingTicker?> = NIOLockedValueBox(nil)
 
     init(rules: RuleSet, options: ReconnectOptions, emit: @escaping @Sendable ([ReconnectEpisode]) -> Void) {
         tracker = NIOLockedValueBox(ReconnectTracker(rules: rules, configuration: options.trackerConfiguration))
         key = options.key
         self.emit = emit
-        scheduleTick()
-    }
-
-    /// Once a second until `finish`: episodes whose client stayed connected or gave up.
-    private func scheduleTick() {
-        DispatchQueue.global().asyncAfter(deadline: .now() + 1) { [self] in
-            let running = ticking.withLock {
-                guard !stopped.withLockedValue({ $0 }) else { return false }
-                let now = wallClockNow()
-                let episodes = tracker.withLockedValue { $0.advance(to: now) }
-                if !episodes.isEmpty { emit(episodes) }
-                return true
-            }
-            if running { scheduleTick() }
+        let started = RepeatingTicker(every: 1) { [tracker, emit] in
+            let now = wallClockNow()
+            let episodes = tracker.withLockedValue { $0.advance(to: now) }
+            if !episodes.isEmpty { emit(episodes) }
         }
+        ticker.withLockedValue { $0 = started }
     }
 
     /// An upgrade was answered (or refused).
@@ -51,10 +40,9 @@ final class LiveReconnects: Sendable {
 
     /// wsdoctor stops: every episode still open is reported as it stands.
     func finish() {
-        ticking.withLock {
-            stopped.withLockedValue { $0 = true }
-            let episodes = tracker.withLockedValue { $0.finish() }
-            if !episodes.isEmpty { emit(episodes) }
-        }
+        // No tick prints after the final episodes.
+        ticker.withLockedValue { $0 }?.stop()
+        let episodes = tracker.withLockedValue { $0.finish() }
+        if !episodes.isEmpty { emit(episodes) }
     }
 }

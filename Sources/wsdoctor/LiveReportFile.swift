@@ -8,8 +8,7 @@ import WebSocketWire
 /// files are rewritten whole (atomically) every few seconds while something changed, and
 /// at stop, so a browser refresh shows the current state. Connections still open are in
 /// each rewrite as open, with what is known so far, until a rewrite has them finished.
-// The timer and its queue are set up in init; everything else is behind the lock.
-final class LiveReportFile: @unchecked Sendable {
+final class LiveReportFile: Sendable {
     /// How often the files are rewritten while connections keep ending. 5 s: a refresh
     /// is at most that stale, and rewriting a large report costs little that often.
     static let interval: TimeInterval = 5
@@ -38,9 +37,8 @@ final class LiveReportFile: @unchecked Sendable {
     private let harPath: String?
     private let source: String
     private let state: NIOLockedValueBox<State>
-    /// Rewrites run here, one at a time, the last one included.
-    private let queue = DispatchQueue(label: "wsdoctor.report-file")
-    private let timer: DispatchSourceTimer
+    /// Rewrites every `interval`, one at a time; stopped before the last write.
+    private let ticker: NIOLockedValueBox<RepeatingTicker?> = NIOLockedValueBox(nil)
 
     init?(html: String?, har: String?, redaction: Redaction, source: String) {
         guard html != nil || har != nil else { return nil }
@@ -48,10 +46,8 @@ final class LiveReportFile: @unchecked Sendable {
         self.harPath = har
         self.source = source
         self.state = NIOLockedValueBox(State(html: HTMLReport(redaction: redaction), har: HARLog(redaction: redaction)))
-        self.timer = DispatchSource.makeTimerSource(queue: queue)
-        timer.schedule(deadline: .now() + Self.interval, repeating: Self.interval)
-        timer.setEventHandler { [weak self] in self?.rewrite() }
-        timer.resume()
+        let started = RepeatingTicker(every: Self.interval) { [weak self] in self?.rewrite() }
+        ticker.withLockedValue { $0 = started }
     }
 
     func add(_ connection: FinishedConnection) {
@@ -87,20 +83,16 @@ final class LiveReportFile: @unchecked Sendable {
     /// No more rewrites every few seconds (the proxy stops, its loops are going away); waits
     /// for one under way.
     func stopRewriting() {
-        queue.sync {
-            timer.cancel()
-            state.withLockedValue { $0.stopped = true }
-        }
+        ticker.withLockedValue { $0 }?.stop()
+        state.withLockedValue { $0.stopped = true }
     }
 
     /// The last write, at stop, when every connection has finished; a failure is one line on
     /// standard error and exit 1.
     func finish() throws {
         stopRewriting()
-        try queue.sync {
-            state.withLockedValue { $0.open = [] }
-            try write(onlyIfChanged: false)
-        }
+        state.withLockedValue { $0.open = [] }
+        try write(onlyIfChanged: false)
     }
 
     private func rewrite() {

@@ -12,11 +12,11 @@ extension ProxyTests {
 
             /// A normal session through the proxy: echoed, closed 1000, reported normal-close.
             func normalSessionWorks(after what: String) async throws {
-                let client = try await peers.run("session", ["port": proxy.port, "path": "/echo?tag=\(freshTag())",
-                                                             "messages": ["hello after \(what)", "bye"]])
+                let path = "/echo?tag=\(freshTag())"
+                let client = try await peers.run("session", ["port": proxy.port, "path": path, "messages": ["hello after \(what)", "bye"]])
                 #expect(client["close_code"]?.int == 1000, "session after \(what): \(client)")
                 let port = try #require(client["local_port"]?.int)
-                let connection = try await proxy.connection(clientPort: port)
+                let connection = try await proxy.connection(clientPort: port, path: path)
                 expectDiagnosis(connection, id: "normal-close", category: "normal")
                 reportedPorts.append(port)
             }

@@ -67,9 +67,10 @@ extension ProxyTests {
             #expect(descriptors <= baseline)
 
             // A normal client still gets through.
-            let session = try await peers.run("session", ["port": proxy.port, "path": "/echo?tag=\(freshTag())", "messages": ["hello"]])
+            let path = "/echo?tag=\(freshTag())"
+            let session = try await peers.run("session", ["port": proxy.port, "path": path, "messages": ["hello"]])
             #expect(session["close_code"]?.int == 1000, "\(session)")
-            let report = try await proxy.connection(clientPort: session["local_port"]?.int ?? 0)
+            let report = try await proxy.connection(clientPort: session["local_port"]?.int ?? 0, path: path)
             expectDiagnosis(report, id: "normal-close", category: "normal")
 
             let metrics = try await poll("wsdoctor_connections_active to return to 0") { () -> String? in

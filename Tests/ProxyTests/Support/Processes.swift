@@ -139,9 +139,13 @@ extension ReportingProcess {
     var connections: [JSONValue] { objects.filter { $0["type"]?.string == "connection" } }
 
     /// Waits for the report of the connection the client made from `clientPort`.
-    func connection(clientPort: Int) async throws -> JSONValue {
+    /// With `path`, only a connection that asked for it (a unique tag tells apart a port
+    /// reused after connections the test never looked at).
+    func connection(clientPort: Int, path: String? = nil) async throws -> JSONValue {
         try await poll("the report of the connection from 127.0.0.1:\(clientPort); printed so far:\n\(stdout.text)") {
-            let fromPort = connections.filter { $0["client"]?.string == "127.0.0.1:\(clientPort)" }
+            let fromPort = connections.filter {
+                $0["client"]?.string == "127.0.0.1:\(clientPort)" && (path == nil || $0["handshake"]?["path"]?.string == path)
+            }
             return stdout.claimedConnectionIDs.withLock { claimed -> JSONValue? in
                 guard let unclaimed = fromPort.first(where: { !claimed.contains($0["id"]?.int ?? -1) }) else { return nil }
                 claimed.insert(unclaimed["id"]?.int ?? -1)
