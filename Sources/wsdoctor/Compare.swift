@@ -38,21 +38,15 @@ struct Compare: ParsableCommand {
     @Option(help: "Output format: text or json (one JSON object per line).")
     var format: Replay.OutputFormat = .text
 
-    @Flag(help: "Print credentials (Authorization, Cookie, token query parameters) instead of redacting them.")
-    var showSecrets = false
-
-    @Option(name: .customLong("rules"), help: "A rules file layered over the defaults. Repeatable.")
-    var ruleFiles: [String] = []
+    @OptionGroup var diagnosis: DiagnosisOptions
 
     @Option(help: "Connections kept per capture while pairing; past it they are counted, not compared.")
     var maxConnections: Int = CaptureReading.defaultMaxConnections
 
-    @Option(help: "Largest inflated size, in bytes, of one permessage-deflate message (zip-bomb guard).")
-    var maxInflatedSize: Int64 = 64 * 1024 * 1024
-
     func validate() throws {
         if maxConnections <= 0 { throw ValidationError("--max-connections must be a positive number") }
-        if maxInflatedSize <= 0 { throw ValidationError("--max-inflated-size must be a positive number of bytes") }
+        // A pair's report has no frame list; --frames belongs to replay, sniff and proxy.
+        if diagnosis.frames { throw ValidationError("--frames is not shown by compare: replay each capture with --frames") }
     }
 
     func run() throws {
@@ -64,9 +58,8 @@ struct Compare: ParsableCommand {
             printError("wsdoctor compare: \(nearClient) and \(nearServer) are the same file; give one capture from each side of the intermediary")
             throw ExitCode(2)
         }
-        let rules = try loadRules(ruleFiles)
-        var configuration = AnalyzerConfiguration()
-        configuration.decoder.maxInflatedMessageSize = maxInflatedSize
+        let rules = try diagnosis.rules()
+        let configuration = diagnosis.analyzerConfiguration(format: format)
         let ports = Set(webSocketPorts)
         let clientSide = CaptureReading.read(file: nearClient, filter: filter, configuration: configuration, rules: rules,
                                              webSocketPorts: ports, maxConnections: maxConnections)
@@ -84,7 +77,7 @@ struct Compare: ParsableCommand {
             throw ExitCode(2)
         }
         let output = Output()
-        let redaction = Redaction(showSecrets: showSecrets)
+        let redaction = diagnosis.redaction
         switch format {
         case .text:
             let text = ComparisonText(redaction: redaction)

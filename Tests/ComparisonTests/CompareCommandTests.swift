@@ -82,5 +82,10 @@ import Testing
             let lines = result.stderr.split(separator: "\n")
             #expect(lines.count == 1 && lines[0].contains(message), "\(arguments): \(result.stderr)")
         }
+        // The shared diagnosis options: --redact is taken, --frames (no frame list here) refused.
+        let redacting = try run(wsdoctorPath, ["compare", socat.nearClient, socat.nearServer, "--redact", "room"])
+        #expect(redacting.status == 0, "\(redacting.stderr)")
+        let frames = try run(wsdoctorPath, ["compare", socat.nearClient, socat.nearServer, "--frames"])
+        #expect(frames.status != 0 && frames.stderr.contains("--frames is not shown by compare"), "\(frames.stderr)")
     }
 }

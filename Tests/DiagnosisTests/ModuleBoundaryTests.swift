@@ -64,17 +64,16 @@ import WireTestSupport
     }
 
     @Test func sharedOptionsAreDeclaredOnceAndNoPlatformIsClaimed() throws {
-        // replay, sniff and proxy take the diagnosis options from one group, and declare none of them.
-        for command in ["Replay", "Sniff", "Proxy"] {
+        // replay, sniff, proxy and compare take the diagnosis options from one group, and declare none of them.
+        for command in ["Replay", "Sniff", "Proxy", "Compare"] {
             let source = try text("Sources/wsdoctor/\(command).swift")
             #expect(source.contains("@OptionGroup var diagnosis: DiagnosisOptions"), "\(command)")
             for option in ["customLong(\"rules\")", "customLong(\"redact\")", "var showSecrets", "var frames", "var maxInflatedSize"] {
                 #expect(!source.contains(option), "\(command) declares \(option) itself")
             }
         }
-        // --rules is declared once, for every command that reads rules but compare.
+        // --rules is declared once, for every command that reads rules.
         let declaring = try FileManager.default.contentsOfDirectory(atPath: repositoryRoot.appendingPathComponent("Sources/wsdoctor").path)
-            .filter { $0 != "Compare.swift" }
             .filter { try text("Sources/wsdoctor/\($0)").contains("customLong(\"rules\")") }
         #expect(declaring == ["RulesFileOptions.swift"])
         for command in ["Rules", "Explain", "DiagnosisOptions"] {
