@@ -43,6 +43,12 @@ public struct ConnectionAttempt: Sendable {
                 : handshake.answeredAt ?? facts.transport.firstEndAt ?? facts.closed ?? handshake.requestedAt
         }
         closedByStop = facts.proxyClose?.reason == .shutdown
+        if let injected = facts.faults.first(where: { $0.endedConnection && $0.closeCodeToClient != nil }) {
+            // wsdoctor's --faults closed it: the client saw that close as the server's.
+            serverCloseCode = injected.closeCodeToClient
+            if ended { endedAt = endedAt ?? injected.at }
+            return
+        }
         switch facts.closeInitiator {
         case .server: serverCloseCode = facts.firstClose?.code
         case .client: closedByClient = true

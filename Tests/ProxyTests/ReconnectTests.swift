@@ -90,7 +90,11 @@ func expectEpisode(_ episode: ReconnectRun, id: String, category: String, afterC
 /// Runs peers.py's `op` against /shed (or /stream when a token `lifetime` is given) through a proxy,
 /// with tcpdump recording the client's leg; returns the one episode the proxy printed, after
 /// checking that replaying the capture gives the same episode.
+///
+/// `proxyArguments` go to the proxy only (e.g. `--faults`): replay judges the same capture
+/// without them. `path` replaces /shed's.
 func reconnectEpisode(op: String, closes: Int, code: Int, extra: [String: any Sendable] = [:],
+                      proxyArguments: [String] = [], path: String? = nil,
                       sourceLocation: SourceLocation = #_sourceLocation) async throws -> ReconnectRun {
     let peers = try PeerHost.shared
     let clientID = freshTag()
@@ -101,11 +105,11 @@ func reconnectEpisode(op: String, closes: Int, code: Int, extra: [String: any Se
         try? FileManager.default.removeItem(at: capture)
         try? FileManager.default.removeItem(at: recording)
     }
-    return try await withProxy(upstream: peers.mainPort, extraArguments: keyArguments + ["--record", recording.path]) { proxy in
+    return try await withProxy(upstream: peers.mainPort, extraArguments: keyArguments + proxyArguments + ["--record", recording.path]) { proxy in
         let tcpdump = try await TcpdumpProcess.start(filter: "tcp port \(proxy.port)", writing: capture)
         defer { tcpdump.cleanUp() }
         var arguments: [String: any Sendable] = ["port": proxy.port, "client_id": clientID, "hold": 2.0]
-        arguments["path"] = op == "websockets_reconnect" && extra["lifetime"] != nil ? "/stream" : "/shed?closes=\(closes)&code=\(code)"
+        arguments["path"] = path ?? (op == "websockets_reconnect" && extra["lifetime"] != nil ? "/stream" : "/shed?closes=\(closes)&code=\(code)")
         for (name, value) in extra { arguments[name] = value }
         let client = try await peers.run(op, arguments, timeout: 40)
         if op == "aiohttp_naive_loop" || extra["lifetime"] != nil {
@@ -123,7 +127,10 @@ func reconnectEpisode(op: String, closes: Int, code: Int, extra: [String: any Se
         // The proxy's own recording carries the very timestamps it judged by: the same
         // episode to the millisecond. tcpdump stamps packets in the kernel, the proxy when its
         // event loop reads them: on a loaded machine those differ by up to a few tens of ms.
-        for (file, tolerance) in [(recording, 0.0015), (capture, 0.15)] {
+        // --record keeps what the peers sent, not wsdoctor's faults; tcpdump on the client's
+        // leg has what the client got, the injected close included.
+        let replays = proxyArguments.contains("--faults") ? [(capture, 0.15)] : [(recording, 0.0015), (capture, 0.15)]
+        for (file, tolerance) in replays {
             let replayed = try replayJSON(file, arguments: keyArguments, type: "reconnects")
             #expect(replayed.count == 1, "replay of \(file.lastPathComponent) gives one episode too: \(replayed)", sourceLocation: sourceLocation)
             guard let offline = replayed.first else { continue }
@@ -188,3 +195,34 @@ extension ProxyTests {
         }
     }
 }
+
+extension ProxyTests {
+    /// A fault file closing the first three connections to /shed with 1013 on the upgrade.
+    func overloadFaults() throws -> URL {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("wsdoctor-overload-\(UUID().uuidString).yaml")
+        try """
+            faults:
+              - id: overload
+                action: close
+                code: 1013
+                reason: try again later
+                toward: client
+                match: {path: /shed}
+                count: 3
+            """.write(to: file, atomically: true, encoding: .utf8)
+        return file
+    }
+
+    @Test("an overload injected by --faults, and how the client comes back: websockets' loop no-backoff, a backing-off client backoff-ok",
+          .enabled(if: canCapture), arguments: [("websockets_reconnect", "no-backoff-overload", "no-backoff"), ("backoff_client", "backoff-ok", "backoff-ok")])
+    func injectedOverloadJudgesTheClient(op: String, id: String, category: String) async throws {
+        let faults = try overloadFaults()
+        defer { try? FileManager.default.removeItem(at: faults) }
+        // The server never closes (/shed with 0 closes): each 1013 is wsdoctor's.
+        let episode = try await reconnectEpisode(op: op, closes: 0, code: 1000, proxyArguments: ["--faults", faults.path],
+                                                 path: "/shed?closes=0&code=1000")
+        expectEpisode(episode, id: id, category: category, afterCode: 1013, attempts: 3)
+        #expect(episode.json["outcome"]?.string == "reconnected", "\(episode.json)")
+    }
+}
+

@@ -13,12 +13,15 @@ public struct InjectedFault: Sendable, Equatable {
     public var at: Timestamp
     /// Whether this fault ended the connection (a close, a refusal, a reset).
     public var endedConnection: Bool
+    /// The code of a close frame wsdoctor sent the client: to the client, the server closed.
+    public var closeCodeToClient: UInt16?
 
-    public init(id: String, action: String, done: String, at: Timestamp, endedConnection: Bool) {
+    public init(id: String, action: String, done: String, at: Timestamp, endedConnection: Bool, closeCodeToClient: UInt16? = nil) {
         self.id = id
         self.action = action
         self.done = done
         self.at = at
         self.endedConnection = endedConnection
+        self.closeCodeToClient = closeCodeToClient
     }
 }

@@ -280,7 +280,8 @@ final class FaultedConnection {
         case .sentClose(let id):
             if let fault = claimedFault(id), case .close(let code, let reason, let toward) = fault.action {
                 let sides = toward == .both ? "the client and the server" : "the \(toward.rawValue)"
-                note(fault, "sent a close frame \(code) (\(reason.isEmpty ? CloseCode.name(of: code) : reason)) to \(sides) at a frame boundary", ended: true)
+                note(fault, "sent a close frame \(code) (\(reason.isEmpty ? CloseCode.name(of: code) : reason)) to \(sides) at a frame boundary", ended: true,
+                     closeCodeToClient: toward == .server ? nil : code)
             }
         }
     }
@@ -297,11 +298,12 @@ final class FaultedConnection {
     }
 
     /// Reports what a fault did, as wsdoctor's own (a later note replaces the earlier).
-    private func note(_ fault: Fault, _ words: String, ended: Bool = false) {
+    private func note(_ fault: Fault, _ words: String, ended: Bool = false, closeCodeToClient: UInt16? = nil) {
         if done[fault.id] == nil { metrics?.faultInjected(fault.action.name) }
         let at = done[fault.id]?.fault.at ?? wallClockNow()
         let injected = InjectedFault(id: fault.id, action: fault.action.name, done: words, at: at,
-                                     endedConnection: ended || done[fault.id]?.fault.endedConnection == true)
+                                     endedConnection: ended || done[fault.id]?.fault.endedConnection == true,
+                                     closeCodeToClient: closeCodeToClient ?? done[fault.id]?.fault.closeCodeToClient)
         done[fault.id] = (injected, done[fault.id]?.count ?? 0)
         session.noteFault(injected)
     }
