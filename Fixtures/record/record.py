@@ -2012,6 +2012,124 @@ async def sc_ending_server_malformed_close(port: int, ctx: "RunContext") -> None
         await aiohttp_client_against(port, close)
 
 
+class ViolatingServer(RawServer):
+    """A raw server that upgrades, echoes one message (unless not `hello`), then sends
+    `bad`; with `byte_by_byte`, one byte per TCP segment, 50 ms apart, stopping as soon
+    as the client has answered. `answers` holds the close payloads it got back and
+    `sent` how many bytes of `bad` went out."""
+
+    def __init__(self, port: int, bad: bytes, *, hello: bool = True, byte_by_byte: bool = False):
+        super().__init__(port)
+        self.bad, self.hello, self.byte_by_byte = bad, hello, byte_by_byte
+        self.answers: list[bytes] = []
+        self.sent = 0
+
+    async def _handle(self, reader, writer) -> None:
+        self.handlers.add(asyncio.current_task())
+        try:
+            await self.accept_upgrade(reader, writer)
+            await writer.drain()
+            if self.hello:
+                _, _, payload = split_frame(await _read_ws_frame(reader))
+                writer.write(encode_frame(OP_TEXT, payload, mask=None))
+                await writer.drain()
+            await asyncio.sleep(0.05)
+            step = 1 if self.byte_by_byte else len(self.bad)
+            while self.sent < len(self.bad) and not reader._buffer and not reader.at_eof():
+                writer.write(self.bad[self.sent:self.sent + step])
+                await writer.drain()
+                self.sent += step
+                if self.byte_by_byte:
+                    await asyncio.sleep(0.05)
+            async with asyncio.timeout(STEP_TIMEOUT):
+                while True:
+                    opcode, _, payload = split_frame(await _read_ws_frame(reader))
+                    if opcode == OP_CLOSE:
+                        self.answers.append(payload)
+                        break
+        except (asyncio.IncompleteReadError, ConnectionError, TimeoutError):
+            pass
+        finally:
+            writer.close()
+            self.done.set()
+
+
+async def _each_client_against(port: int, make_server: Callable[[], ViolatingServer], expect: dict[str, int],
+                               *, hello: bool = True) -> None:
+    """A websockets client, then an aiohttp client (the libraries `expect` names, in its
+    order), each against a fresh server from `make_server`; each client's close must
+    carry `expect[library]`."""
+    import aiohttp
+
+    for library in expect:
+        async with make_server() as server:
+            if library == "websockets":
+                try:
+                    async with connect(ws_url(port, "/chat"), compression=None, **WS_COMMON) as ws:
+                        if hello:
+                            await send_and_expect_echo(ws, "hello")
+                        await drain_until_closed(ws)
+                except ConnectionClosed:
+                    pass
+            else:
+                async with aiohttp.ClientSession() as session:
+                    async with session.ws_connect(ws_url(port, "/chat"), compress=0) as ws:
+                        if hello:
+                            await ws.send_str("hello")
+                        async with asyncio.timeout(STEP_TIMEOUT):
+                            while (await ws.receive()).type not in (
+                                    aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR):
+                                pass
+            async with asyncio.timeout(STEP_TIMEOUT):
+                await server.done.wait()
+        print(f"  {library} client: sent {server.sent} of {len(server.bad)} bytes; the client's close "
+              f"frames {server.answers!r}")
+        codes = [struct.unpack("!H", answer[:2])[0] for answer in server.answers if len(answer) >= 2]
+        if codes != [expect[library]]:
+            raise AssertionError(f"{library} client answered {codes}, expected {expect[library]}")
+
+
+async def sc_ending_server_reserved_opcode_byte_by_byte(port: int, ctx: "RunContext") -> None:
+    # The other direction of ending-reserved-opcode-byte-by-byte: the raw server sends
+    # an opcode-0x3 frame one byte per segment to a websockets, then an aiohttp client.
+    frame = encode_frame(0x3, b"reserved opcode", mask=None)
+    await _each_client_against(port, lambda: ViolatingServer(port, frame, byte_by_byte=True),
+                               {"websockets": 1002, "aiohttp": 1002})
+
+
+SERVER_RSV_FRAMES = [  # (first byte, clients' answers): RSV1; RSV1+RSV2; RSV1+RSV3; no extension negotiated
+    (0xC1, {"websockets": 1002, "aiohttp": 1002}),
+    (0xE1, {"websockets": 1002}),
+    (0xD1, {"aiohttp": 1002}),
+]
+
+
+async def sc_ending_server_reserved_bits(port: int, ctx: "RunContext") -> None:
+    # The clients offer no extension; the raw server sends a deflated text frame with
+    # RSV bits set anyway: its own violation, no stripped header can explain it.
+    compressed = encode_frame(OP_TEXT, _deflate(b"compressed without agreement"), mask=None)
+    for first, expect in SERVER_RSV_FRAMES:
+        bad = bytes([first]) + compressed[1:]
+        await _each_client_against(port, lambda: ViolatingServer(port, bad), expect)
+
+
+async def sc_ending_server_violation_then_close(port: int, ctx: "RunContext") -> None:
+    # In one segment: a masked text frame (a server must not mask), or an opcode-0x3
+    # frame, each followed by a valid close 1000 "bye". aiohttp 3.14.5 does not check
+    # that server frames are unmasked: it answers the close with 1000.
+    close = encode_frame(OP_CLOSE, struct.pack("!H", 1000) + b"bye", mask=None)
+    cases = [(encode_frame(OP_TEXT, b"masked"), {"websockets": 1002, "aiohttp": 1000}),
+             (encode_frame(0x3, b"x", mask=None), {"websockets": 1002, "aiohttp": 1002})]
+    for bad, expect in cases:
+        await _each_client_against(port, lambda: ViolatingServer(port, bad + close), expect)
+
+
+async def sc_ending_server_garbage_after_upgrade(port: int, ctx: "RunContext") -> None:
+    # The GARBAGE of ending-garbage-after-upgrade, sent by the raw server right after its 101.
+    await _each_client_against(port, lambda: ViolatingServer(port, GARBAGE, hello=False),
+                               {"websockets": 1002, "aiohttp": 1002}, hello=False)
+
+
 # ---------------------------------------------------------------------------
 # Capture machinery
 
@@ -2111,6 +2229,10 @@ SCENARIOS = [
     Scenario("ending-large-request-head", sc_ending_large_request_head),
     Scenario("ending-server-close-too-long", sc_ending_server_close_too_long),
     Scenario("ending-server-malformed-close", sc_ending_server_malformed_close),
+    Scenario("ending-server-reserved-opcode-byte-by-byte", sc_ending_server_reserved_opcode_byte_by_byte),
+    Scenario("ending-server-reserved-bits", sc_ending_server_reserved_bits),
+    Scenario("ending-server-violation-then-close", sc_ending_server_violation_then_close),
+    Scenario("ending-server-garbage-after-upgrade", sc_ending_server_garbage_after_upgrade),
     Scenario("ending-violation-then-close", sc_ending_violation_then_close),
     Scenario("ending-undecodable-then-reset", sc_ending_undecodable_then_reset),
 ]

@@ -162,6 +162,79 @@ import WebSocketWire
         }
     }
 
+    /// A raw server's frame violation answered by a real client: the client's close code and
+    /// reason, the server blamed for `kind` in its frame `frame`, the server's framing to fix.
+    private func expectClientAnswered(_ connection: FinishedConnection, code: UInt16, reason: String,
+                                      kind: String, frame: Int64, _ label: String) {
+        let d = connection.diagnosis
+        #expect(d.id == "protocol-violation-seen" && d.category == "protocol-violation", "\(label): \(d.id)")
+        #expect(connection.facts.clientClose?.code == code && connection.facts.clientClose?.reason == reason, "\(label)")
+        #expect(evidence(d, "close.initiator") == .string("client") && evidence(d, "close.receiver") == .string("server"), "\(label)")
+        #expect(evidence(d, "peer.violation.kind") == .string(kind), "\(label)")
+        #expect(evidence(d, "peer.violation.frame") == .int(frame), "\(label)")
+        #expect(d.summary.contains("because the server broke RFC 6455 §5.2: \(kind) in frame \(frame) at byte "), "\(label): \(d.summary)")
+        #expect(d.fix.hasPrefix("Fix the server's framing (\(kind), RFC 6455 §5.2)"), "\(label): \(d.fix)")
+        #expect(connection.facts.violations.allSatisfy { $0.side == .server }, "\(label)")
+    }
+
+    @Test func aFailFastClientAgainstAByteByByteServerIsMatched() {
+        let connections = replayFixture("ending-server-reserved-opcode-byte-by-byte.pcap").connections
+        #expect(connections.count == 2)
+        // websockets, then aiohttp: each client fails after the second byte of 17, without waiting for the frame.
+        for (connection, reason) in zip(connections, ["invalid opcode", ""]) {
+            expectClientAnswered(connection, code: 1002, reason: reason, kind: "reserved-opcode", frame: 1, "\(reason)")
+            #expect(connection.facts.notices.contains { $0.kind == .truncatedFrame && $0.detail.contains("15 bytes before the end of frame 1") })
+        }
+    }
+
+    @Test func aServersReservedBitsAreItsOwnViolationNotAStrippedHeader() {
+        let connections = replayFixture("ending-server-reserved-bits.pcap").connections
+        // RSV1 (websockets, aiohttp), RSV1+RSV2 (websockets), RSV1+RSV3 (aiohttp); no client offered an extension.
+        #expect(connections.count == 4)
+        let cases: [(kind: String, reason: String)] = [
+            ("rsv1-without-extension", "reserved bits must be 0"), ("rsv1-without-extension", ""),
+            ("reserved-bits-set", "reserved bits must be 0"), ("reserved-bits-set", ""),
+        ]
+        for (index, (connection, want)) in zip(connections, cases).enumerated() {
+            expectClientAnswered(connection, code: 1002, reason: want.reason, kind: want.kind, frame: 1, "connection \(index)")
+        }
+        #expect(connections[2].diagnosis.summary.hasSuffix("(RSV2 set; no negotiated extension defines it)."))
+        #expect(connections[3].diagnosis.summary.hasSuffix("(RSV3 set; no negotiated extension defines it)."))
+    }
+
+    @Test func aServersBadFrameJustBeforeItsCloseIsWhatTheClientAnswers() {
+        let connections = replayFixture("ending-server-violation-then-close.pcap").connections
+        // A masked text frame, then opcode 0x3, each before a close 1000 "bye"; websockets, then aiohttp.
+        #expect(connections.count == 4)
+        for (index, connection) in connections.enumerated() {
+            let kind = index < 2 ? "server-frame-masked" : "reserved-opcode"
+            #expect(connection.facts.violations(by: .server).map(\.kind.rawValue) == [kind], "connection \(index)")
+            #expect(connection.facts.violations(by: .server).first?.frameIndex == 1)
+            #expect(connection.facts.serverClose?.code == 1000 && connection.facts.serverClose?.frameIndex == 2)
+        }
+        // aiohttp 3.14.5 does not check that server frames are unmasked: it answers the close with 1000.
+        #expect(connections[1].facts.clientClose?.code == 1000)
+        for (index, reason) in [(0, "incorrect masking"), (2, "invalid opcode"), (3, "")] {
+            let connection = connections[index], d = connection.diagnosis
+            let rfc = index == 0 ? "RFC 6455 §5.1" : "RFC 6455 §5.2"
+            #expect(connection.facts.clientClose?.code == 1002 && connection.facts.clientClose?.reason == reason)
+            #expect(d.id == "closer-violation-answered-with-error" && d.category == "protocol-violation", "connection \(index): \(d.id)")
+            #expect(evidence(d, "close.initiator") == .string("server"))
+            #expect(evidence(d, "close.echo_code") == .int(1002))
+            #expect(evidence(d, "closer.violation.frame") == .int(1))
+            #expect(d.summary.hasPrefix("The server broke \(rfc) around its own close"), "connection \(index): \(d.summary)")
+            #expect(d.fix.hasPrefix("Fix the server's framing (\(index == 0 ? "server-frame-masked" : "reserved-opcode"), \(rfc))"))
+        }
+    }
+
+    @Test func aServersGarbageAfterTheUpgradeIsTheServersViolation() {
+        let connections = replayFixture("ending-server-garbage-after-upgrade.pcap").connections
+        #expect(connections.count == 2)
+        for (connection, reason) in zip(connections, ["invalid opcode", ""]) {
+            expectClientAnswered(connection, code: 1002, reason: reason, kind: "reserved-opcode", frame: 0, "\(reason)")
+        }
+    }
+
     @Test func every1002FrameBeingValidGivesBothExplanations() {
         let d = replayFixture("diag-proxy-corrupts-1002.pcap").connections[0].diagnosis
         #expect(d.id == "protocol-error-frames-valid-here")
