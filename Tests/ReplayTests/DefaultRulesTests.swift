@@ -64,6 +64,13 @@ import WireTestSupport
         ("ending-reserved-opcode-byte-by-byte.pcap", ["protocol-violation-seen", "protocol-violation-seen"]),
         ("ending-reserved-bits.pcap", Array(repeating: "protocol-violation-seen", count: 4)),
         ("ending-garbage-after-upgrade.pcap", ["protocol-violation-seen", "protocol-violation-seen"]),
+        ("ending-server-malformed-close.pcap", Array(repeating: "illegal-close-answered-with-error", count: 4)
+            + Array(repeating: "illegal-close-reason-answered-1007", count: 2) + ["data-after-close", "data-after-close"]),
+        ("ending-server-violation-then-close.pcap", ["closer-violation-answered-with-error", "closer-violation-accepted",
+                                                     "closer-violation-answered-with-error", "closer-violation-answered-with-error"]),
+        ("ending-server-reserved-opcode-byte-by-byte.pcap", ["protocol-violation-seen", "protocol-violation-seen"]),
+        ("ending-server-reserved-bits.pcap", Array(repeating: "protocol-violation-seen", count: 4)),
+        ("ending-server-garbage-after-upgrade.pcap", ["protocol-violation-seen", "protocol-violation-seen"]),
         ("ending-large-request-head.pcap", ["normal-close"]),
         ("ending-undecodable-then-reset.pcap", ["analysis-incomplete"]),
     ]

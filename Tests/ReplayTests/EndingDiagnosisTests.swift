@@ -212,8 +212,16 @@ import WebSocketWire
             #expect(connection.facts.violations(by: .server).first?.frameIndex == 1)
             #expect(connection.facts.serverClose?.code == 1000 && connection.facts.serverClose?.frameIndex == 2)
         }
-        // aiohttp 3.14.5 does not check that server frames are unmasked: it answers the close with 1000.
+        // aiohttp 3.14.5 does not check that server frames are unmasked: it answers the close with
+        // 1000. The server still broke the protocol: never "a normal close, nothing to fix".
         #expect(connections[1].facts.clientClose?.code == 1000)
+        let accepted = connections[1].diagnosis
+        #expect(accepted.id == "closer-violation-accepted" && accepted.category == "protocol-violation", "\(accepted.id)")
+        #expect(evidence(accepted, "close.initiator") == .string("server"))
+        #expect(evidence(accepted, "closer.violation.frame") == .int(1))
+        #expect(accepted.summary.hasPrefix("The server broke RFC 6455 §5.1 just before its own close (server-frame-masked in frame 1"), "\(accepted.summary)")
+        #expect(accepted.summary.contains("The client let it pass and answered 1000; a stricter peer answers 1002."), "\(accepted.summary)")
+        #expect(accepted.fix.hasPrefix("Fix the server's framing (server-frame-masked, RFC 6455 §5.1)"), "\(accepted.fix)")
         for (index, reason) in [(0, "incorrect masking"), (2, "invalid opcode"), (3, "")] {
             let connection = connections[index], d = connection.diagnosis
             let rfc = index == 0 ? "RFC 6455 §5.1" : "RFC 6455 §5.2"

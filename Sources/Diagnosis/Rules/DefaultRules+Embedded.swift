@@ -471,6 +471,28 @@ rules:
     fix: "Fix the {close.initiator}'s close frame ({close.violation.kind}, {close.violation.rfc})."
     references: ["RFC 6455 §5.5.1", "RFC 6455 §7.4.1"]
 
+  - id: closer-violation-accepted
+    category: protocol-violation
+    priority: 85
+    when:
+      all:
+        - fact: closer.violations_before_answer
+          at_least: 1
+        - fact: closer.frames_after_close
+          equals: 0
+        - fact: close.echoed
+          equals: true
+        - fact: close.echo_is_error
+          equals: false
+    summary: "The {close.initiator} broke {closer.violation.rfc} just before its own close ({closer.violation.kind} in frame {closer.violation.frame} at byte {closer.violation.offset}: {closer.violation.detail}). The {close.receiver} let it pass and answered {close.echo_code}; a stricter peer answers 1002."
+    explanation: >-
+      The closing handshake completed normally, but the {close.initiator} sent an illegal frame
+      before its close frame. This {close.receiver} did not check; another
+      implementation in its place fails the connection with 1002 and the close code the
+      {close.initiator} sent never counts.
+    fix: "Fix the {close.initiator}'s framing ({closer.violation.kind}, {closer.violation.rfc}): another peer would fail the connection over it."
+    references: ["RFC 6455 §5", "RFC 6455 §7.4.1"]
+
   # --- 1002 Protocol Error ------------------------------------------------------------
   - id: protocol-violation-seen
     category: protocol-violation
