@@ -24,17 +24,13 @@ public struct BoundedTimeline: Sendable {
     private var tailCapacity: Int { capacity - headCapacity }
 
     public var count: Int { head.count + ring.count }
-    public var isEmpty: Bool { count == 0 }
 
     /// Where the entries not kept belong in `entries`: between the head and the tail, or nil
     /// when nothing was dropped.
     public var gap: Int? { notKept > 0 ? head.count : nil }
 
     /// Every kept entry, oldest first.
-    public var entries: [TimelineEntry] {
-        guard ringStart > 0 else { return head + ring }
-        return head + ring[ringStart...] + ring[..<ringStart]
-    }
+    public var entries: [TimelineEntry] { head + orderedRing }
 
     /// The first `length` kept entries.
     public func prefix(_ length: Int) -> [TimelineEntry] {

@@ -17,8 +17,9 @@ public struct OpenConnection: Sendable {
         facts = analyzer.facts
         let recorded = analyzer.recordedTimeline, end = Self.entriesCopiedFromEachEnd
         if recorded.count > 2 * end {
-            // The analyzer's own gap lies between the two copied ends: its head and its
-            // tail each hold at least `end` entries whenever it holds more than `2 * end`.
+            // The analyzer's own gap lies between the two copied ends: keeping the latest
+            // (as live modes do), its head and its tail each hold at least `end` entries
+            // whenever it holds more than `2 * end`.
             timeline = recorded.prefix(end) + recorded.suffix(end)
             timelineEntriesNotKept = recorded.notKept + recorded.count - 2 * end
             timelineGap = end
