@@ -21,6 +21,10 @@ public struct CaptureReading: Sendable {
                             webSocketPorts: Set<UInt16>, maxConnections: Int = defaultMaxConnections) -> CaptureReading {
         var configuration = configuration
         configuration.recordTimeline = true
+        // Messages are aligned by their position in each side's stream: a timeline with a
+        // hole in the middle would pair one leg's latest messages with the other's earlier
+        // ones, so past the bound compare keeps only the first entries, a prefix on both legs.
+        configuration.keepsLatestTimelineEntries = false
         var reading = CaptureReading()
         let session = ReplaySession(configuration: configuration, rules: rules, webSocketPorts: webSocketPorts) { finished in
             guard finished.facts.carriesWebSocket || finished.facts.handshake != nil else { return }

@@ -9,19 +9,23 @@ public struct AnalyzerConfiguration: Sendable, Hashable {
     /// Keep every frame in a timeline (for `--frames`).
     public var recordTimeline: Bool
     /// Timeline entries kept per connection when recording. 100,000 is a long debugging
-    /// session; past it entries are counted, not kept.
+    /// session; past it the first half and the latest half are kept, those between counted.
     public var maxTimelineEntries: Int
+    /// Past the bound, keep the latest entries in place of the oldest after the first half
+    /// (true), or keep only the first `maxTimelineEntries` (false).
+    public var keepsLatestTimelineEntries: Bool
     /// Outstanding pings tracked per side. 64: real clients keep one or two in flight.
     public var maxOutstandingPings: Int
 
     public init(decoder: ConnectionDecoderConfiguration = ConnectionDecoderConfiguration(), maxViolations: Int = 1000,
                 recordTimeline: Bool = false, maxTimelineEntries: Int = 100_000,
-                maxOutstandingPings: Int = 64) {
+                maxOutstandingPings: Int = 64, keepsLatestTimelineEntries: Bool = true) {
         self.decoder = decoder
         self.maxViolations = maxViolations
         self.recordTimeline = recordTimeline
         self.maxTimelineEntries = maxTimelineEntries
         self.maxOutstandingPings = maxOutstandingPings
+        self.keepsLatestTimelineEntries = keepsLatestTimelineEntries
     }
 }
 

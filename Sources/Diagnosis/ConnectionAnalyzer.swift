@@ -7,9 +7,13 @@ import WebSocketWire
 public struct ConnectionAnalyzer {
     public let configuration: AnalyzerConfiguration
     public private(set) var facts: ConnectionFacts
-    /// Frames and messages in order, when `recordTimeline` is on.
-    public private(set) var timeline: [TimelineEntry] = []
-    public private(set) var timelineEntriesNotKept = 0
+    /// Frames and messages kept (the first and the latest), when `recordTimeline` is on.
+    public private(set) var recordedTimeline: BoundedTimeline
+    /// The kept frames and messages in order.
+    public var timeline: [TimelineEntry] { recordedTimeline.entries }
+    public var timelineEntriesNotKept: Int { recordedTimeline.notKept }
+    /// Where in `timeline` the entries not kept belong (nil when none were dropped).
+    public var timelineGap: Int? { recordedTimeline.gap }
 
     private var decoder: ConnectionDecoder
     private var events: [WireEvent] = []
@@ -21,6 +25,8 @@ public struct ConnectionAnalyzer {
     public init(facts: ConnectionFacts, configuration: AnalyzerConfiguration = AnalyzerConfiguration()) {
         self.configuration = configuration
         self.facts = facts
+        self.recordedTimeline = BoundedTimeline(capacity: configuration.maxTimelineEntries,
+                                                keepsLatest: configuration.keepsLatestTimelineEntries)
         var decoderConfiguration = configuration.decoder
         // Facts need only sums of ordinary frames and messages; a timeline needs each one.
         decoderConfiguration.reportsEachFrame = configuration.recordTimeline
@@ -284,17 +290,13 @@ public struct ConnectionAnalyzer {
     /// Hands over the timeline recorded so far and forgets it (live display, where entries
     /// are printed as they happen instead of kept).
     public mutating func drainTimeline() -> [TimelineEntry] {
-        defer { timeline.removeAll(keepingCapacity: true) }
-        return timeline
+        defer { recordedTimeline.removeAll() }
+        return recordedTimeline.entries
     }
 
     private mutating func record(_ event: WireEvent, at time: Timestamp) {
         guard configuration.recordTimeline else { return }
-        if timeline.count < configuration.maxTimelineEntries {
-            timeline.append(TimelineEntry(at: time, event: event))
-        } else {
-            timelineEntriesNotKept += 1
-        }
+        recordedTimeline.append(TimelineEntry(at: time, event: event))
     }
 
     private mutating func update(_ side: Side, _ change: (inout DirectionFacts) -> Void) {

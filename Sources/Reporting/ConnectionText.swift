@@ -10,7 +10,7 @@ public struct ConnectionText: Sendable {
     }
 
     public func render(_ facts: ConnectionFacts, diagnosis: ConnectionDiagnosis? = nil, timeline: [TimelineEntry]? = nil,
-                       timelineNotKept: Int = 0) -> String {
+                       timelineNotKept: Int = 0, timelineGap: Int? = nil) -> String {
         var lines: [String] = []
         let duration = facts.closed.map { " (" + formatDuration($0.seconds(since: facts.opened)) + ")" } ?? ""
         lines.append("#\(facts.id + 1)  \(facts.client) → \(facts.server)  \(facts.opened.iso8601)\(duration)")
@@ -49,8 +49,13 @@ public struct ConnectionText: Sendable {
         }
         if let diagnosis { lines.append(contentsOf: diagnosisLines(diagnosis)) }
         if let timeline {
-            lines.append(contentsOf: timeline.compactMap { timelineLine($0, since: facts.opened) })
-            if timelineNotKept > 0 { lines.append("    … \(timelineNotKept) more events not kept") }
+            // The note stands where the entries not kept were: between the first and the latest.
+            let gap = min(timelineGap ?? timeline.count, timeline.count)
+            lines.append(contentsOf: timeline[..<gap].compactMap { timelineLine($0, since: facts.opened) })
+            if timelineNotKept > 0 {
+                lines.append(gap < timeline.count ? "    … \(timelineNotKept) events here not kept" : "    … \(timelineNotKept) more events not kept")
+            }
+            lines.append(contentsOf: timeline[gap...].compactMap { timelineLine($0, since: facts.opened) })
         }
         return lines.joined(separator: "\n")
     }

@@ -29,7 +29,8 @@ enum CaptureFuzzTarget {
         let session = ReplaySession(configuration: configuration) { connection in
             connections += 1
             reportBytes += ReportFuzzTarget.render(connection.facts, diagnosis: connection.diagnosis, timeline: connection.timeline,
-                                                   timelineNotKept: connection.timelineEntriesNotKept, redaction: Redaction())
+                                                   timelineNotKept: connection.timelineEntriesNotKept,
+                                                   timelineGap: connection.timelineGap, redaction: Redaction())
         }
         let (statistics, failure) = session.replay(file: path)
         return "\(connections) connections, \(statistics.packetsRead) packets, \(reportBytes) report bytes"

@@ -11,19 +11,20 @@ enum ReportFuzzTarget {
     static func run(_ input: UnsafeRawBufferPointer) -> String {
         var analyzer = FuzzInput.run(input, recordingTimeline: true)
         let facts = analyzer.facts
+        let gap = analyzer.timelineGap
         let timeline = analyzer.drainTimeline()
         let diagnosis = RuleSet.defaults().diagnose(FactContext(facts: facts))
         let redaction = Redaction(showSecrets: (input.first ?? 0) & 0x80 != 0, alsoRedact: ["room", "X-Custom-Secret"])
         let bytes = render(facts, diagnosis: diagnosis, timeline: timeline, timelineNotKept: analyzer.timelineEntriesNotKept,
-                           redaction: redaction)
+                           timelineGap: gap, redaction: redaction)
         return "\(timeline.count) timeline entries, \(bytes) report bytes, diagnosis \(diagnosis.id)"
     }
 
     /// Both reports of one connection, checked; returns their size in bytes.
     static func render(_ facts: ConnectionFacts, diagnosis: ConnectionDiagnosis, timeline: [TimelineEntry], timelineNotKept: Int,
-                       redaction: Redaction) -> Int {
+                       timelineGap: Int?, redaction: Redaction) -> Int {
         let text = ConnectionText(redaction: redaction).render(facts, diagnosis: diagnosis, timeline: timeline,
-                                                               timelineNotKept: timelineNotKept)
+                                                               timelineNotKept: timelineNotKept, timelineGap: timelineGap)
         let json = ConnectionJSON(redaction: redaction).render(facts, diagnosis: diagnosis, capture: "fuzz.pcap")
         guard (try? JSONSerialization.jsonObject(with: Data(json.utf8))) is [String: Any] else {
             preconditionFailure("the JSON report does not parse: \(json)")

@@ -71,7 +71,7 @@ final class LiveReporter: ProxyEvents {
         switch format {
         case .text:
             var block = text.render(connection.facts, diagnosis: connection.diagnosis, timeline: timelineAtClose ? connection.timeline : nil,
-                                    timelineNotKept: connection.timelineEntriesNotKept)
+                                    timelineNotKept: connection.timelineEntriesNotKept, timelineGap: connection.timelineGap)
             if colour { block = Self.highlight(block, category: connection.diagnosis.category) }
             write(block + "\n")
         case .json:

@@ -105,7 +105,7 @@ struct Replay: ParsableCommand {
                 case .text:
                     if printedAny { output.line("") }
                     output.line(text.render(connection.facts, diagnosis: connection.diagnosis, timeline: diagnosis.frames ? connection.timeline : nil,
-                                            timelineNotKept: connection.timelineEntriesNotKept))
+                                            timelineNotKept: connection.timelineEntriesNotKept, timelineGap: connection.timelineGap))
                 case .json:
                     output.line(json.render(connection.facts, diagnosis: connection.diagnosis, capture: file))
                 }

@@ -169,13 +169,46 @@ import WireTestSupport
         #expect(analyzer.facts.violations(by: .client).count == 2)
     }
 
-    @Test func timelineIsBounded() {
-        var analyzer = Self.upgraded(configuration: AnalyzerConfiguration(recordTimeline: true, maxTimelineEntries: 4))
+    /// Bound 8: the request, the response and message 1 (frame and message) as they came,
+    /// then the latest four entries; the 14 between are counted.
+    @Test func timelineKeepsTheFirstAndTheLatestEntries() {
+        var analyzer = Self.upgraded(configuration: AnalyzerConfiguration(recordTimeline: true, maxTimelineEntries: 8))
+        for second in 1...10 {
+            analyzer.feed(FrameBytes.client(0x1, Array("m".utf8)), from: .client, at: Double(second))
+        }
+        #expect(analyzer.timeline.map(\.at) == [0, 0, 1, 1, 9, 9, 10, 10].map(at))
+        #expect(analyzer.timelineEntriesNotKept == 14)
+        #expect(analyzer.timelineGap == 4)
+        analyzer.feed(FrameBytes.client(0x8, FrameBytes.closePayload(1000)), from: .client, at: 11)
+        #expect(analyzer.timeline.map(\.at) == [0, 0, 1, 1, 10, 10, 11, 11].map(at))
+        guard case .close(let close) = analyzer.timeline.last?.event else {
+            Issue.record("the last entry kept is not the close: \(String(describing: analyzer.timeline.last))")
+            return
+        }
+        #expect(close.code == 1000)
+        #expect(analyzer.timelineEntriesNotKept == 16)
+    }
+
+    @Test func drainingTheTimelineHandsOverEveryEntryOnce() {
+        var analyzer = Self.upgraded(configuration: AnalyzerConfiguration(recordTimeline: true, maxTimelineEntries: 8))
+        #expect(analyzer.drainTimeline().count == 2)
+        for second in 1...3 {
+            analyzer.feed(FrameBytes.client(0x1, Array("m".utf8)), from: .client, at: Double(second))
+            #expect(analyzer.drainTimeline().map(\.at) == [at(Double(second)), at(Double(second))])
+        }
+        #expect(analyzer.timeline.isEmpty)
+        #expect(analyzer.timelineEntriesNotKept == 0 && analyzer.timelineGap == nil)
+    }
+
+    @Test func timelineCanKeepOnlyTheFirstEntries() {
+        let configuration = AnalyzerConfiguration(recordTimeline: true, maxTimelineEntries: 4, keepsLatestTimelineEntries: false)
+        var analyzer = Self.upgraded(configuration: configuration)
         for second in 1...5 {
             analyzer.feed(FrameBytes.client(0x1, Array("m".utf8)), from: .client, at: Double(second))
         }
-        #expect(analyzer.timeline.count == 4)
-        #expect(analyzer.timelineEntriesNotKept > 0)
+        #expect(analyzer.timeline.map(\.at) == [0, 0, 1, 1].map(at))
+        #expect(analyzer.timelineEntriesNotKept == 8)
+        #expect(analyzer.timelineGap == 4)
     }
 
     @Test func lostBytesMakeTheConnectionIncomplete() {

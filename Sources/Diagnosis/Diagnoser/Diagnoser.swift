@@ -62,6 +62,7 @@ public struct Diagnoser: Sendable {
         var facts: ConnectionFacts
         var timeline: [TimelineEntry]
         var timelineEntriesNotKept: Int
+        var timelineGap: Int?
     }
 
     public init(rules: RuleSet = .defaults(), order: ReportOrder, webSocketPorts: Set<UInt16> = [],
@@ -95,7 +96,8 @@ public struct Diagnoser: Sendable {
                 stillHeld.append(held)
                 continue
             }
-            let finished = report(held.facts, timeline: held.timeline, timelineEntriesNotKept: held.timelineEntriesNotKept)
+            let finished = report(held.facts, timeline: held.timeline, timelineEntriesNotKept: held.timelineEntriesNotKept,
+                                  timelineGap: held.timelineGap)
             switch order {
             case .opening where held.ticket.index >= nextDue:
                 done.remove(held.ticket.index)
@@ -124,10 +126,12 @@ public struct Diagnoser: Sendable {
         let known = toWebSocketServer || webSocketPorts.contains(facts.server.port) || knownServers.contains(facts.server)
         var report: FinishedConnection?
         if Self.isWorthReporting(facts, toKnownWebSocketServer: known) {
-            report = self.report(facts, timeline: analyzer.timeline, timelineEntriesNotKept: analyzer.timelineEntriesNotKept)
+            report = self.report(facts, timeline: analyzer.timeline, timelineEntriesNotKept: analyzer.timelineEntriesNotKept,
+                                 timelineGap: analyzer.timelineGap)
         } else if Self.isWorthReporting(facts, toKnownWebSocketServer: true) {
             // The server may yet answer an upgrade; the report order gives way for this one.
-            hold(Undecided(ticket: ticket, facts: facts, timeline: analyzer.timeline, timelineEntriesNotKept: analyzer.timelineEntriesNotKept))
+            hold(Undecided(ticket: ticket, facts: facts, timeline: analyzer.timeline, timelineEntriesNotKept: analyzer.timelineEntriesNotKept,
+                           timelineGap: analyzer.timelineGap))
         } else {
             notReported += 1
         }
@@ -140,13 +144,14 @@ public struct Diagnoser: Sendable {
         }
     }
 
-    private mutating func report(_ facts: ConnectionFacts, timeline: [TimelineEntry], timelineEntriesNotKept: Int) -> FinishedConnection {
+    private mutating func report(_ facts: ConnectionFacts, timeline: [TimelineEntry], timelineEntriesNotKept: Int,
+                                 timelineGap: Int?) -> FinishedConnection {
         var context = FactContext(facts: facts, waveSize: correlator.record(facts))
         context.correlationWindow = correlator.window
         reported += 1
         if facts.carriesWebSocket { upgraded += 1 }
         return FinishedConnection(facts: facts, diagnosis: rules.diagnose(context), timeline: timeline,
-                                  timelineEntriesNotKept: timelineEntriesNotKept)
+                                  timelineEntriesNotKept: timelineEntriesNotKept, timelineGap: timelineGap)
     }
 
     private mutating func hold(_ connection: Undecided) {

@@ -24,8 +24,8 @@ public struct HTMLReport: Sendable {
     /// - Parameter capture: the file the connection came from, when replaying.
     public mutating func add(_ connection: FinishedConnection, capture: String? = nil) {
         connections.append(connectionJSON(connection.facts, diagnosis: connection.diagnosis, timeline: connection.timeline,
-                                          timelineEntriesNotKept: connection.timelineEntriesNotKept, capture: capture,
-                                          id: connections.count + 1))
+                                          timelineEntriesNotKept: connection.timelineEntriesNotKept, timelineGap: connection.timelineGap,
+                                          capture: capture, id: connections.count + 1))
     }
 
     /// The whole page. `open` (live modes) are shown after the finished connections, as open
@@ -42,7 +42,8 @@ public struct HTMLReport: Sendable {
         data.removeLast()
         let openJSON = open.enumerated().map { offset, connection in
             connectionJSON(connection.facts, diagnosis: nil, timeline: connection.timeline,
-                           timelineEntriesNotKept: connection.timelineEntriesNotKept, capture: nil, id: connections.count + offset + 1)
+                           timelineEntriesNotKept: connection.timelineEntriesNotKept, timelineGap: connection.timelineGap,
+                           capture: nil, id: connections.count + offset + 1)
         }
         data += ",\"connections\":[" + (connections + openJSON).joined(separator: ",\n") + "]}"
         // Inside <script> only "</" could end the block early; "<\/" is the same JSON.
@@ -69,7 +70,7 @@ public struct HTMLReport: Sendable {
 
     /// One connection's data; an open connection (`diagnosis` nil) says so instead of a diagnosis.
     private func connectionJSON(_ facts: ConnectionFacts, diagnosis: ConnectionDiagnosis?, timeline: [TimelineEntry],
-                                timelineEntriesNotKept: Int, capture: String?, id: Int) -> String {
+                                timelineEntriesNotKept: Int, timelineGap: Int?, capture: String?, id: Int) -> String {
         var json = JSONWriter()
         json.beginObject()
         // Numbered across the report: several captures each count from 1.
@@ -111,7 +112,7 @@ public struct HTMLReport: Sendable {
         json.endObject()
         var out = json.output
         out.removeLast()
-        out += "," + timelineJSON(facts, timeline: timeline, timelineEntriesNotKept: timelineEntriesNotKept) + "}"
+        out += "," + timelineJSON(facts, timeline: timeline, timelineEntriesNotKept: timelineEntriesNotKept, timelineGap: timelineGap) + "}"
         return out
     }
 
@@ -187,11 +188,14 @@ public struct HTMLReport: Sendable {
     /// Frames as one flat array of six numbers each, `[µs since open, side (0 client,
     /// 1 server), opcode, payload length, flags (1 FIN, 2 masked, RSV bits × 4), index in
     /// its side]`, joined ping/pong pairs as positions in it, and capture gaps.
-    private func timelineJSON(_ facts: ConnectionFacts, timeline: [TimelineEntry], timelineEntriesNotKept: Int) -> String {
+    private func timelineJSON(_ facts: ConnectionFacts, timeline: [TimelineEntry], timelineEntriesNotKept: Int,
+                              timelineGap: Int?) -> String {
         let opened = facts.opened
         var frames: [(at: Timestamp, frame: FrameInfo)] = []
         var gaps: [(at: Timestamp, side: Side, detail: String)] = []
-        for entry in timeline {
+        var framesBeforeGap: Int?
+        for (position, entry) in timeline.enumerated() {
+            if position == timelineGap { framesBeforeGap = frames.count }
             switch entry.event {
             case .frame(let frame): frames.append((entry.at, frame))
             case .notice(let notice) where notice.kind == .gap: gaps.append((entry.at, notice.side, notice.detail))
@@ -201,9 +205,14 @@ public struct HTMLReport: Sendable {
         }
         var omitted = timelineEntriesNotKept > 0 ? facts.fromClient.frames + facts.fromServer.frames - frames.count : 0
         if frames.count > Self.maxFramesPerConnection {
-            let half = Self.maxFramesPerConnection / 2
-            omitted += frames.count - 2 * half
-            frames = Array(frames.prefix(half) + frames.suffix(half))
+            // Cut where the analyzer already left entries out, so the page has one gap: the
+            // first frames before it and the latest after it, half the bound each when there are.
+            let bound = Self.maxFramesPerConnection, half = bound / 2
+            let split = framesBeforeGap ?? frames.count / 2
+            let fromHead = min(split, max(half, bound - (frames.count - split)))
+            let fromTail = min(frames.count - split, bound - fromHead)
+            omitted += frames.count - fromHead - fromTail
+            frames = Array(frames[..<fromHead] + frames[(frames.count - fromTail)...])
         }
         var out = "\"omittedFrames\":\(max(0, omitted)),\"frameList\":["
         out.reserveCapacity(out.utf8.count + frames.count * 24)
