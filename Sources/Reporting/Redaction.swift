@@ -50,9 +50,11 @@ public struct Redaction: Sendable, Hashable {
     }
 
     /// An evidence value as printed: `REDACTED` when the rules list its fact as user text
-    /// (`redact_evidence` in Rules/default.yaml).
+    /// (`redact_evidence` in Rules/default.yaml). An empty text hides nothing, and `REDACTED`
+    /// would say there was something.
     public func evidence(_ item: ConnectionDiagnosis.Evidence) -> FactValue {
-        item.redacted && !showSecrets ? .string(Self.placeholder) : item.value
+        guard item.redacted, !showSecrets, item.value != .string("") else { return item.value }
+        return .string(Self.placeholder)
     }
 
     /// A request target with credential query values and URL passwords replaced.

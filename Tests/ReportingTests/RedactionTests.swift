@@ -1,3 +1,4 @@
+import Diagnosis
 import Reporting
 import Testing
 
@@ -74,5 +75,16 @@ import Testing
         #expect(extended.header(name: "x_tenant", value: "acme") == "REDACTED")
         #expect(Redaction().target("/ws?room=1") == "/ws?room=1")
         #expect(Redaction(showSecrets: true, alsoRedact: ["room"]).target("/ws?room=1") == "/ws?room=1")
+    }
+
+    @Test func listedEvidenceIsRedactedUnlessEmptyOrAskedFor() {
+        let reason = ConnectionDiagnosis.Evidence(fact: "close.reason", value: .string("user 42 banned"), redacted: true)
+        let noReason = ConnectionDiagnosis.Evidence(fact: "close.reason", value: .string(""), redacted: true)
+        let code = ConnectionDiagnosis.Evidence(fact: "close.code", value: .int(1008))
+        #expect(Redaction().evidence(reason) == .string("REDACTED"))
+        // An empty reason hides nothing: "REDACTED" would say there was one.
+        #expect(Redaction().evidence(noReason) == .string(""))
+        #expect(Redaction().evidence(code) == .int(1008))
+        #expect(Redaction(showSecrets: true).evidence(reason) == .string("user 42 banned"))
     }
 }
