@@ -36,6 +36,8 @@ extension HTMLReportTests {
             ["eval": "[\(display("#controls")), \(display(".hint")), getComputedStyle(document.querySelector('#rows')).overflowY, getComputedStyle(document.body).backgroundColor]"],  // 29
             ["pdf": shot("report.pdf")],                            // 30
             ["media": ""], ["eval": display("#controls")],          // 32
+            ["scheme": "dark"], ["eval": "getComputedStyle(document.body).backgroundColor"],   // 34
+            ["scheme": "light"], ["eval": "getComputedStyle(document.body).backgroundColor"],  // 36
         ]
         let run = try DevTools.run(steps)
         let results = run.results
@@ -66,6 +68,9 @@ extension HTMLReportTests {
         #expect(printed[3] == "rgb(255, 255, 255)", "printed on white")
         #expect((results[30] as? Int ?? 0) > 10_000, "a PDF was printed")
         #expect(results[32] as? String == "flex", "the screen look is back after print")
+        // The dark theme follows the system's preference; the light one is the default.
+        #expect(results[34] as? String == "rgb(21, 23, 27)", "dark background: \(String(describing: results[34]))")
+        #expect(results[36] as? String != results[34] as? String, "light background: \(String(describing: results[36]))")
         for name in ["keyboard.png", "zoomed.png"] {
             #expect((results[name == "keyboard.png" ? 7 : 26] as? Int ?? 0) > 10_000, "\(name) was written")
         }

@@ -12,6 +12,7 @@ per step) and "errors" (exceptions thrown and errors logged by the page). Steps:
     {"wheel": SELECTOR, "deltaY": N}         a mouse wheel turn over the element's centre
     {"drag": SELECTOR, "dx": N}              press, move by dx and release over it
     {"media": "print"}                       emulate a media type ("" for none)
+    {"scheme": "dark"}                       emulate prefers-color-scheme ("" for none)
     {"screenshot": PATH}                     the viewport as PNG; its byte count
     {"pdf": PATH}                            print to PDF; its byte count
 Bounded: 60 s in all. Uses `websockets` from the repository's .venv.
@@ -106,6 +107,9 @@ class Page:
             return True
         if "media" in step:
             await self.send("Emulation.setEmulatedMedia", {"media": step["media"]})
+            return True
+        if "scheme" in step:
+            await self.send("Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": step["scheme"]}]})
             return True
         if "screenshot" in step:
             data = base64.b64decode((await self.send("Page.captureScreenshot", {"format": "png"}))["data"])
