@@ -25,6 +25,15 @@ public struct ProxyLimits: Sendable {
 
     public init() {}
 
+    /// The limits in effect, for the start-up line: a sidecar's operator sees what is bounded.
+    public var summary: String {
+        func seconds(_ value: Double?) -> String {
+            guard let value else { return "off" }
+            return value == value.rounded() ? "\(Int(value)) s" : "\(value) s"
+        }
+        return "limits: --head-timeout \(seconds(headTimeout)), --upgrade-timeout \(seconds(upgradeTimeout)), --max-connections \(maxConnections)"
+    }
+
     /// Half of (the descriptor limit − 64), between 1 and 10,000.
     public static var defaultMaxConnections: Int {
         var limit = rlimit()

@@ -203,6 +203,7 @@ struct Proxy: ParsableCommand {
                         + (rewriteHost ? "; rewriting Host headers to \(configuration.upstream.host):\(configuration.upstream.port) (traffic is altered)" : "")
                         + (faults.map { "; injecting \(faultBook?.all.count ?? 0) fault\(faultBook?.all.count == 1 ? "" : "s") from \($0) (traffic is altered)" } ?? "")
                         + (faults == nil && control != nil ? "; faults may be injected through --control (traffic may be altered)" : ""))
+        reporter.notice(configuration.limits.summary)
         if let address = adminServer?.localAddress {
             reporter.notice("admin endpoint on http://\(address.ipAddress ?? "?"):\(address.port ?? 0) (/metrics, /healthz, /readyz)")
         }

@@ -129,6 +129,25 @@ extension ProxyTests {
         }
     }
 
+    @Test("the limits in effect are printed at start-up: 60 s by default, 0 turns a timeout off")
+    func limitsAtStartUp() async throws {
+        let peers = try PeerHost.shared
+        try await withProxy(upstream: peers.mainPort) { proxy in
+            let line = try await notice(proxy, startingWith: "limits: ")
+            #expect(line.hasPrefix("limits: --head-timeout 60 s, --upgrade-timeout 60 s, --max-connections "), "\(line)")
+            let maxConnections = try #require(Int(line.split(separator: " ").last ?? ""), "\(line)")
+            #expect((1...10_000).contains(maxConnections))
+        }
+        try await withProxy(upstream: peers.mainPort, extraArguments: ["--head-timeout", "0", "--upgrade-timeout", "0", "--max-connections", "7"]) { proxy in
+            let line = try await notice(proxy, startingWith: "limits: ")
+            #expect(line == "limits: --head-timeout off, --upgrade-timeout off, --max-connections 7")
+        }
+        try await withProxy(upstream: peers.mainPort, extraArguments: ["--head-timeout", "2.5"]) { proxy in
+            let line = try await notice(proxy, startingWith: "limits: ")
+            #expect(line.hasPrefix("limits: --head-timeout 2.5 s, --upgrade-timeout 60 s, "), "\(line)")
+        }
+    }
+
     @Test("--head-timeout: a client that never completes its request head gets 408 and is reported so")
     func headTimeout() async throws {
         let peers = try PeerHost.shared
