@@ -17,25 +17,20 @@
 # depend on how it was built).
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+BENCH_NAME=html-report
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 OUT="$ROOT/bench-out"
 CONNECTIONS="${CONNECTIONS:-10000}"
 SIZE_MB="${SIZE_MB:-90}"
 RUNS="${RUNS:-3}"
 CAPTURE="$OUT/html-report-$CONNECTIONS-$SIZE_MB.pcap"
 REPORT="$OUT/html-report.html"
-TMP="$(mktemp -d)"
-trap 'rm -rf "$TMP"' EXIT
 mkdir -p "$OUT"
-cd "$ROOT"
 
-command -v chromium >/dev/null || { echo "html-report benchmark: chromium is missing (bash scripts/install-deps.sh)" >&2; exit 1; }
-if [ -n "${WSDOCTOR:-}" ]; then
-    BIN="$WSDOCTOR"
-else
-    swift build -c release --product wsdoctor >/dev/null
-    BIN="$(swift build -c release --show-bin-path)/wsdoctor"
-fi
+bench_deps chromium
+WSDOCTOR_BIN="${WSDOCTOR_BIN:-${WSDOCTOR:-}}"
+bench_wsdoctor
+BIN="$WSDOCTOR"
 [ -s "$CAPTURE" ] || python3 Benchmarks/replay/generate_capture.py --connections "$CONNECTIONS" --size-mb "$SIZE_MB" --out "$CAPTURE" | tail -4
 
 start=$(date +%s.%N)

@@ -19,25 +19,13 @@
 # Needs: swift, nginx (apt; scripts/install-deps.sh installs both it and the .venv).
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+BENCH_NAME=idle
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 HERE="$ROOT/Benchmarks/idle"
 CONNECTIONS="${CONNECTIONS:-9900}"
 HOLD="${HOLD:-3}"
-BUILD_TIMEOUT=1800
 
-say() { printf '%s\n' "$*"; }
-die() { printf 'idle benchmark: %s\n' "$*" >&2; exit 1; }
-
-TMP="$(mktemp -d)"
-trap 'rm -rf "$TMP"' EXIT
-cd "$ROOT"
-
-PYTHON="$ROOT/.venv/bin/python"
-if [ ! -x "$PYTHON" ] || ! command -v nginx >/dev/null; then
-    say "setting up (scripts/install-deps.sh: .venv, nginx)..."
-    bash "$ROOT/scripts/install-deps.sh" >&2 || die "scripts/install-deps.sh failed"
-fi
-command -v nginx >/dev/null || die "nginx is missing"
+bench_deps nginx
 
 # Descriptors: the proxies hold two per connection.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
@@ -47,17 +35,7 @@ if [ "$NOFILE" != unlimited ] && [ $(( CONNECTIONS * 2 + 100 )) -gt "$NOFILE" ];
     say "CONNECTIONS lowered to $CONNECTIONS: the open-files limit here is $NOFILE"
 fi
 
-if [ -n "${WSDOCTOR_BIN:-}" ]; then
-    WSDOCTOR="$WSDOCTOR_BIN"
-    say "measuring the wsdoctor given in WSDOCTOR_BIN (not built here)"
-else
-    command -v swift >/dev/null || die "swift is missing"
-    say "building wsdoctor (release)..."
-    timeout "$BUILD_TIMEOUT" swift build -c release --product wsdoctor >"$TMP/build.log" 2>&1 \
-        || { tail -40 "$TMP/build.log" >&2; die "release build failed"; }
-    WSDOCTOR="$(swift build -c release --show-bin-path)/wsdoctor"
-fi
-[ -x "$WSDOCTOR" ] || die "no binary at $WSDOCTOR"
+bench_wsdoctor
 
 say "nginx:    $(nginx -v 2>&1 | sed 's/^nginx version: //')"
 "$PYTHON" "$HERE/idle.py" run --wsdoctor "$WSDOCTOR" --tmp "$TMP" --connections "$CONNECTIONS" --hold "$HOLD"

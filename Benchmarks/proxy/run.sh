@@ -27,7 +27,8 @@
 # Needs: swift, python3, socat (installed with apt when missing; root or sudo).
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+BENCH_NAME=proxy
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 HERE="$ROOT/Benchmarks/proxy"
 DURATION="${DURATION:-3}"
 WARMUP="${WARMUP:-1}"
@@ -37,39 +38,11 @@ IDLE_HOLD="${IDLE_HOLD:-10}"
 SIZES=(64 1024 65536)
 CONNECTIONS=(1 64)
 PATHS=(direct wsdoctor socat socat-nodelay)
-BUILD_TIMEOUT=1800
 AIM_THROUGHPUT=0.70          # of socat's, at every size
 AIM_KIB_PER_IDLE=50
 
-TMP="$(mktemp -d)"
-STARTED=()                   # pids of every process this script started
-cleanup() {
-    local pid child
-    for pid in "${STARTED[@]}"; do
-        # socat forks a child per connection: end those first (they are ours too).
-        for child in $(pgrep -P "$pid" 2>/dev/null || true); do kill "$child" 2>/dev/null || true; done
-        kill "$pid" 2>/dev/null || true
-    done
-    for pid in "${STARTED[@]}"; do wait "$pid" 2>/dev/null || true; done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-cd "$ROOT"
-
-say() { printf '%s\n' "$*"; }
-die() { printf 'proxy benchmark: %s\n' "$*" >&2; exit 1; }
-
 # --- tools -----------------------------------------------------------------
-ROOT_CMD=()
-[ "$(id -u)" -eq 0 ] || ROOT_CMD=(sudo -n)
-if ! command -v socat >/dev/null; then
-    say "installing apt package: socat"
-    export DEBIAN_FRONTEND=noninteractive
-    timeout 600 "${ROOT_CMD[@]}" apt-get update >"$TMP/apt.log" 2>&1 || { cat "$TMP/apt.log" >&2; die "apt-get update failed"; }
-    timeout 900 "${ROOT_CMD[@]}" apt-get install -y --no-install-recommends socat </dev/null >"$TMP/apt.log" 2>&1 \
-        || { cat "$TMP/apt.log" >&2; die "apt-get install socat failed"; }
-fi
-command -v socat >/dev/null || die "socat is missing"
+bench_apt socat
 command -v python3 >/dev/null || die "python3 is missing"
 command -v swift >/dev/null || die "swift is missing"
 
@@ -84,18 +57,8 @@ if ! timeout "$BUILD_TIMEOUT" swift build -c release --package-path "$HERE" >"$T
     die "wsbench release build failed"
 fi
 WSBENCH="$(swift build -c release --package-path "$HERE" --show-bin-path)/wsbench"
-if [ -n "${WSDOCTOR_BIN:-}" ]; then
-    WSDOCTOR="$WSDOCTOR_BIN"
-    say "measuring the wsdoctor given in WSDOCTOR_BIN (not built here)"
-else
-    if ! timeout "$BUILD_TIMEOUT" swift build -c release --product wsdoctor >"$TMP/build.log" 2>&1; then
-        tail -40 "$TMP/build.log" >&2
-        die "wsdoctor release build failed"
-    fi
-    WSDOCTOR="$(swift build -c release --show-bin-path)/wsdoctor"
-fi
+bench_wsdoctor
 [ -x "$WSBENCH" ] || die "no binary at $WSBENCH"
-[ -x "$WSDOCTOR" ] || die "no binary at $WSDOCTOR"
 
 # --- processes ------------------------------------------------------------------
 # free_ports N -> N distinct free TCP ports on 127.0.0.1

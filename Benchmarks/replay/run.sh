@@ -32,7 +32,9 @@
 # missing; root or sudo).
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+BENCH_NAME=replay
+BUILD_TIMEOUT=3600
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 HERE="$ROOT/Benchmarks/replay"
 OUT="$ROOT/bench-out"
 SIZE_MB="${SIZE_MB:-220}"
@@ -43,48 +45,22 @@ OLD_COMMIT="${OLD_COMMIT-915145e}"
 CALLGRIND_MB="${CALLGRIND_MB:-5}"
 SMALL_MB="$(awk -v s="$SIZE_MB" 'BEGIN { printf "%g", s / 4 }')"
 TSHARK_SLOW_SECONDS=120       # above this per run, tshark is measured once
-BUILD_TIMEOUT=3600
 RUN_TIMEOUT=1800              # any single measured command (callgrind is slow)
 GENERATE_TIMEOUT=600
 
-TMP="$(mktemp -d)"
-trap 'rm -rf "$TMP"' EXIT
-cd "$ROOT"
-
-say() { printf '%s\n' "$*"; }
-die() { printf 'replay benchmark: %s\n' "$*" >&2; exit 1; }
-
 # --- tools -----------------------------------------------------------------
-ROOT_CMD=()
-[ "$(id -u)" -eq 0 ] || ROOT_CMD=(sudo -n)
-missing=()
-dpkg -s time 2>/dev/null | grep -q '^Status: install ok installed$' || missing+=(time)
-dpkg -s tshark 2>/dev/null | grep -q '^Status: install ok installed$' || missing+=(tshark)
-[ "$CALLGRIND_MB" = 0 ] || command -v valgrind >/dev/null || missing+=(valgrind)
-if [ "${#missing[@]}" -gt 0 ]; then
-    say "installing apt packages: ${missing[*]}"
-    echo 'wireshark-common wireshark-common/install-setuid boolean false' | "${ROOT_CMD[@]}" debconf-set-selections
-    export DEBIAN_FRONTEND=noninteractive
-    timeout 600 "${ROOT_CMD[@]}" apt-get update >"$TMP/apt.log" 2>&1 || { cat "$TMP/apt.log" >&2; die "apt-get update failed"; }
-    timeout 900 "${ROOT_CMD[@]}" apt-get install -y --no-install-recommends "${missing[@]}" </dev/null >"$TMP/apt.log" 2>&1 \
-        || { cat "$TMP/apt.log" >&2; die "apt-get install ${missing[*]} failed"; }
-fi
+packages=(time tshark)
+[ "$CALLGRIND_MB" = 0 ] || packages+=(valgrind)
+bench_apt "${packages[@]}"
 [ -x /usr/bin/time ] || die "/usr/bin/time is missing (Debian package 'time')"
 command -v tshark >/dev/null || die "tshark is missing"
 command -v python3 >/dev/null || die "python3 is missing"
 command -v swift >/dev/null || die "swift is missing"
 
 # --- build -------------------------------------------------------------------
-BIN="${NEW_BIN:-}"
-if [ -z "$BIN" ]; then
-    say "building wsdoctor (release)..."
-    if ! timeout "$BUILD_TIMEOUT" swift build -c release --product wsdoctor >"$TMP/build.log" 2>&1; then
-        tail -40 "$TMP/build.log" >&2
-        die "release build failed"
-    fi
-    BIN="$(swift build -c release --show-bin-path)/wsdoctor"
-fi
-[ -x "$BIN" ] || die "no binary at $BIN"
+WSDOCTOR_BIN="${NEW_BIN:-${WSDOCTOR_BIN:-}}"
+bench_wsdoctor
+BIN="$WSDOCTOR"
 NEW_COMMIT="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 [ -z "$(git status --porcelain -- Sources Package.swift 2>/dev/null)" ] || NEW_COMMIT="$NEW_COMMIT with uncommitted changes"
 

@@ -25,41 +25,24 @@
 # (installed with apt when missing).
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+BENCH_NAME=sniff
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 OUT="$ROOT/bench-out"
 RATES="${RATES:-100 400 0}"
 SIZE_MB="${SIZE_MB:-220}"
 SMALL_MB="$(awk -v s="$SIZE_MB" 'BEGIN { printf "%g", s / 4 }')"
 CAPTURE="$OUT/replay-${SMALL_MB}mb.pcap"
 FILTER='tcp and net 10.0.0.0/8'   # the generated capture's addresses
-TMP="$(mktemp -d)"
 CAPTURER_PID=""
 cleanup() {
     [ -n "$CAPTURER_PID" ] && kill -9 "$CAPTURER_PID" 2>/dev/null || true
-    rm -rf "$TMP"
 }
-trap cleanup EXIT
-cd "$ROOT"
-
-say() { printf '%s\n' "$*"; }
-die() { printf 'sniff benchmark: %s\n' "$*" >&2; exit 1; }
 
 [ "$(id -u)" -eq 0 ] || die "run as root: capturing and injecting packets on lo need it"
-missing=()
-for package in time tcpreplay tcpdump; do
-    dpkg -s "$package" 2>/dev/null | grep -q '^Status: install ok installed$' || missing+=("$package")
-done
-if [ "${#missing[@]}" -gt 0 ]; then
-    say "installing apt packages: ${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    timeout 600 apt-get update >"$TMP/apt.log" 2>&1 || { cat "$TMP/apt.log" >&2; die "apt-get update failed"; }
-    timeout 900 apt-get install -y --no-install-recommends "${missing[@]}" </dev/null >"$TMP/apt.log" 2>&1 \
-        || { cat "$TMP/apt.log" >&2; die "apt-get install ${missing[*]} failed"; }
-fi
+bench_apt time tcpreplay tcpdump
 
-say "building wsdoctor (release)..."
-timeout 1800 swift build -c release --product wsdoctor >"$TMP/build.log" 2>&1 || { tail -40 "$TMP/build.log" >&2; die "release build failed"; }
-BIN="$(swift build -c release --show-bin-path)/wsdoctor"
+bench_wsdoctor
+BIN="$WSDOCTOR"
 
 if [ ! -f "$CAPTURE" ]; then
     mkdir -p "$OUT"

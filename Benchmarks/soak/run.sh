@@ -34,7 +34,9 @@
 # Needs: swift, python3 (.venv from scripts/install-deps.sh, made when missing).
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+BENCH_NAME=soak
+BENCH_EXIT_STATUS=2
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 HERE="$ROOT/Benchmarks/soak"
 OUT="$ROOT/bench-out/soak"
 DURATION="${DURATION:-600}"
@@ -47,10 +49,6 @@ HOLDERS="${HOLDERS:-2000}"
 HEAD_TIMEOUT="${HEAD_TIMEOUT:-5}"
 UPGRADE_TIMEOUT=30
 MAX_CONNECTIONS=15000
-BUILD_TIMEOUT=1800
-
-say() { printf '%s\n' "$*"; }
-die() { printf 'soak benchmark: %s\n' "$*" >&2; exit 2; }
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -70,24 +68,8 @@ fi
 # A round runs each kind of client at least once (a slow-loris wave takes 18 s).
 [ $(( DURATION / ROUNDS )) -ge 20 ] || die "rounds must be 20 s or longer: --duration $DURATION in $ROUNDS rounds"
 
-TMP="$(mktemp -d)"
-STARTED=()                   # pids of every process this script started
-cleanup() {
-    local pid
-    for pid in "${STARTED[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${STARTED[@]}"; do wait "$pid" 2>/dev/null || true; done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-cd "$ROOT"
-
 # --- tools ------------------------------------------------------------------------
-command -v swift >/dev/null || die "swift is missing"
-PYTHON="$ROOT/.venv/bin/python"
-if ! "$PYTHON" -c 'import websockets' 2>/dev/null; then
-    say "making .venv (scripts/install-deps.sh)..."
-    bash "$ROOT/scripts/install-deps.sh" >&2 || die "scripts/install-deps.sh failed"
-fi
+bench_deps
 
 # Descriptors: the proxy holds two per connection, the driver and the server one each.
 # The soft limit is raised for this script and what it starts; a few thousand connections
@@ -101,16 +83,7 @@ if [ "$NOFILE" != unlimited ] && [ $(( HOLDERS * 3 + 3000 )) -gt "$NOFILE" ]; th
 fi
 
 # --- build ---------------------------------------------------------------------------
-if [ -n "${WSDOCTOR_BIN:-}" ]; then
-    WSDOCTOR="$WSDOCTOR_BIN"
-    say "soaking the wsdoctor given in WSDOCTOR_BIN (not built here)"
-else
-    say "building wsdoctor (release)..."
-    timeout "$BUILD_TIMEOUT" swift build -c release --product wsdoctor >"$TMP/build.log" 2>&1 \
-        || { tail -40 "$TMP/build.log" >&2; die "release build failed"; }
-    WSDOCTOR="$(swift build -c release --show-bin-path)/wsdoctor"
-fi
-[ -x "$WSDOCTOR" ] || die "no binary at $WSDOCTOR"
+bench_wsdoctor
 
 # --- processes ---------------------------------------------------------------------------
 "$PYTHON" "$HERE/server.py" >"$TMP/server.out" 2>"$TMP/server.err" &

@@ -26,41 +26,16 @@
 # Needs: swift, socat (apt), the .venv from scripts/install-deps.sh (made when missing).
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+BENCH_NAME=stream
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 HERE="$ROOT/Benchmarks/stream"
 DURATION="${DURATION:-2}"
 WARMUP="${WARMUP:-0.5}"
 ROUNDS="${ROUNDS:-1}"
 ONLY="${ONLY:-}"
-BUILD_TIMEOUT=1800
 
-say() { printf '%s\n' "$*"; }
-die() { printf 'stream benchmark: %s\n' "$*" >&2; exit 1; }
-
-TMP="$(mktemp -d)"
-trap 'rm -rf "$TMP"' EXIT
-cd "$ROOT"
-
-# --- tools ------------------------------------------------------------------------
-PYTHON="$ROOT/.venv/bin/python"
-if [ ! -x "$PYTHON" ] || ! command -v socat >/dev/null; then
-    say "setting up (scripts/install-deps.sh: .venv, socat)..."
-    bash "$ROOT/scripts/install-deps.sh" >&2 || die "scripts/install-deps.sh failed"
-fi
-command -v socat >/dev/null || die "socat is missing"
-
-# --- build ---------------------------------------------------------------------------
-if [ -n "${WSDOCTOR_BIN:-}" ]; then
-    WSDOCTOR="$WSDOCTOR_BIN"
-    say "measuring the wsdoctor given in WSDOCTOR_BIN (not built here)"
-else
-    command -v swift >/dev/null || die "swift is missing"
-    say "building wsdoctor (release)..."
-    timeout "$BUILD_TIMEOUT" swift build -c release --product wsdoctor >"$TMP/build.log" 2>&1 \
-        || { tail -40 "$TMP/build.log" >&2; die "release build failed"; }
-    WSDOCTOR="$(swift build -c release --show-bin-path)/wsdoctor"
-fi
-[ -x "$WSDOCTOR" ] || die "no binary at $WSDOCTOR"
+bench_deps socat
+bench_wsdoctor
 
 say "socat:    $(socat -V 2>/dev/null | sed -n 's/^socat version \([^ ]*\).*/\1/p' | head -1)"
 "$PYTHON" "$HERE/stream.py" run --wsdoctor "$WSDOCTOR" --tmp "$TMP" --duration "$DURATION" --warmup "$WARMUP" \
