@@ -111,6 +111,7 @@ grep -q -- '--max-connections' <<<"$HELP" && LIMITS+=(--max-connections "$MAX_CO
 # Port 0 for both: the proxy says the ports it bound in its first notices.
 mkdir -p "$OUT"
 REPORTS="$OUT/reports.jsonl"
+: >"$REPORTS"   # before the proxy's shell opens it: the loop below reads it at once
 "$WSDOCTOR" proxy --listen 127.0.0.1:0 --upstream "ws://127.0.0.1:$SERVER_PORT" --format json \
     --admin 127.0.0.1:0 "${LIMITS[@]}" >"$REPORTS" 2>"$TMP/proxy.err" &
 PROXY_PID=$!
