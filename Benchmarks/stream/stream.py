@@ -129,6 +129,25 @@ def build_stream(kind: str, size: int, deflate: bool, masked: bool, seed: int) -
     return Stream(bytes(data), count)
 
 
+def inflate_floor(size: int, seed: int, cpu_seconds_wanted: float = 0.3) -> float:
+    """CPU seconds per GB of wire (masked frames, as client->server) that zlib alone takes to
+    inflate the deflate cells' messages (one raw stream per message, as with no context
+    takeover): what no relay that checks the inflated bytes can go below."""
+    rng = random.Random(seed)
+    bodies = []
+    for _ in range(16):
+        compressor = zlib.compressobj(wbits=-15)
+        bodies.append(compressor.compress(words_payload(rng, size)) + compressor.flush(zlib.Z_SYNC_FLUSH))
+    wire = 0
+    start = time.process_time()
+    while time.process_time() - start < cpu_seconds_wanted:
+        for body in bodies:
+            zlib.decompressobj(wbits=-15).decompress(body)
+            payload = len(body) - 4
+            wire += payload + 6 + (2 if payload > 125 else 0) + (6 if payload > 65535 else 0)  # masked frame head
+    return (time.process_time() - start) / (wire / 1e9)
+
+
 # --- both ends ----------------------------------------------------------------------
 
 @dataclass
@@ -484,6 +503,18 @@ def main() -> None:
                           f"{via_socat.rate / 1e6:10.1f} {via_socat.frames_per_s:10.0f} {via_socat.cpu_per_gb or 0:8.2f} | "
                           f"{via_wsdoctor.rate / 1e6:13.1f} {via_wsdoctor.frames_per_s:10.0f} {via_wsdoctor.cpu_per_gb or 0:8.2f} | "
                           f"{ratio:6.2f}")
+        print()
+        print("the floor for the deflate cells: zlib alone (Python's zlib, the same messages, one stream each; "
+              "Python adds about a microsecond a message), "
+              "CPU s per GB of wire, beside wsdoctor's")
+        for kind_label, kind, size in KINDS:
+            cells = [best.get((mode, kind, size, True, "wsdoctor")) for _, mode in DIRECTIONS]
+            measured = [c.cpu_per_gb for c in cells if c is not None and c.cpu_per_gb]
+            if not measured:
+                continue
+            floor = inflate_floor(size, seed=7)
+            print(f"  {kind_label:<14} zlib alone {floor:6.2f} s/GB | wsdoctor {min(measured):6.2f}-{max(measured):6.2f} s/GB "
+                  f"({min(measured) / floor:.2f}-{max(measured) / floor:.2f}x zlib)")
         print()
         print(f"wsdoctor peak RSS (VmHWM): {status_kib(proxy.pid, 'VmHWM')} KiB; VmRSS at the start {rss_start} KiB, "
               f"at the end {status_kib(proxy.pid, 'VmRSS')} KiB")
