@@ -1,0 +1,31 @@
+import Capture
+import CaptureAnalysis
+import Diagnosis
+import WebSocketWire
+
+/// The first answered handshakes of a capture, read ahead of the comparison to estimate the
+/// clock offset before both captures are read side by side on aligned clocks.
+enum OpeningHandshakes {
+    /// Handshakes read per capture. 64 bound the offset as tightly as clocks allow.
+    static let maxHandshakes = 64
+    /// Seconds of capture after the first handshake within which they are looked for. 60:
+    /// a capture of one long connection is not read to its end for more.
+    static let window: Double = 60
+
+    static func read(_ path: String, filter: String?, configuration: AnalyzerConfiguration, rules: RuleSet,
+                     webSocketPorts: Set<UInt16>) throws(CaptureError) -> [ConnectionFacts] {
+        let reader = try LegReader(path: path, filter: filter, configuration: configuration, rules: rules,
+                                   webSocketPorts: webSocketPorts)
+        var handshakes: [ConnectionFacts] = []
+        var first: Timestamp?
+        while !reader.isDone && handshakes.count < maxHandshakes {
+            reader.step()
+            if let first, let now = reader.now, now.seconds(since: first) > window { break }
+            for case .answered(let facts) in reader.takeEvents() where handshakes.count < maxHandshakes {
+                handshakes.append(facts)
+                if first == nil { first = facts.handshake?.answeredAt }
+            }
+        }
+        return handshakes
+    }
+}
