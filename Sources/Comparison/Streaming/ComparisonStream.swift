@@ -121,8 +121,6 @@ public final class ComparisonStream {
         [Leg.nearClient, .nearServer].compactMap { leg in readers[leg]!.error.map { (leg, readers[leg]!.path, $0) } }
     }
 
-    public func statistics(_ leg: Leg) -> CaptureStatistics { readers[leg]!.statistics }
-
     /// Reads both captures to their ends, handing on each pair and unmatched connection as it
     /// is settled.
     public func run(_ handOn: (Settled) -> Void) {

@@ -39,8 +39,6 @@ final class LegReader {
         stepper = try session.stepper(file: path, filter: filter)
     }
 
-    var statistics: CaptureStatistics { stepper.statistics }
-
     /// Reads one packet; at the end of the file (or an error) ends every open connection.
     func step() {
         guard !isDone else { return }
