@@ -11,6 +11,9 @@ enum OpeningHandshakes {
     /// Seconds of capture after the first handshake within which they are looked for. 60:
     /// a capture of one long connection is not read to its end for more.
     static let window: Double = 60
+    /// Packets read before giving up when no handshake comes (a capture of connections
+    /// already open): a million, a second or two of reading.
+    static let maxPacketsWithoutHandshake = 1_000_000
 
     static func read(_ path: String, filter: String?, configuration: AnalyzerConfiguration, rules: RuleSet,
                      webSocketPorts: Set<UInt16>) throws(CaptureError) -> [ConnectionFacts] {
@@ -18,8 +21,10 @@ enum OpeningHandshakes {
                                    webSocketPorts: webSocketPorts)
         var handshakes: [ConnectionFacts] = []
         var first: Timestamp?
-        while !reader.isDone && handshakes.count < maxHandshakes {
+        var packets = 0
+        while !reader.isDone && handshakes.count < maxHandshakes && (first != nil || packets < maxPacketsWithoutHandshake) {
             reader.step()
+            packets += 1
             if let first, let now = reader.now, now.seconds(since: first) > window { break }
             for case .answered(let facts) in reader.takeEvents() where handshakes.count < maxHandshakes {
                 handshakes.append(facts)
