@@ -122,8 +122,19 @@ public final class ReplaySession: TCPStreamDelegate {
     public static let maxThreads = ParallelReplay.maxWorkers
 
     func makeFeeder(file path: String, filter: String?) -> CaptureFileFeeder {
-        CaptureFileFeeder(path: path, filter: filter, configuration: TCPReassembler.Configuration(serverPorts: webSocketPorts))
+        CaptureFileFeeder(path: path, filter: filter, configuration: reassembly)
     }
+
+    private var reassembly: TCPReassembler.Configuration { TCPReassembler.Configuration(serverPorts: webSocketPorts) }
+
+    /// Reads `path` into this session packet by packet (for two captures side by side); once
+    /// the stepper returns nil, call ``finishAll(at:)`` with ``latestTime``.
+    public func stepper(file path: String, filter: String? = nil) throws(CaptureError) -> CaptureFileStepper {
+        try CaptureFileStepper(path: path, filter: filter, configuration: reassembly, delegate: self)
+    }
+
+    /// The latest time any event carried.
+    public var latestTime: Timestamp { latest }
 
     /// Ends every connection still open (the source is exhausted) and hands all on.
     public func finishAll(at time: Timestamp) {

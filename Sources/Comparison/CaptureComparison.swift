@@ -1,41 +1,33 @@
 import Diagnosis
 import WebSocketWire
 
-/// Everything `wsdoctor compare` found in two captures of the same traffic.
+/// Everything `wsdoctor compare` found in two captures of the same traffic, collected from a
+/// ``ComparisonStream`` (which the command prints from as it goes, holding none of it).
 public struct CaptureComparison: Sendable {
-    public var pairs: [PairComparison]
-    public var onlyNearClient: [LegConnection]
-    public var onlyNearServer: [LegConnection]
+    public var pairs: [PairComparison] = []
+    public var onlyNearClient: [LegConnection] = []
+    public var onlyNearServer: [LegConnection] = []
     public var clock: ClockOffset
+    public var totals: ComparisonTotals
+    /// Most connections the stream held at once.
+    public var peakHeld: Int
+    /// Connections past the bound, counted, not compared.
+    public var notKept: [Leg: Int]
 
-    /// Intermediary endings within this many seconds of each other count as one event (a
-    /// reload or restart). 2 s, as for close waves of one server.
-    public static let endedTogetherWindow: Double = 2
-
-    public init(nearClient: [LegConnection], nearServer: [LegConnection], rules: RuleSet) {
-        let matching = ConnectionMatcher.match(nearClient: nearClient, nearServer: nearServer)
-        let keyed = matching.matches.filter { $0.matchedBy == .key }
-        let clock = ClockOffset.estimate((keyed.isEmpty ? matching.matches : keyed).map { (nearClient[$0.nearClient], nearServer[$0.nearServer]) })
-        self.clock = clock
-        onlyNearClient = matching.onlyNearClient.map { nearClient[$0] }
-        onlyNearServer = matching.onlyNearServer.map { nearServer[$0] }
-
-        let aligned: [(ConnectionMatcher.Match, PairAligner.Result)] = matching.matches.map { match in
-            (match, PairAligner(nearClient: nearClient[match.nearClient], nearServer: nearServer[match.nearServer], clock: clock).align())
-        }
-        let endings = aligned.compactMap { $0.1.endedByIntermediaryAt }
-        pairs = aligned.map { match, result in
-            var facts = Self.pairFacts(result, nearClient[match.nearClient], nearServer[match.nearServer])
-            if let at = result.endedByIntermediaryAt {
-                facts.endedTogether = endings.filter { abs($0.seconds(since: at)) <= Self.endedTogetherWindow }.count
+    /// Reads and compares both captures, keeping every result.
+    public static func collect(nearClient: String, nearServer: String,
+                               options: ComparisonStream.Options = .init()) throws(ComparisonStream.OpenError) -> CaptureComparison {
+        let stream = try ComparisonStream(nearClient: nearClient, nearServer: nearServer, options: options)
+        var pairs: [PairComparison] = []
+        var only: [Leg: [LegConnection]] = [.nearClient: [], .nearServer: []]
+        stream.run { settled in
+            switch settled {
+            case .pair(let pair): pairs.append(pair)
+            case .unmatched(let connection, let leg): only[leg]!.append(connection)
             }
-            var context = FactContext(facts: nearClient[match.nearClient].facts)
-            context.pair = facts
-            return PairComparison(nearClient: nearClient[match.nearClient], nearServer: nearServer[match.nearServer],
-                                  matchedBy: match.matchedBy, changes: result.changes,
-                                  latency: result.latencies.compactMapValues(LatencySummary.init), facts: facts,
-                                  diagnosis: rules.diagnose(context), endedByIntermediaryAt: result.endedByIntermediaryAt)
         }
+        return CaptureComparison(pairs: pairs, onlyNearClient: only[.nearClient]!, onlyNearServer: only[.nearServer]!,
+                                 clock: stream.clock, totals: stream.totals, peakHeld: stream.peakHeld, notKept: stream.notKept)
     }
 
     static func pairFacts(_ result: PairAligner.Result, _ nearClient: LegConnection, _ nearServer: LegConnection) -> PairFacts {

@@ -40,8 +40,8 @@ struct Compare: ParsableCommand {
 
     @OptionGroup var diagnosis: DiagnosisOptions
 
-    @Option(help: "Connections kept per capture while pairing; past it they are counted, not compared.")
-    var maxConnections: Int = CaptureReading.defaultMaxConnections
+    @Option(help: "Connections held per capture at once, open or awaiting their counterpart; past it they are counted, not compared.")
+    var maxConnections: Int = ComparisonStream.defaultMaxHeld
 
     func validate() throws {
         if maxConnections <= 0 { throw ValidationError("--max-connections must be a positive number") }
@@ -58,59 +58,50 @@ struct Compare: ParsableCommand {
             printError("wsdoctor compare: \(nearClient) and \(nearServer) are the same file; give one capture from each side of the intermediary")
             throw ExitCode(2)
         }
-        let rules = try diagnosis.rules()
-        let configuration = diagnosis.analyzerConfiguration(format: format)
-        let ports = Set(webSocketPorts)
-        let clientSide = CaptureReading.read(file: nearClient, filter: filter, configuration: configuration, rules: rules,
-                                             webSocketPorts: ports, maxConnections: maxConnections)
-        let serverSide = CaptureReading.read(file: nearServer, filter: filter, configuration: configuration, rules: rules,
-                                             webSocketPorts: ports, maxConnections: maxConnections)
-        for (path, reading) in [(nearClient, clientSide), (nearServer, serverSide)] {
-            if let error = reading.error, reading.connections.isEmpty {
-                printError("wsdoctor compare: \(path): \(error)")
-                throw ExitCode(2)
-            }
+        let options = ComparisonStream.Options(filter: filter, configuration: diagnosis.analyzerConfiguration(format: format),
+                                               rules: try diagnosis.rules(), webSocketPorts: Set(webSocketPorts), maxHeld: maxConnections)
+        let stream: ComparisonStream
+        do {
+            stream = try ComparisonStream(nearClient: nearClient, nearServer: nearServer, options: options)
+        } catch {
+            printError("wsdoctor compare: \(error.path): \(error.error)")
+            throw ExitCode(2)
         }
-        let comparison = CaptureComparison(nearClient: clientSide.connections, nearServer: serverSide.connections, rules: rules)
-        if !comparison.pairs.isEmpty && comparison.pairs.allSatisfy(Self.isSameCapture) {
+        if stream.holdsOneCapture {
             printError("wsdoctor compare: \(nearClient) and \(nearServer) hold the same capture (same addresses and times); give one capture from each side of the intermediary")
             throw ExitCode(2)
         }
         let output = Output()
         let redaction = diagnosis.redaction
-        switch format {
-        case .text:
-            let text = ComparisonText(redaction: redaction)
-            for (index, pair) in comparison.pairs.enumerated() {
-                output.line(text.render(pair, number: index + 1))
+        let text = ComparisonText(redaction: redaction)
+        let json = ComparisonJSON(redaction: redaction)
+        var number = 0
+        // Each pair is printed as soon as it is settled, and then forgotten.
+        stream.run { settled in
+            switch (format, settled) {
+            case (.text, .pair(let pair)):
+                number += 1
+                output.line(text.render(pair, number: number))
                 output.line("")
+            case (.text, .unmatched(let connection, let leg)):
+                output.line(text.unmatched(connection, foundIn: leg))
+            case (.json, .pair(let pair)):
+                output.line(json.render(pair, clock: stream.clock, files: (nearClient, nearServer)))
+            case (.json, .unmatched(let connection, let leg)):
+                output.line(json.unmatched(connection, foundIn: leg, file: leg == .nearClient ? nearClient : nearServer))
             }
-            for connection in comparison.onlyNearClient { output.line(text.unmatched(connection, foundIn: .nearClient)) }
-            for connection in comparison.onlyNearServer { output.line(text.unmatched(connection, foundIn: .nearServer)) }
-            output.line(text.summary(comparison))
-        case .json:
-            let json = ComparisonJSON(redaction: redaction)
-            for pair in comparison.pairs { output.line(json.render(pair, clock: comparison.clock, files: (nearClient, nearServer))) }
-            for connection in comparison.onlyNearClient { output.line(json.unmatched(connection, foundIn: .nearClient, file: nearClient)) }
-            for connection in comparison.onlyNearServer { output.line(json.unmatched(connection, foundIn: .nearServer, file: nearServer)) }
-            output.line(json.summary(comparison))
         }
+        output.line(format == .json ? json.summary(stream.totals) : text.summary(stream.totals))
         output.flush()
-        var failed = false
-        for (path, reading) in [(nearClient, clientSide), (nearServer, serverSide)] {
-            if let error = reading.error {
-                printError("wsdoctor compare: \(path): \(error)")
-                failed = true
-            }
-            if reading.connectionsNotKept > 0 {
-                printError("wsdoctor compare: \(path): \(reading.connectionsNotKept) connections past --max-connections \(maxConnections) were not compared")
-            }
+        for failure in stream.errors { printError("wsdoctor compare: \(failure.path): \(failure.error)") }
+        for (leg, path) in [(Leg.nearClient, nearClient), (.nearServer, nearServer)] where stream.notKept[leg]! > 0 {
+            printError("wsdoctor compare: \(path): \(stream.notKept[leg]!) connections past --max-connections \(maxConnections) held at once were not compared")
         }
-        if comparison.pairs.isEmpty {
-            printError("wsdoctor compare: no connection in common (\(clientSide.connections.count) near the client, \(serverSide.connections.count) near the server); are the two captures of the same traffic and time?")
+        if stream.totals.pairs == 0 {
+            printError("wsdoctor compare: no connection in common (\(stream.totals.onlyNearClient) near the client, \(stream.totals.onlyNearServer) near the server); are the two captures of the same traffic and time?")
             throw ExitCode(1)
         }
-        if failed { throw ExitCode(1) }
+        if !stream.errors.isEmpty { throw ExitCode(1) }
     }
 
     /// Both paths name one file (the same inode), however they are spelled.
@@ -121,9 +112,4 @@ struct Compare: ParsableCommand {
         return a.st_dev == b.st_dev && a.st_ino == b.st_ino
     }
 
-    /// Two copies of one capture pair each connection with itself: same addresses, same start.
-    static func isSameCapture(_ pair: PairComparison) -> Bool {
-        pair.nearClient.facts.client == pair.nearServer.facts.client && pair.nearClient.facts.server == pair.nearServer.facts.server
-            && pair.nearClient.facts.opened == pair.nearServer.facts.opened
-    }
 }

@@ -43,7 +43,7 @@ import Testing
         let shifted = folder.appendingPathComponent("shifted.pcap").path
         let shift = try run("/usr/bin/editcap", ["-t", "7.5", files.nearServer, shifted])
         #expect(shift.status == 0, "\(shift.stderr)")
-        let comparison = compare(nearClient: files.nearClient, nearServer: shifted)
+        let comparison = try compare(nearClient: files.nearClient, nearServer: shifted)
         #expect(abs(comparison.clock.seconds - 7.5) < 0.05, "offset \(comparison.clock.seconds)")
         let pair = try #require(comparison.pairs.first)
         #expect(pair.diagnosis.id == "transparent")

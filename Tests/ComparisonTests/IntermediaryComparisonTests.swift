@@ -9,7 +9,7 @@ import WireTestSupport
 /// (CI) each scenario is also recorded afresh.
 @Suite struct IntermediaryComparisonTests {
     static let scenarios = ["socat", "nginx-idle", "nginx-reload", "haproxy-tunnel", "strip-extensions", "close-rewrite", "corrupt-utf8",
-                            "pongs-itself", "cut-large", "drop-close", "mitmproxy"]
+                            "pongs-itself", "cut-large", "drop-close", "mitmproxy", "flip-bytes", "recompress"]
 
     @Test(arguments: scenarios)
     func committedRecording(scenario: String) throws {
@@ -127,15 +127,34 @@ import WireTestSupport
             #expect(pair.facts.closeCodeNearServer == 1012 && pair.facts.closeCodeNearClient == nil)
             #expect(pair.diagnosis.id == "intermediary-close-lost")
         case "mitmproxy":
-            // mitmproxy ends each leg's WebSocket and sends every message anew: the client's
-            // messages get new mask keys. Its zlib gives the same sizes, so the re-compression
-            // does not show without payload digests; nothing else changed, and the ending is the
-            // endpoints' own.
+            // mitmproxy ends each leg's WebSocket and sends every frame anew: the client's
+            // messages, its ping and its close get new mask keys. It inflates and deflates each
+            // message again, but its zlib gives the very same bytes (same digests), so no
+            // re-compression shows; nothing else changed, and the ending is the endpoints' own.
             let remasked = pair.changes.filter { $0.kind == .remasked }
-            #expect(remasked.count == 2 && remasked.allSatisfy { $0.direction == .clientToServer && $0.detail.contains("a new mask key") })
+            #expect(remasked.count == 4 && remasked.allSatisfy { $0.direction == .clientToServer && $0.detail.contains("a new mask key") })
+            #expect(remasked.map { $0.detail.prefix(9) } == ["message 0", "message 1", "ping (13 ", "close fra"])
             #expect(pair.changes.contains { $0.kind == .headerRewritten && $0.detail.hasPrefix("Host") })
-            #expect(!kinds.contains(.payloadAltered) && !kinds.contains(.messageDropped) && !kinds.contains(.closedByIntermediary))
+            #expect(!kinds.contains(.payloadAltered) && !kinds.contains(.recompressed) && !kinds.contains(.messageDropped)
+                    && !kinds.contains(.closedByIntermediary))
             #expect(pair.latency[.clientToServer]?.messages == 2 && pair.latency[.serverToClient]?.messages == 2)
+            #expect(pair.diagnosis.id == "normal-close")
+        case "flip-bytes":
+            // The client's first text upper-cased in place: same type, same length, same mask
+            // key; only the payload digests tell.
+            #expect(pair.changes.count == 1, "\(pair.changes)")
+            let altered = try #require(pair.changes.first { $0.kind == .payloadAltered })
+            #expect(altered.direction == .clientToServer)
+            #expect(altered.nearClientFrame == 0 && altered.nearServerFrame == 0)
+            #expect(altered.detail == "message 0: 30 bytes of text kept their length but not their content")
+            #expect(pair.diagnosis.id == "intermediary-payload-corruption")
+        case "recompress":
+            // The relay's own zlib settings: the first message to other bytes of the same size
+            // (seen only by digest), the others to other sizes; the content is the same.
+            let recompressed = pair.changes.filter { $0.kind == .recompressed }
+            #expect(recompressed.count == 3 && recompressed.allSatisfy { $0.direction == .clientToServer })
+            #expect(recompressed.first?.detail == "message 0: re-compressed: the same 71 bytes compressed to other 62 bytes on the near-server leg")
+            #expect(!kinds.contains(.payloadAltered) && !kinds.contains(.remasked) && !kinds.contains(.reframed))
             #expect(pair.diagnosis.id == "normal-close")
         default:
             Issue.record("no expectations for \(scenario)")

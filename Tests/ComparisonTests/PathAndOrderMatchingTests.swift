@@ -16,8 +16,8 @@ import WebSocketWire
         let newKeys = try rewriteKeys(in: files.nearServer, to: rewritten) { _ in true }
         #expect(newKeys.count == 3)
 
-        let byKey = compare(nearClient: files.nearClient, nearServer: files.nearServer)
-        let byOrder = compare(nearClient: files.nearClient, nearServer: rewritten)
+        let byKey = try compare(nearClient: files.nearClient, nearServer: files.nearServer)
+        let byOrder = try compare(nearClient: files.nearClient, nearServer: rewritten)
         #expect(byOrder.onlyNearClient.isEmpty && byOrder.onlyNearServer.isEmpty)
         #expect(byOrder.pairs.map(\.matchedBy) == [.pathAndOrder, .pathAndOrder, .pathAndOrder])
         // The same pairs as the keys give: each near-server key maps back to its original.
@@ -43,7 +43,7 @@ import WebSocketWire
             return seen == 2
         }
         #expect(newKeys.count == 1)
-        let comparison = compare(nearClient: files.nearClient, nearServer: rewritten)
+        let comparison = try compare(nearClient: files.nearClient, nearServer: rewritten)
         #expect(comparison.pairs.count == 3)
         let fallback = try #require(comparison.pairs.first { $0.matchedBy == .pathAndOrder })
         #expect(comparison.pairs.filter { $0.matchedBy == .key }.count == 2)
@@ -63,6 +63,33 @@ import WebSocketWire
         #expect(pair["clock_offset"] as? Double == 0)
     }
 
+    /// Hosts whose clocks differ by more than the fallback window, and no key in common: the
+    /// offset comes from the path-and-order pairs' handshakes, right within the handshake's
+    /// round trip.
+    @Test(arguments: [37.0, -3600.0])
+    func aClockOffsetIsFoundWithoutKeys(shift: Double) throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let files = comparisonFixture("nginx-reload")
+        let rewritten = folder.appendingPathComponent("rewritten-keys.pcap").path
+        #expect(try rewriteKeys(in: files.nearServer, to: rewritten) { _ in true }.count == 3)
+        let shifted = folder.appendingPathComponent("shifted.pcap").path
+        let edited = try run("/usr/bin/editcap", ["-t", String(shift), rewritten, shifted])
+        #expect(edited.status == 0, "\(edited.stderr)")
+        let comparison = try compare(nearClient: files.nearClient, nearServer: shifted)
+        #expect(comparison.onlyNearClient.isEmpty && comparison.onlyNearServer.isEmpty)
+        #expect(comparison.pairs.map(\.matchedBy) == [.pathAndOrder, .pathAndOrder, .pathAndOrder])
+        let roundTrips = comparison.pairs.compactMap { pair in
+            pair.nearClient.facts.handshake.flatMap { handshake in handshake.answeredAt.map { $0.seconds(since: handshake.requestedAt) } }
+        }
+        let roundTrip = try #require(roundTrips.max())
+        #expect(abs(comparison.clock.seconds - shift) <= roundTrip, "offset \(comparison.clock.seconds), round trip \(roundTrip)")
+        for pair in comparison.pairs {
+            #expect(pair.diagnosis.id == "intermediary-reload")
+            #expect(pair.facts.endedTogether == 3)
+        }
+    }
+
     @Test func aDifferentPathIsNotPaired() throws {
         let folder = try temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
@@ -73,7 +100,7 @@ import WebSocketWire
         var bytes = try Data(contentsOf: URL(fileURLWithPath: keyRewritten))
         try replaceAll(Data("GET /chat ".utf8), with: Data("GET /talk ".utf8), in: &bytes)
         try bytes.write(to: URL(fileURLWithPath: elsewhere))
-        let comparison = compare(nearClient: files.nearClient, nearServer: elsewhere)
+        let comparison = try compare(nearClient: files.nearClient, nearServer: elsewhere)
         #expect(comparison.pairs.isEmpty)
         #expect(comparison.onlyNearClient.count == 1 && comparison.onlyNearServer.count == 1)
     }

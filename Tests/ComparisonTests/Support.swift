@@ -15,11 +15,8 @@ func comparisonFixture(_ scenario: String) -> (nearClient: String, nearServer: S
 }
 
 /// Both captures read and compared in process, as `wsdoctor compare` does.
-func compare(nearClient: String, nearServer: String) -> CaptureComparison {
-    let rules = RuleSet.defaults()
-    let near = CaptureReading.read(file: nearClient, filter: nil, configuration: AnalyzerConfiguration(), rules: rules, webSocketPorts: [])
-    let far = CaptureReading.read(file: nearServer, filter: nil, configuration: AnalyzerConfiguration(), rules: rules, webSocketPorts: [])
-    return CaptureComparison(nearClient: near.connections, nearServer: far.connections, rules: rules)
+func compare(nearClient: String, nearServer: String, maxHeld: Int = ComparisonStream.defaultMaxHeld) throws -> CaptureComparison {
+    try CaptureComparison.collect(nearClient: nearClient, nearServer: nearServer, options: ComparisonStream.Options(maxHeld: maxHeld))
 }
 
 let canCapture = geteuid() == 0

@@ -61,9 +61,10 @@ public struct FrameBytes {
 
 /// Feeds bytes to a frame decoder in the chunk sizes given, cycling through them.
 public func decodeFrames(_ bytes: [UInt8], side: Side, compression: FrameDecoderConfiguration.Compression = .none,
-                  maxInflated: Int64 = 64 << 20, chunkSizes: [Int]? = nil) -> [WireEvent] {
-    var decoder = FrameDecoder(configuration: FrameDecoderConfiguration(side: side, compression: compression,
-                                                                        maxInflatedMessageSize: maxInflated))
+                  maxInflated: Int64 = 64 << 20, chunkSizes: [Int]? = nil, digests: Bool = false) -> [WireEvent] {
+    var configuration = FrameDecoderConfiguration(side: side, compression: compression, maxInflatedMessageSize: maxInflated)
+    configuration.digestsPayloads = digests
+    var decoder = FrameDecoder(configuration: configuration)
     var events: [WireEvent] = []
     bytes.withUnsafeBytes { all in
         guard let sizes = chunkSizes, !sizes.isEmpty else {

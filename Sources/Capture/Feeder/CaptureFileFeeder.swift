@@ -29,20 +29,9 @@ public final class CaptureFileFeeder {
     @discardableResult
     public func run(delegate: any TCPStreamDelegate) throws(CaptureError) -> Statistics {
         statistics = Statistics()
-        let reader = try PcapFileReader(path: path, filter: filter)
-        guard LinkType.isSupported(reader.linkType) else {
-            throw .unsupportedLinkType(path, linkType: reader.linkType, name: reader.linkTypeName)
-        }
-        var intake = PacketIntake(reassembler: TCPReassembler(configuration: configuration, delegate: delegate))
-        var failure: CaptureError?
-        do {
-            try reader.forEachPacket { intake.take($0) }
-        } catch {
-            failure = error
-        }
-        intake.reassembler.finish(at: intake.last)
-        statistics = intake.current
-        if let failure { throw failure }
-        return statistics
+        let stepper = try CaptureFileStepper(path: path, filter: filter, configuration: configuration, delegate: delegate)
+        defer { statistics = stepper.statistics }
+        while try stepper.step() != nil {}
+        return stepper.statistics
     }
 }

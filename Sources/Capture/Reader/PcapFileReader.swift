@@ -61,6 +61,12 @@ public final class PcapFileReader {
     /// On a read error (typically a truncated file) every good packet before it
     /// has already been passed to `body` when the error is thrown.
     public func forEachPacket(_ body: (CapturedPacket) -> Void) throws(CaptureError) {
+        while let packet = try nextPacket() { body(packet) }
+    }
+
+    /// The next packet in file order, nil at the end of the file. Its bytes are libpcap's
+    /// and stay valid only until the next call.
+    public func nextPacket() throws(CaptureError) -> CapturedPacket? {
         var header: UnsafeMutablePointer<pcap_pkthdr>?
         var data: UnsafePointer<UInt8>?
         while true {
@@ -69,12 +75,12 @@ public final class PcapFileReader {
             case 1:
                 guard let header, let data else { continue }
                 packetsRead += 1
-                body(PcapHandle.packet(header, data, linkType: linkType))
+                return PcapHandle.packet(header, data, linkType: linkType)
             case 0:
                 // Only live captures time out; keep reading.
                 continue
             case PCAP_ERROR_BREAK:
-                return
+                return nil
             default:
                 let detail = String(cString: pcap_geterr(handle))
                 if detail.lowercased().contains("truncated") {

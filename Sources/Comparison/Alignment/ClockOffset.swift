@@ -1,3 +1,4 @@
+import Diagnosis
 import WebSocketWire
 
 /// How far the near-server capture's clock runs ahead of the near-client one, from the
@@ -17,12 +18,12 @@ public struct ClockOffset: Sendable, Hashable {
 
     public static let zero = ClockOffset(seconds: 0, lowerBound: nil, upperBound: nil)
 
-    public static func estimate(_ pairs: [(nearClient: LegConnection, nearServer: LegConnection)]) -> ClockOffset {
+    public static func estimate(_ pairs: [(nearClient: ConnectionFacts, nearServer: ConnectionFacts)]) -> ClockOffset {
         var lower = -Double.infinity
         var upper = Double.infinity
         var middles: [Double] = []
         for (nearClient, nearServer) in pairs {
-            guard let client = nearClient.facts.handshake, let server = nearServer.facts.handshake,
+            guard let client = nearClient.handshake, let server = nearServer.handshake,
                   let clientAnswer = client.answeredAt, let serverAnswer = server.answeredAt else { continue }
             let low = serverAnswer.seconds(since: clientAnswer)
             let high = server.requestedAt.seconds(since: client.requestedAt)

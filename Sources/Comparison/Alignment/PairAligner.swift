@@ -100,7 +100,10 @@ public struct PairAligner {
     private func compareMessages(_ direction: FlowDirection, into result: inout Result) {
         let up = leg(direction.upstream).sent(by: direction.sender).messages
         let down = leg(direction.downstream).sent(by: direction.sender).messages
-        let pairs = Self.align(up, down) { $0.info.opcode == $1.info.opcode && $0.size == $1.size && ($0.info.invalidUTF8Offset == nil) == ($1.info.invalidUTF8Offset == nil) }
+        let pairs = Self.align(up, down) {
+            $0.info.opcode == $1.info.opcode && $0.size == $1.size && ($0.info.invalidUTF8Offset == nil) == ($1.info.invalidUTF8Offset == nil)
+                && Self.agree($0.info.contentDigest, $1.info.contentDigest)
+        }
         for step in pairs {
             switch step {
             case .both(let u, let d):
@@ -141,21 +144,43 @@ public struct PairAligner {
             change(.payloadAltered, "valid UTF-8 text became invalid at byte \(bad) in between")
         } else if let bad = up.info.invalidUTF8Offset, down.info.invalidUTF8Offset == nil {
             change(.payloadAltered, "text invalid at byte \(bad) was repaired to valid UTF-8 in between")
+        } else if !Self.agree(up.info.contentDigest, down.info.contentDigest) {
+            change(.payloadAltered, "\(up.size) bytes of \(up.info.opcode.name) kept their length but not their content")
         }
         if up.info.frameCount != down.info.frameCount {
             let how = up.info.frameCount > down.info.frameCount ? "coalesced" : "re-fragmented"
             change(.reframed, "\(how): \(up.info.frameCount) frame\(up.info.frameCount == 1 ? "" : "s") on the \(upLeg) leg, \(down.info.frameCount) on the \(downLeg) leg")
         }
-        if up.masked != down.masked {
-            change(.remasked, "masked on the \(up.masked ? upLeg : downLeg) leg only")
-        } else if let upKey = up.maskKey, let downKey = down.maskKey, upKey != downKey {
-            // A relay copying bytes keeps the client's key; one that ends the WebSocket masks anew.
-            change(.remasked, "a new mask key on the \(downLeg) leg")
-        }
+        if let remasked = Self.remasking(up.maskKey, down.maskKey, direction) { change(.remasked, remasked) }
         if up.info.compressed != down.info.compressed {
             change(.recompressed, "compressed on the \(up.info.compressed ? upLeg : downLeg) leg only")
         } else if up.info.compressed && up.info.wireSize != down.info.wireSize {
             change(.recompressed, "re-compressed: \(up.info.wireSize) bytes on the \(upLeg) leg, \(down.info.wireSize) on the \(downLeg) leg")
+        } else if up.info.compressed && !Self.agree(up.info.wireDigest, down.info.wireDigest)
+                    && Self.agree(up.info.contentDigest, down.info.contentDigest) {
+            // Same content, same size, other bytes: another compressor (or its settings) in between.
+            change(.recompressed, "re-compressed: the same \(up.size) bytes compressed to other \(up.info.wireSize) bytes on the \(downLeg) leg")
+        }
+    }
+
+    /// Digests known on both legs must be equal; one unknown (not inflated) is no evidence.
+    static func agree(_ up: UInt64?, _ down: UInt64?) -> Bool {
+        guard let up, let down else { return true }
+        return up == down
+    }
+
+    /// What changed in a frame's masking between the legs, or nil.
+    static func remasking(_ up: UInt32?, _ down: UInt32?, _ direction: FlowDirection) -> String? {
+        switch (up, down) {
+        case (nil, nil):
+            return nil
+        case (let up?, let down?):
+            // A relay copying bytes keeps the client's key; one that ends the WebSocket masks anew.
+            return up == down ? nil : "a new mask key on the \(direction.downstream.spoken) leg"
+        case (.some, nil):
+            return "masked on the \(direction.upstream.spoken) leg only"
+        case (nil, .some):
+            return "masked on the \(direction.downstream.spoken) leg only"
         }
     }
 
@@ -166,8 +191,13 @@ public struct PairAligner {
         let down = leg(direction.downstream).sent(by: direction.sender).controls
         for step in Self.align(up, down, same: { $0.kind == $1.kind && $0.payload == $1.payload }) {
             switch step {
-            case .both:
-                break
+            case .both(let u, let d):
+                guard let remasked = Self.remasking(up[u].maskKey, down[d].maskKey, direction) else { continue }
+                var change = Change(kind: .remasked, direction: direction, at: common(down[d].at, direction.downstream),
+                                    detail: "\(up[u].kind.rawValue) (\(up[u].payload.count) bytes): " + remasked)
+                change.setFrame(up[u].frameIndex, on: direction.upstream)
+                change.setFrame(down[d].frameIndex, on: direction.downstream)
+                result.changes.append(change)
             case .upstreamOnly(let u):
                 var change = Change(kind: .controlDropped, direction: direction, at: common(up[u].at, direction.upstream),
                                     detail: "the \(direction.sender)'s \(up[u].kind.rawValue) (\(up[u].payload.count) bytes) never reached the \(direction.sender.peer)")
@@ -190,6 +220,13 @@ public struct PairAligner {
         let downTraffic = leg(direction.downstream).sent(by: direction.sender)
         switch (upTraffic.close, downTraffic.close) {
         case (let up?, let down?):
+            if let remasked = Self.remasking(upTraffic.closeMaskKey, downTraffic.closeMaskKey, direction) {
+                var change = Change(kind: .remasked, direction: direction, at: common(downTraffic.closeAt!, direction.downstream),
+                                    detail: "close frame: " + remasked)
+                change.setFrame(up.frameIndex, on: direction.upstream)
+                change.setFrame(down.frameIndex, on: direction.downstream)
+                result.changes.append(change)
+            }
             guard up.code != down.code || up.reason != down.reason else { return }
             var change = Change(kind: .closeRewritten, direction: direction, at: common(downTraffic.closeAt!, direction.downstream),
                                 detail: "the \(direction.sender) closed with \(describe(up)); the \(direction.sender.peer) got \(describe(down))")

@@ -16,7 +16,7 @@ public struct LegConnection: Sendable {
     }
 
     public var facts: ConnectionFacts { connection.facts }
-    public var key: String? { facts.handshake?.requestHeaders["Sec-WebSocket-Key"] }
+    public var key: String? { ConnectionMatcher.key(facts) }
     public var path: String? { facts.handshake?.path }
 
     public func sent(by side: Side) -> SideTraffic { traffic[side] ?? SideTraffic() }

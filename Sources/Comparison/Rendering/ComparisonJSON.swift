@@ -62,21 +62,21 @@ public struct ComparisonJSON: Sendable {
         return json.output
     }
 
-    public func summary(_ comparison: CaptureComparison) -> String {
+    public func summary(_ totals: ComparisonTotals) -> String {
         var json = JSONWriter()
         json.beginObject()
         json.string("type", "comparison_summary")
-        json.number("pairs", comparison.pairs.count)
-        json.number("only_near_client", comparison.onlyNearClient.count)
-        json.number("only_near_server", comparison.onlyNearServer.count)
-        json.number("clock_offset", comparison.clock.seconds)
-        json.number("clock_offset_lower_bound", comparison.clock.lowerBound)
-        json.number("clock_offset_upper_bound", comparison.clock.upperBound)
+        json.number("pairs", totals.pairs)
+        json.number("only_near_client", totals.onlyNearClient)
+        json.number("only_near_server", totals.onlyNearServer)
+        json.number("clock_offset", totals.clock.seconds)
+        json.number("clock_offset_lower_bound", totals.clock.lowerBound)
+        json.number("clock_offset_upper_bound", totals.clock.upperBound)
         json.beginObject("changes")
-        for (kind, count) in ComparisonSummary.changeCounts(comparison) { json.number(kind, count) }
+        for (kind, count) in totals.changeCounts { json.number(kind, count) }
         json.endObject()
         json.beginObject("by_category")
-        for (category, count) in ComparisonSummary.categoryCounts(comparison) { json.number(category, count) }
+        for (category, count) in totals.categoryCounts { json.number(category, count) }
         json.endObject()
         json.endObject()
         return json.output

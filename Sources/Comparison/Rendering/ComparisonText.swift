@@ -40,16 +40,16 @@ public struct ComparisonText: Sendable {
         return "only \(leg == .nearClient ? "near client" : "near server")  #\(facts.id + 1) \(facts.client) → \(facts.server)\(path(facts))  \(facts.opened.iso8601): no counterpart in the other capture"
     }
 
-    public func summary(_ comparison: CaptureComparison) -> String {
+    public func summary(_ totals: ComparisonTotals) -> String {
         var lines: [String] = []
-        let clock = comparison.clock
+        let clock = totals.clock
         var offset = "clock offset \(formatSigned(clock.seconds)) (near server minus near client)"
         if let low = clock.lowerBound, let high = clock.upperBound { offset += ", handshakes allow \(formatSigned(low)) to \(formatSigned(high))" }
         lines.append(offset)
-        lines.append("\(comparison.pairs.count) pair\(comparison.pairs.count == 1 ? "" : "s"), \(comparison.onlyNearClient.count) only near the client, \(comparison.onlyNearServer.count) only near the server")
-        let changes = ComparisonSummary.changeCounts(comparison)
+        lines.append("\(totals.pairs) pair\(totals.pairs == 1 ? "" : "s"), \(totals.onlyNearClient) only near the client, \(totals.onlyNearServer) only near the server")
+        let changes = totals.changeCounts
         if !changes.isEmpty { lines.append("changes: " + changes.map { "\($0.0) \($0.1)" }.joined(separator: ", ")) }
-        let categories = ComparisonSummary.categoryCounts(comparison)
+        let categories = totals.categoryCounts
         if !categories.isEmpty { lines.append("by diagnosis: " + categories.map { "\($0.0) \($0.1)" }.joined(separator: ", ")) }
         return lines.joined(separator: "\n")
     }

@@ -166,7 +166,7 @@ rules:
     when:
       fact: pair.payload_altered
       at_least: 1
-    summary: "The intermediary altered the payload of {pair.payload_altered} message(s) (size, type, or text that became invalid UTF-8 in between)."
+    summary: "The intermediary altered the payload of {pair.payload_altered} message(s) (size, type, content, or text that became invalid UTF-8 in between)."
     explanation: >-
       A message left one endpoint with one shape and reached the other with another. A
       WebSocket proxy must relay payloads unchanged; text re-encoded by a non-WebSocket-aware

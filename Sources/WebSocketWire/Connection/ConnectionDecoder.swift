@@ -362,9 +362,10 @@ public struct ConnectionDecoder {
     }
 
     private func startFrames(_ direction: inout Direction, at offset: Int64, after previous: FrameDecoder? = nil, midMessage: Bool = false) {
-        let config = FrameDecoderConfiguration(side: direction.side, compression: direction.compression,
+        var config = FrameDecoderConfiguration(side: direction.side, compression: direction.compression,
                                                maxInflatedMessageSize: configuration.maxInflatedMessageSize,
                                                reportsEachFrame: configuration.reportsEachFrame)
+        config.digestsPayloads = configuration.digestsPayloads
         direction.frames = FrameDecoder(configuration: config, startOffset: offset, continuing: previous, joinedMidMessage: midMessage)
         direction.offset = offset
         direction.mode = .frames

@@ -16,6 +16,8 @@ public struct ConnectionDecoderConfiguration: Sendable, Hashable {
     public var assumeWebSocket: Bool
     /// Every frame and message is its own event (see `FrameDecoderConfiguration`).
     public var reportsEachFrame: Bool = true
+    /// Messages carry payload digests (see `FrameDecoderConfiguration`).
+    public var digestsPayloads = false
 
     public init(maxHeadSize: Int = 16 * 1024, maxInflatedMessageSize: Int64 = 64 * 1024 * 1024,
                 maxHeldBytes: Int = 64 * 1024, maxResyncBytes: Int = 256 * 1024, assumeWebSocket: Bool = false) {

@@ -62,6 +62,11 @@ public struct MessageInfo: Sendable, Hashable {
     public var invalidUTF8Offset: Int64?
     /// Inflation stopped at the configured bound: `size` is what it reached, the message is larger.
     public var sizeIsLowerBound = false
+    /// Digest of the payload as sent (unmasked, still compressed), when digests are on.
+    public var wireDigest: UInt64? = nil
+    /// Digest of the payload after inflation (the wire digest when not compressed); nil
+    /// when digests are off or it was not wholly inflated.
+    public var contentDigest: UInt64? = nil
 }
 
 /// A close frame's contents.

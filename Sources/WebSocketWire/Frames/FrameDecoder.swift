@@ -55,6 +55,8 @@ public struct FrameDecoder {
         /// its failures and its text are not the sender's violations.
         var probing = false
         var utf8Reported = false
+        var wireDigest = PayloadDigest()
+        var contentDigest = PayloadDigest()
     }
 
     /// Whether decoding began mid-connection (after a gap or without the handshake), so the
@@ -368,6 +370,9 @@ public struct FrameDecoder {
         let phaseInMask = Int(frame.payloadRead & 3)
         frame.payloadRead += UInt64(chunk.count)
         frame.remaining -= UInt64(chunk.count)
+        if configuration.digestsPayloads, frame.role == .messageData || frame.role == .lengthOnly, message != nil {
+            message!.wireDigest.add(chunk, mask: frame.info.masked ? frame.maskKey : nil, phase: phaseInMask)
+        }
         switch frame.role {
         case .skip, .lengthOnly:
             return
@@ -417,9 +422,12 @@ public struct FrameDecoder {
         var validator = self.validator
         var firstBad: Int64?
         let isText = current.info.opcode == .text && !current.probing
+        let digests = configuration.digestsPayloads
+        var digest = current.contentDigest
         let failure = inflater.inflate(input, endingMessage: end) { piece in
             let before = size
             size += Int64(piece.count)
+            if digests { digest.add(piece) }
             if isText, firstBad == nil, let bad = validator.validate(piece) {
                 firstBad = before + Int64(bad)
             }
@@ -427,6 +435,7 @@ public struct FrameDecoder {
         }
         self.validator = validator
         current.inflatedSize = size
+        current.contentDigest = digest
         if let firstBad, !current.utf8Reported {
             current.utf8Reported = true
             reportInvalidUTF8(&current, at: frame.info.offset, insideMessage: firstBad, into: &events)
@@ -534,6 +543,14 @@ public struct FrameDecoder {
             current.info.invalidUTF8Offset = inMessage
             violation(.textNotUTF8, frame: frame.info.index, at: frame.info.offset,
                       "text message \(current.info.index) ends inside a UTF-8 sequence that starts at byte \(inMessage)", into: &events)
+        }
+        if configuration.digestsPayloads {
+            current.info.wireDigest = current.wireDigest.value
+            if !current.info.compressed {
+                current.info.contentDigest = current.wireDigest.value
+            } else if current.inflating && !current.inflationAbandoned && !current.probing {
+                current.info.contentDigest = current.contentDigest.value
+            }
         }
         reportMessage(current.info, into: &events)
     }

@@ -19,6 +19,9 @@ public struct FrameDecoderConfiguration: Sendable, Hashable {
     /// Every frame and message is its own event; off, ordinary ones are summed in a
     /// `.tally` event per chunk instead (what facts need, at a fraction of the cost).
     public var reportsEachFrame: Bool
+    /// Each message carries digests of its payload, as sent and as inflated (for `wsdoctor
+    /// compare`). Off by default: it reads every payload byte, binary ones included.
+    public var digestsPayloads = false
 
     public init(side: Side, compression: Compression = .none, maxInflatedMessageSize: Int64 = 64 * 1024 * 1024,
                 reportsEachFrame: Bool = true) {

@@ -22,7 +22,10 @@ pongs-itself (a Relay that answers the client's pings and never forwards them),
 cut-large (a Relay that hangs up both legs, FIN and no close frame, when the
 client sends a message over 1 KiB, as a message-size limit does), drop-close
 (a Relay that drops the server's close frame, so the client only sees TCP end),
-mitmproxy (mitmdump in reverse mode, from .venv; traffic as socat).
+mitmproxy (mitmdump in reverse mode, from .venv; traffic as socat), flip-bytes (a
+Relay upper-casing the client's first text message in place: same length, same mask;
+no compression), recompress (a Relay inflating the client's compressed messages and
+deflating them again with its own zlib settings and a fresh context each time).
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zlib
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -155,6 +159,44 @@ def to_latin1(frame: bytes) -> bytes:
     return encode_frame(opcode, payload.decode("utf-8").encode("latin-1"), fin=bool(frame[0] & 0x80), mask=key)
 
 
+def upper_case(frame: bytes) -> bytes:
+    """Bytes changed in place: the text upper-cased, same length, sent with the client's mask."""
+    opcode, key, payload = split_frame(frame)
+    return encode_frame(opcode, payload.upper(), fin=bool(frame[0] & 0x80), mask=key)
+
+
+RECOMPRESS_TEXT = "ba ba black sheep, have you any wool? yes sir, yes sir, three bags full"
+
+
+def deflate(data: bytes, level: int, window_bits: int, mem_level: int, strategy: int) -> bytes:
+    """One message compressed with a fresh context (which any receiver can inflate)."""
+    deflater = zlib.compressobj(level, zlib.DEFLATED, -window_bits, mem_level, strategy)
+    return (deflater.compress(data) + deflater.flush(zlib.Z_SYNC_FLUSH))[:-4]
+
+
+def recompressing():
+    """A c2s hook: each compressed message inflated (with the client's context) and deflated
+    again by a compressor of the relay's own, as another zlib or other settings do: the
+    first settings (level, window, memory, strategy) that give other bytes of the same
+    size, else level 1 with a 512-byte window. The client's frames and mask keys are kept;
+    only the compressed bytes differ."""
+    inflater = zlib.decompressobj(-15)
+    settings = [(level, window, memory, strategy) for level in range(1, 10) for window in range(9, 16)
+                for memory in (1, 5, 8, 9) for strategy in (zlib.Z_DEFAULT_STRATEGY, zlib.Z_FILTERED)]
+
+    def hook(frame: bytes) -> bytes:
+        opcode, key, payload = split_frame(frame)
+        if opcode not in (OP_TEXT, OP_BINARY) or not frame[0] & 0x40:
+            return frame
+        data = inflater.decompress(payload + b"\x00\x00\xff\xff")
+        again = next((other for other in (deflate(data, *each) for each in settings)
+                      if other != payload and len(other) == len(payload)), None) or deflate(data, 1, 9, 8, 0)
+        raw = encode_frame(opcode, again, fin=bool(frame[0] & 0x80), mask=key)
+        return bytes([raw[0] | 0x40]) + raw[1:]
+
+    return hook
+
+
 class ClientFacingRelay(Relay):
     """record.py's Relay, keeping the client's writer so a frame hook can answer or hang up
     on the client itself."""
@@ -240,13 +282,21 @@ async def traffic(scenario: str, front: int, back: int, idle: float, intermediar
         relay.hooks["c2s"] = (None, answer_pings(relay) if scenario == "pongs-itself" else cut_large(relay, 1024))
     elif scenario == "drop-close":
         relay = Relay(front, back, s2c_frame=drop_close)
+    elif scenario == "flip-bytes":
+        relay = Relay(front, back, c2s_frame=nth_data_frame(1, upper_case))
+    elif scenario == "recompress":
+        relay = Relay(front, back, c2s_frame=recompressing())
     async with serve(handler, HOST, back, **WS_COMMON):
         if relay:
             await relay.__aenter__()
         try:
             async with asyncio.timeout(idle + 15):
-                compression = None if scenario in ("corrupt-utf8", "cut-large") else "deflate"
+                compression = None if scenario in ("corrupt-utf8", "cut-large", "flip-bytes") else "deflate"
                 async with connect(f"ws://{HOST}:{front}/chat", compression=compression, **WS_COMMON) as ws:
+                    if scenario == "recompress":
+                        # First, so the client compresses it without history, as the relay does.
+                        await ws.send(RECOMPRESS_TEXT)
+                        await ws.recv()
                     await ws.send("hello through the intermediary")
                     await ws.recv()
                     if scenario == "corrupt-utf8":
