@@ -29,6 +29,7 @@ KEY = base64.b64encode(b"wsdoctor-idle!!!").decode()
 ACCEPT = base64.b64encode(hashlib.sha1((KEY + GUID).encode()).digest()).decode()
 STEP = 60.0                      # bound on opening one batch, and on a proxy starting or settling
 BATCH = 200                      # connections opened at once
+CLOSING = 600.0                  # bound on the proxy closing every leg (a debug build on a loaded machine takes minutes)
 
 
 def serve(port_file: str) -> None:
@@ -155,7 +156,7 @@ def measure(name: str, process: subprocess.Popen, memory_pid, port: int, count: 
     closed_at = time.monotonic()
     # "After" is measured once the proxy has closed every leg itself (its descriptors are
     # back to the start), not at a fixed time: closing thousands takes a loaded machine seconds.
-    while descriptor_count(pid) > baseline_fds and time.monotonic() - closed_at < STEP:
+    while descriptor_count(pid) > baseline_fds and time.monotonic() - closed_at < CLOSING:
         time.sleep(0.1)
     closing = time.monotonic() - closed_at
     left = descriptor_count(pid) - baseline_fds
