@@ -17,8 +17,8 @@ public struct ConnectionAnalyzer {
 
     private var decoder: ConnectionDecoder
     private var events: [WireEvent] = []
-    /// The handshake's events were many; the array they grew is given back once they are
-    /// absorbed, so an idle WebSocket connection holds none (later chunks grow a small one).
+    /// Set by the handshake: the array its events grew is given back once they are absorbed,
+    /// so an idle WebSocket connection holds none (its first frames grow a small one).
     private var releasesEventStorage = false
     /// The last response that came with no upgrade request seen (one to an unread request head).
     private var responseWithoutRequest: (head: HTTPResponseHead, at: Timestamp)?

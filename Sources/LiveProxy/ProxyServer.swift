@@ -232,7 +232,7 @@ public final class ProxyServer: Sendable {
     /// connection holds one per leg at the size it last read: starting at 512 bytes rather
     /// than NIO's 2 KiB saves 3 KiB per idle connection, and a fast stream doubles it on
     /// each full read, reaching 256 KiB two reads later than from 2 KiB.
-    static let readSizes = AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 256 * 1024)
+    private static let readSizes = AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 256 * 1024)
 
     /// Connects a client's upstream leg, then pairs the two (or answers the client 502).
     private func connectUpstream(client: any Channel, session: ProxySession, clientHandler: RelayHandler, serverHandler: RelayHandler) {
