@@ -29,6 +29,7 @@ KEY = base64.b64encode(b"wsdoctor-idle!!!").decode()
 ACCEPT = base64.b64encode(hashlib.sha1((KEY + GUID).encode()).digest()).decode()
 STEP = 60.0                      # bound on opening one batch, and on a proxy starting or settling
 BATCH = 200                      # connections opened at once
+CLOSING = 600.0                  # bound on the proxy closing every leg (a debug build on a loaded machine takes minutes)
 
 
 def serve(port_file: str) -> None:
@@ -143,21 +144,34 @@ def measure(name: str, process: subprocess.Popen, memory_pid, port: int, count: 
     time.sleep(1)
     pid = memory_pid()
     before = status_kib(pid, "VmRSS")
+    baseline_fds = descriptor_count(pid)
     began = time.monotonic()
     held = open_idle(port, count)
     opened = time.monotonic() - began
     time.sleep(hold)
     during = status_kib(pid, "VmRSS")
-    descriptors = len(os.listdir(f"/proc/{pid}/fd"))
+    descriptors = descriptor_count(pid)
     for sock in held:
         sock.close()
+    closed_at = time.monotonic()
+    # "After" is measured once the proxy has closed every leg itself (its descriptors are
+    # back to the start), not at a fixed time: closing thousands takes a loaded machine seconds.
+    while descriptor_count(pid) > baseline_fds and time.monotonic() - closed_at < CLOSING:
+        time.sleep(0.1)
+    closing = time.monotonic() - closed_at
+    left = descriptor_count(pid) - baseline_fds
     time.sleep(3)                # wsdoctor gives memory back within a second of becoming idle
     after = status_kib(pid, "VmRSS")
     if process.poll() is not None:
         raise SystemExit(f"idle benchmark: {name} ended (status {process.returncode})")
-    print(f"  {name}: {count} connections opened in {opened:.1f} s; VmRSS before {before} KiB, held {during} KiB, "
-          f"after {after} KiB", flush=True)
+    print(f"  {name}: {count} connections opened in {opened:.1f} s, all closed by the proxy {closing:.1f} s after the "
+          f"clients closed{f' ({left} descriptors still open)' if left > 0 else ''}; VmRSS before {before} KiB, "
+          f"held {during} KiB, after {after} KiB", flush=True)
     return {"before": before, "held": during, "after": after, "fds": descriptors, "pid": pid}
+
+
+def descriptor_count(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
 
 
 def main() -> None:
@@ -231,13 +245,13 @@ def main() -> None:
 
         print()
         print(f"resident memory (VmRSS), KiB: before = the proxy started, no connection; held = {args.connections} idle "
-              "WebSocket connections open; after = all closed again (3 s later)")
-        print(f"  {'':<44} {'before':>9} {'held':>9} {'after':>9} {'KiB/conn':>9}")
+              "WebSocket connections open; after = all closed again (3 s after the proxy closed the last one)")
+        print(f"  {'':<44} {'before':>9} {'held':>9} {'after':>9} {'KiB/conn':>9} {'after-before':>13}")
         for name, r in results.items():
             label = "wsdoctor (1 process)" if name == "wsdoctor" else "nginx 1 worker (master not counted)"
             label += f", {r['fds']} fds"
             print(f"  {label:<44} {r['before']:9d} {r['held']:9d} {r['after']:9d} "
-                  f"{(r['held'] - r['before']) / args.connections:9.1f}")
+                  f"{(r['held'] - r['before']) / args.connections:9.1f} {r['after'] - r['before']:+13d}")
         if "nginx" in results and "wsdoctor" in results:
             w, n = results["wsdoctor"], results["nginx"]
             ratio = ((w["held"] - w["before"]) / (n["held"] - n["before"])) if n["held"] > n["before"] else float("nan")

@@ -11,7 +11,8 @@
 #    opens CONNECTIONS upgraded connections through it, holds them HOLD seconds, closes them;
 #    then the same through nginx (one worker; its configuration is written to a temporary
 #    directory: proxy_pass with Upgrade and Connection set, proxy_http_version 1.1),
-# 3. prints each proxy's VmRSS before, while held and 3 s after the close, and KiB per connection.
+# 3. prints each proxy's VmRSS before, while held and 3 s after it closed the last connection
+#    (its descriptors back to the start), KiB per connection, and after minus before.
 #
 # Environment: CONNECTIONS (default 9900: the proxy needs two descriptors per connection, and
 # the open-files hard limit here is 20,000), HOLD (s, default 3), WSDOCTOR_BIN (a wsdoctor

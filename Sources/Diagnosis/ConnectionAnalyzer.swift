@@ -17,6 +17,9 @@ public struct ConnectionAnalyzer {
 
     private var decoder: ConnectionDecoder
     private var events: [WireEvent] = []
+    /// Set by the handshake: the array its events grew is given back once they are absorbed,
+    /// so an idle WebSocket connection holds none (its first frames grow a small one).
+    private var releasesEventStorage = false
     /// The last response that came with no upgrade request seen (one to an unread request head).
     private var responseWithoutRequest: (head: HTTPResponseHead, at: Timestamp)?
     /// Made on the first ping: an idle connection keeps no table.
@@ -144,7 +147,8 @@ public struct ConnectionAnalyzer {
         for event in events {
             absorb(event, at: time)
         }
-        events.removeAll(keepingCapacity: true)
+        events.removeAll(keepingCapacity: !releasesEventStorage)
+        releasesEventStorage = false
     }
 
     private mutating func absorb(_ event: WireEvent, at time: Timestamp) {
@@ -187,6 +191,7 @@ public struct ConnectionAnalyzer {
             facts.handshake?.extensions = outcome.extensions.map(\.description)
             facts.handshake?.deflate = outcome.deflate
             if outcome.upgraded { facts.carriesWebSocket = true }
+            releasesEventStorage = true
         case .resynchronised:
             facts.carriesWebSocket = true
             if facts.handshake == nil { facts.joinedMidStream = true }

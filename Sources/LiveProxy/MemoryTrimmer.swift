@@ -11,17 +11,22 @@ import Glibc
 /// start after 2,000 connections). `malloc_trim(0)` returns the free pages of every arena;
 /// it walks them under their locks and holds up the event loop it runs on for a moment, so
 /// it runs only when the proxy has just become idle or after `closesPerTrim` closes, and
-/// at most once a second. (On an event loop rather than a Dispatch queue: starting
+/// about once a second. (On an event loop rather than a Dispatch queue: starting
 /// Dispatch's threads would cost descriptors of its own.)
 final class MemoryTrimmer: Sendable {
     /// Closes between two trims while connections stay open: 1,000, a few MB of buffers.
     private let closesPerTrim = 1_000
+    /// How long the trim waits once the proxy is idle: a connection's channels, handlers and
+    /// state are freed after its close is counted, on every event loop, and memory freed
+    /// after the trim would stay (2.6 MB of 5.2 MB after 2,000 connections, measured).
+    private let settleNanoseconds: UInt64 = 1_000_000_000
     private let state = NIOLockedValueBox(State())
 
     private struct State {
         var closesSinceTrim = 0
         var lastTrim: UInt64 = 0
-        var scheduled = false
+        /// When the latest scheduled trim runs, if one is.
+        var pendingAt: UInt64?
     }
 
     /// A connection closed on `loop`; `open` are still being relayed.
@@ -30,17 +35,21 @@ final class MemoryTrimmer: Sendable {
         let now = NIODeadline.now().uptimeNanoseconds
         let delay = state.withLockedValue { state -> UInt64? in
             state.closesSinceTrim += 1
-            guard (open == 0 || state.closesSinceTrim >= closesPerTrim), !state.scheduled else { return nil }
-            state.scheduled = true
-            let next = state.lastTrim + 1_000_000_000
-            return now >= next ? 0 : next - now
+            guard open == 0 || state.closesSinceTrim >= closesPerTrim else { return nil }
+            let earliest = open == 0 ? now + settleNanoseconds : now
+            // A trim already due late enough covers this close too.
+            if let pending = state.pendingAt, pending >= earliest { return nil }
+            let at = max(earliest, state.lastTrim + 1_000_000_000)
+            state.pendingAt = at
+            return at - now
         }
         guard let delay else { return }
         loop.scheduleTask(in: .nanoseconds(Int64(delay))) { [state] in
             state.withLockedValue { state in
-                state.scheduled = false
+                let now = NIODeadline.now().uptimeNanoseconds
+                if let pending = state.pendingAt, pending <= now { state.pendingAt = nil }
                 state.closesSinceTrim = 0
-                state.lastTrim = NIODeadline.now().uptimeNanoseconds
+                state.lastTrim = now
             }
             _ = Self.mallocTrim?(0)
         }

@@ -46,11 +46,17 @@ final class ProxySession {
         self.recorder = recorder
         self.metrics = metrics
         metrics?.opened()
+        metrics?.connectionStateMade()
         self.showsFramesLive = configuration.recordTimeline && showsFramesLive
         self.diagnoser = diagnoser
         self.ticket = diagnoser.withLockedValue { $0.opened() }
         self.events = events
         self.onFinish = onFinish
+    }
+
+    deinit {
+        // Counted to show that a finished connection's state is given back, not kept.
+        metrics?.connectionStateFreed()
     }
 
     private var closingByProxy = false

@@ -18,6 +18,8 @@ public final class LiveMetrics: Sendable {
 
     public let registry = PrometheusCollectorRegistry()
     private let active: Gauge
+    /// Per-connection states still in memory (proxy only).
+    private let statesHeld: Gauge?
     private let total: Counter
     private let clientBytes: Counter?
     private let serverBytes: Counter?
@@ -39,6 +41,8 @@ public final class LiveMetrics: Sendable {
         total = Self.counter(registry, "connections", [], help: source == .proxy ? "Connections accepted" : "TCP connections seen")
         switch source {
         case .proxy:
+            statesHeld = registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "wsdoctor", metricName: "connection_states", unitName: "held",
+                                                                             helpText: "Per-connection states in memory (a connection being relayed or just reported); back to 0 once every connection has closed"))
             clientBytes = Self.counter(registry, "relayed_bytes", [("direction", "client_to_server")], help: "Bytes relayed, by direction")
             serverBytes = Self.counter(registry, "relayed_bytes", [("direction", "server_to_client")], help: "Bytes relayed, by direction")
             packets = nil
@@ -50,6 +54,7 @@ public final class LiveMetrics: Sendable {
                                      help: "Times one of the proxy's own limits was hit: head_timeout, upgrade_timeout, max_connections, descriptors (accept or upstream connect failed with EMFILE or ENFILE)"))
             })
         case .capture:
+            statesHeld = nil
             clientBytes = nil
             serverBytes = nil
             packets = Self.counter(registry, "captured_packets", [], help: "Packets captured (after the filter)")
@@ -62,6 +67,15 @@ public final class LiveMetrics: Sendable {
     package func opened() {
         active.increment()
         total.increment()
+    }
+
+    /// A connection's state was made, or given back (when nothing holds it any more).
+    package func connectionStateMade() {
+        statesHeld?.increment()
+    }
+
+    package func connectionStateFreed() {
+        statesHeld?.decrement()
     }
 
     package func limitHit(_ limit: ProxyLimit) {
