@@ -172,12 +172,12 @@ func reconnectEpisodes(_ clients: [ReconnectClient], proxyArguments: [String] = 
     // The proxy's own recording carries the very timestamps it judged by: the same
     // episode to the millisecond. tcpdump stamps packets in the kernel, the proxy when its
     // event loop reads them: on a loaded machine those differ by tens of ms, at times
-    // nearly half a second (seen while the whole suite ran at load 15 on 2 cores). Against
-    // tcpdump the verdict and the counts must agree; the delays, within that.
+    // up to 0.9 s (seen while the whole suite ran at load 24 on 2 cores). Against tcpdump
+    // the verdict and the counts must agree; the delays, within a second.
     // --record keeps what the peers sent, not wsdoctor's faults; tcpdump on the client's
     // leg has what the client got, the injected close or refusal included. sniff's own
     // capture has the packets and stamps it judged by.
-    let replays = sniff ? [(recording, 0.0015)] : proxyArguments.contains("--faults") ? [(capture, 0.5)] : [(recording, 0.0015), (capture, 0.5)]
+    let replays = sniff ? [(recording, 0.0015)] : proxyArguments.contains("--faults") ? [(capture, 1.0)] : [(recording, 0.0015), (capture, 1.0)]
     let replayed = try replays.map { file, tolerance in (file, tolerance, try replayJSON(file, arguments: keyArguments, type: "reconnects")) }
     var runs: [ReconnectRun] = []
     for (index, clientID) in clientIDs.enumerated() {
