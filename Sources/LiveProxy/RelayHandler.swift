@@ -92,10 +92,13 @@ final class RelayHandler: ChannelDuplexHandler {
         forward(buffer)
     }
 
-    /// Forwards first, untouched; analyses the same bytes after.
+    /// Forwards first, untouched; analyses the same bytes after. With faults, analyses first:
+    /// a fault acting on these bytes as they are written (a refused upgrade) ends the session,
+    /// and its report must still hold them (the request, its client, its path).
     private func forward(_ buffer: ByteBuffer) {
+        if session.faults != nil { session.received(buffer, from: side) }
         partner?.partnerWrite(buffer)
-        session.received(buffer, from: side)
+        if session.faults == nil { session.received(buffer, from: side) }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {

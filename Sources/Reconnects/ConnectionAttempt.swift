@@ -12,6 +12,8 @@ public struct ConnectionAttempt: Sendable {
     public var upgraded: Bool
     /// The answer's HTTP status (nil: not answered).
     public var status: Int?
+    /// Seconds a refusal's Retry-After asked the client to wait (nil: none, or an HTTP date).
+    public var retryAfter: Double?
     /// The token's claims, compared across attempts; the token itself is never kept.
     public var token: JSONWebTokenClaims?
     /// When the connection was over, as the client's backoff timer starts: when TCP started
@@ -36,6 +38,7 @@ public struct ConnectionAttempt: Sendable {
         upgraded = handshake.upgraded
         status = handshake.status
         token = JSONWebTokenClaims.find(in: handshake)
+        if !upgraded { retryAfter = handshake.retryAfter.flatMap(Self.seconds) }
         if ended {
             // An upgraded connection with neither close frame nor TCP end was still open when
             // the capture (or wsdoctor) stopped: not a failure. A refusal ends with its answer.
@@ -43,6 +46,15 @@ public struct ConnectionAttempt: Sendable {
                 : handshake.answeredAt ?? facts.transport.firstEndAt ?? facts.closed ?? handshake.requestedAt
         }
         closedByStop = facts.proxyClose?.reason == .shutdown
+        if let refusal = facts.faults.first(where: { $0.endedConnection && $0.action == "refuse" }) {
+            // wsdoctor's --faults answered the upgrade itself: to the client, the server refused
+            // it. The analyzer saw no answer (the server was never asked); the status is in what
+            // the fault did: "answered the upgrade request HTTP 503 …".
+            status = Self.refusedStatus(refusal.done) ?? status
+            retryAfter = Self.refusedRetryAfter(refusal.done) ?? retryAfter
+            if ended { endedAt = handshake.answeredAt ?? refusal.at }
+            return
+        }
         if let injected = facts.faults.first(where: { $0.endedConnection && $0.closeCodeToClient != nil }) {
             // wsdoctor's --faults closed it: the client saw that close as the server's.
             serverCloseCode = injected.closeCodeToClient
@@ -54,6 +66,23 @@ public struct ConnectionAttempt: Sendable {
         case .client: closedByClient = true
         case nil: break
         }
+    }
+
+    /// The status in a refuse fault's account of what it did.
+    private static func refusedStatus(_ done: String) -> Int? {
+        guard let range = done.range(of: "HTTP ") else { return nil }
+        return Int(done[range.upperBound...].prefix { $0.isNumber })
+    }
+
+    /// The Retry-After in a refuse fault's account ("… (Retry-After: 7)").
+    private static func refusedRetryAfter(_ done: String) -> Double? {
+        guard let range = done.range(of: "(Retry-After: ") else { return nil }
+        return seconds(String(done[range.upperBound...].prefix { $0 != ")" }))
+    }
+
+    /// Retry-After in delta-seconds; nil for the HTTP-date form.
+    private static func seconds(_ header: String) -> Double? {
+        Double(header.filter { $0 != " " }).flatMap { $0 >= 0 && $0.isFinite ? $0 : nil }
     }
 
     /// Whether the attempt failed in a way a client must come back from: refused, closed by

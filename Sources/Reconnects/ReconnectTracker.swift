@@ -51,6 +51,8 @@ public struct ReconnectTracker: Sendable {
         /// the one before it is processed.
         var attemptStarts: [Timestamp] = []
         var failureEnds: [Timestamp]
+        /// What each failure's Retry-After asked, by the same position (nil: nothing).
+        var failureRetryAfters: [Double?]
         var expiredToken: JSONWebTokenClaims?
         var firstReconnectAt: Timestamp?
         /// The latest attempt upgraded at this time and is still open.
@@ -188,7 +190,10 @@ public struct ReconnectTracker: Sendable {
                 client.episode = nil
             } else {
                 episode.lastFailureAt = max(episode.lastFailureAt, endedAt)
-                if episode.failureEnds.count < configuration.maxDelaysKept { episode.failureEnds.append(endedAt) }
+                if episode.failureEnds.count < configuration.maxDelaysKept {
+                    episode.failureEnds.append(endedAt)
+                    episode.failureRetryAfters.append(attempt.retryAfter)
+                }
                 if isConnected {
                     episode.connectedSince = nil
                     episode.connectedID = nil
@@ -211,7 +216,8 @@ public struct ReconnectTracker: Sendable {
             facts.sameToken = false
             expired = token
         }
-        client.episode = Episode(facts: facts, closedAt: endedAt, lastFailureAt: endedAt, failureEnds: [endedAt], expiredToken: expired)
+        client.episode = Episode(facts: facts, closedAt: endedAt, lastFailureAt: endedAt, failureEnds: [endedAt],
+                                 failureRetryAfters: [attempt.retryAfter], expiredToken: expired)
         // Live, the next attempt can be answered before this end is processed: it counts.
         for later in client.open where later.startedAt > attempt.startedAt { count(later, in: &client) }
     }
@@ -229,6 +235,11 @@ public struct ReconnectTracker: Sendable {
         var episode = episode
         episode.facts.outcome = outcome
         episode.facts.delays = zip(episode.attemptStarts, episode.failureEnds).map { start, end in max(0, start.seconds(since: end)) }
+        let asked = zip(episode.facts.delays, episode.failureRetryAfters).compactMap { delay, retryAfter in retryAfter.map { (delay, $0) } }
+        if !asked.isEmpty {
+            episode.facts.retryAfter = asked.map(\.1).max()
+            episode.facts.retryAfterHonoured = asked.allSatisfy { delay, retryAfter in delay >= retryAfter - ReconnectFacts.retryAfterTolerance }
+        }
         complete.append(episode)
     }
 

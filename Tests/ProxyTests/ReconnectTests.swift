@@ -7,7 +7,7 @@ import WireTestSupport
 /// reconnect loop, aiohttp in a naive retry loop, and a client that backs off as advised
 /// (1 s, doubling, with jitter). peers.py's /shed route closes each client's
 /// first connections with the code asked for, then keeps the next one open.
-extension ProxyTests {
+extension ProxyTests.ReconnectLiveTests {
     @Test("websockets' documented `async for … connect()` loop comes back at once after 1013 and 1012: no-backoff", .enabled(if: canCapture), arguments: [
         (1013, "no-backoff-overload"),
         (1012, "no-backoff-restart"),
@@ -96,45 +96,99 @@ func expectEpisode(_ episode: ReconnectRun, id: String, category: String, afterC
 func reconnectEpisode(op: String, closes: Int, code: Int, extra: [String: any Sendable] = [:],
                       proxyArguments: [String] = [], path: String? = nil,
                       sourceLocation: SourceLocation = #_sourceLocation) async throws -> ReconnectRun {
+    var arguments = extra
+    arguments["path"] = path ?? (op == "websockets_reconnect" && extra["lifetime"] != nil ? "/stream" : "/shed?closes=\(closes)&code=\(code)")
+    // These end while still refused: the episode comes at stop.
+    let linger = op == "aiohttp_naive_loop" || extra["lifetime"] != nil ? 0.6 : 0.3
+    return try await reconnectEpisodes([ReconnectClient(op: op, arguments: arguments)], proxyArguments: proxyArguments,
+                                       linger: linger, sourceLocation: sourceLocation)[0]
+}
+
+/// One client of a reconnect test: peers.py's `op` with its arguments (`path` among them);
+/// the port, a fresh X-Client-Id and `hold` (2 s unless given) are added.
+struct ReconnectClient: Sendable {
+    var op: String
+    var arguments: [String: any Sendable]
+}
+
+/// Runs `clients` at once through a proxy, with tcpdump recording the clients' leg (or, with
+/// `sniff`, straight to a server of their own that `wsdoctor sniff --write` watches); returns
+/// each client's one episode as it was printed live, after checking that replaying the
+/// captures (tcpdump's, the proxy's --record, sniff's --write) gives the same episodes.
+/// `inspectCapture` gets tcpdump's capture, or sniff's.
+///
+/// `trackerArguments` (e.g. `--reconnect-give-up`) go to the live run and to replay;
+/// `proxyArguments` to the proxy only. `afterClients` runs once the clients are done, with
+/// the port they used and the live process (to wait for what it prints, or make more traffic); `linger` is waited before stopping.
+func reconnectEpisodes(_ clients: [ReconnectClient], proxyArguments: [String] = [], trackerArguments: [String] = [],
+                       sniff: Bool = false, linger: Double = 0.3,
+                       afterClients: (Int, any ReportingProcess) async throws -> Void = { _, _ in },
+                       inspectCapture: (URL) throws -> Void = { _ in },
+                       sourceLocation: SourceLocation = #_sourceLocation) async throws -> [ReconnectRun] {
     let peers = try PeerHost.shared
-    let clientID = freshTag()
-    let keyArguments = ["--client-key", "header:X-Client-Id", "--reconnect-settle", "1"]
+    let clientIDs = clients.map { _ in freshTag() }
+    let keyArguments = ["--client-key", "header:X-Client-Id", "--reconnect-settle", "1"] + trackerArguments
     let capture = FileManager.default.temporaryDirectory.appendingPathComponent("wsdoctor-reconnect-\(UUID().uuidString).pcap")
     let recording = FileManager.default.temporaryDirectory.appendingPathComponent("wsdoctor-reconnect-record-\(UUID().uuidString).pcap")
     defer {
         try? FileManager.default.removeItem(at: capture)
         try? FileManager.default.removeItem(at: recording)
     }
-    return try await withProxy(upstream: peers.mainPort, extraArguments: keyArguments + proxyArguments + ["--record", recording.path]) { proxy in
-        let tcpdump = try await TcpdumpProcess.start(filter: "tcp port \(proxy.port)", writing: capture)
-        defer { tcpdump.cleanUp() }
-        var arguments: [String: any Sendable] = ["port": proxy.port, "client_id": clientID, "hold": 2.0]
-        arguments["path"] = path ?? (op == "websockets_reconnect" && extra["lifetime"] != nil ? "/stream" : "/shed?closes=\(closes)&code=\(code)")
-        for (name, value) in extra { arguments[name] = value }
-        let client = try await peers.run(op, arguments, timeout: 40)
-        if op == "aiohttp_naive_loop" || extra["lifetime"] != nil {
-            // These end while still refused: the episode comes at stop.
-            try await Task.sleep(for: .milliseconds(300))
+    let live: any ReportingProcess
+    let port: Int
+    if sniff {
+        // A server of its own: the capture holds only this test's connections.
+        let server = try await peers.run("new_server", ["routed": true])
+        port = try #require(server["port"]?.int)
+        live = try await SniffProcess.start(port: port, extraArguments: keyArguments + ["--write", recording.path])
+    } else {
+        let proxy = try await ProxyProcess.start(upstreamPort: peers.mainPort, extraArguments: keyArguments + proxyArguments + ["--record", recording.path])
+        port = proxy.port
+        live = proxy
+    }
+    defer { live.cleanUp() }
+    // sniff writes what it captured (--write): a second capture of its packets would only
+    // compete with it for them.
+    let tcpdump = sniff ? nil : try await TcpdumpProcess.start(filter: "tcp port \(port)", writing: capture)
+    defer { tcpdump?.cleanUp() }
+    let said = try await withThrowingTaskGroup(of: (Int, JSONValue).self) { group in
+        for (index, client) in clients.enumerated() {
+            var arguments: [String: any Sendable] = ["port": port, "client_id": clientIDs[index], "hold": 2.0]
+            for (name, value) in client.arguments { arguments[name] = value }
+            let sendable = arguments
+            group.addTask { (index, try await peers.run(client.op, sendable, timeout: 40)) }
         }
-        try await Task.sleep(for: .milliseconds(300))
-        try await tcpdump.stop()
-        let (status, objects) = try await proxy.stop(signal: SIGINT)
-        #expect(status == 0, "stderr: \(proxy.stderr.text)", sourceLocation: sourceLocation)
-        let live = objects.filter { $0["type"]?.string == "reconnects" && $0["client"]?.string == clientID }
-        #expect(live.count == 1, "one episode: \(live)", sourceLocation: sourceLocation)
-        let episode = try #require(live.first, "no episode for \(clientID); printed:\n\(proxy.stdout.text)", sourceLocation: sourceLocation)
+        var said = [JSONValue](repeating: .null, count: clients.count)
+        for try await (index, answer) in group { said[index] = answer }
+        return said
+    }
+    try await afterClients(port, live)
+    try await Task.sleep(for: .seconds(linger))
+    try await tcpdump?.stop()
+    let (status, objects) = try await live.stop(signal: SIGINT)
+    #expect(status == 0, "stderr: \(live.stderr.text)", sourceLocation: sourceLocation)
+    try inspectCapture(sniff ? recording : capture)
 
-        // The proxy's own recording carries the very timestamps it judged by: the same
-        // episode to the millisecond. tcpdump stamps packets in the kernel, the proxy when its
-        // event loop reads them: on a loaded machine those differ by up to a few tens of ms.
-        // --record keeps what the peers sent, not wsdoctor's faults; tcpdump on the client's
-        // leg has what the client got, the injected close included.
-        let replays = proxyArguments.contains("--faults") ? [(capture, 0.15)] : [(recording, 0.0015), (capture, 0.15)]
-        for (file, tolerance) in replays {
-            let replayed = try replayJSON(file, arguments: keyArguments, type: "reconnects")
-            #expect(replayed.count == 1, "replay of \(file.lastPathComponent) gives one episode too: \(replayed)", sourceLocation: sourceLocation)
-            guard let offline = replayed.first else { continue }
-            for field in ["client", "path", "after_code", "attempts", "outcome", "same_token"] {
+    // The proxy's own recording carries the very timestamps it judged by: the same
+    // episode to the millisecond. tcpdump stamps packets in the kernel, the proxy when its
+    // event loop reads them: on a loaded machine those differ by tens of ms, at times
+    // up to 0.9 s (seen while the whole suite ran at load 24 on 2 cores). Against tcpdump
+    // the verdict and the counts must agree; the delays, within a second.
+    // --record keeps what the peers sent, not wsdoctor's faults; tcpdump on the client's
+    // leg has what the client got, the injected close or refusal included. sniff's own
+    // capture has the packets and stamps it judged by.
+    let replays = sniff ? [(recording, 0.0015)] : proxyArguments.contains("--faults") ? [(capture, 1.0)] : [(recording, 0.0015), (capture, 1.0)]
+    let replayed = try replays.map { file, tolerance in (file, tolerance, try replayJSON(file, arguments: keyArguments, type: "reconnects")) }
+    var runs: [ReconnectRun] = []
+    for (index, clientID) in clientIDs.enumerated() {
+        let episodes = objects.filter { $0["type"]?.string == "reconnects" && $0["client"]?.string == clientID }
+        #expect(episodes.count == 1, "one episode for \(clientID): \(episodes)", sourceLocation: sourceLocation)
+        let episode = try #require(episodes.first, "no episode for \(clientID); printed:\n\(live.stdout.text)", sourceLocation: sourceLocation)
+        for (file, tolerance, objects) in replayed {
+            let offline = objects.filter { $0["client"]?.string == clientID }
+            #expect(offline.count == 1, "replay of \(file.lastPathComponent) gives one episode for \(clientID) too: \(objects)", sourceLocation: sourceLocation)
+            guard let offline = offline.first else { continue }
+            for field in ["client", "path", "after_code", "after_status", "attempts", "outcome", "same_token"] {
                 #expect(offline[field] == episode[field], "\(field): live \(episode) vs replay \(offline)", sourceLocation: sourceLocation)
             }
             #expect(offline["diagnosis"]?["id"] == episode["diagnosis"]?["id"], "live \(episode) vs replay \(offline)", sourceLocation: sourceLocation)
@@ -143,8 +197,9 @@ func reconnectEpisode(op: String, closes: Int, code: Int, extra: [String: any Se
             #expect(liveDelays.count == offlineDelays.count && zip(liveDelays, offlineDelays).allSatisfy { abs($0 - $1) <= tolerance },
                     "delays live \(liveDelays) vs replay of \(file.lastPathComponent) \(offlineDelays)", sourceLocation: sourceLocation)
         }
-        return ReconnectRun(json: episode, client: client)
+        runs.append(ReconnectRun(json: episode, client: said[index]))
     }
+    return runs
 }
 
 extension ProxyTests {
@@ -196,7 +251,7 @@ extension ProxyTests {
     }
 }
 
-extension ProxyTests {
+extension ProxyTests.ReconnectLiveTests {
     /// A fault file closing the first three connections to /shed with 1013 on the upgrade.
     func overloadFaults() throws -> URL {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("wsdoctor-overload-\(UUID().uuidString).yaml")

@@ -67,22 +67,34 @@ import WebSocketWire
     }
 
     @Test func doublingDelaysWithJitterAreBackoffOK() throws {
-        // Delays 1.1, 2.5, 4.3, 9.6: from each close (0.01 s after its start) to the next attempt.
-        let episode = try #require(Self.run(Self.series([0, 1.11, 3.62, 7.93, 17.54])).first)
-        #expect(episode.facts.delays.map { ($0 * 100).rounded() / 100 } == [1.1, 2.5, 4.3, 9.6])
+        // Delays 1.1, 2.5, 4.3, 9.6, 13.5: from each close (0.01 s after its start) to the next attempt.
+        let episode = try #require(Self.run(Self.series([0, 1.11, 3.62, 7.93, 17.54, 31.05])).first)
+        #expect(episode.facts.delays.map { ($0 * 100).rounded() / 100 } == [1.1, 2.5, 4.3, 9.6, 13.5])
         #expect(episode.diagnosis.category == "backoff-ok")
         #expect(try #require(episode.facts.growth) > 1.5)
         #expect(try #require(episode.facts.jitter) > 0.05)
-        // Three delays are too few to tell jitter: the verdict rests on the first delay and growth.
-        let short = try #require(Self.run(Self.series([0, 1.11, 3.62, 7.93])).first)
+        // Four delays are too few to tell jitter: the verdict rests on the first delay and growth.
+        let short = try #require(Self.run(Self.series([0, 1.11, 3.62, 7.93, 17.54])).first)
         #expect(short.facts.jitter == nil)
         #expect(short.diagnosis.id == "backoff-ok")
     }
 
     @Test func exactDoublingIsNoJitter() throws {
-        let episode = try #require(Self.run(Self.series([0, 1.01, 3.02, 7.03, 15.04])).first)
+        let episode = try #require(Self.run(Self.series([0, 1.01, 3.02, 7.03, 15.04, 31.05])).first)
         #expect(episode.diagnosis.id == "no-jitter")
         #expect(try #require(episode.facts.jitter) < 0.01)
+    }
+
+    @Test func timerNoiseIsNotJitter() throws {
+        // Exact 0.6 s × 1.5ⁿ delays, each woken up to 0.09 s late, as on a loaded machine.
+        let late = [0.09, 0.01, 0.06, 0.0, 0.08]
+        let delays = late.enumerated().map { index, noise in 0.6 * pow(1.5, Double(index)) + noise }
+        var facts = ReconnectFacts(client: "c", path: "/")
+        facts.delays = delays
+        #expect(try #require(facts.jitter) < 0.001)
+        // Half of each delay's length at random is jitter, whatever the noise.
+        facts.delays = [0.9, 0.75, 1.6, 1.8, 4.3]
+        #expect(try #require(facts.jitter) > 0.1)
     }
 
     @Test func aFixedDelayIsAFixedInterval() throws {
@@ -97,6 +109,35 @@ import WebSocketWire
         #expect(episode.diagnosis.id == "retry-pointless")
         #expect(episode.facts.repeats == 4)
         #expect(episode.facts.outcome == .stillTrying)
+    }
+
+    /// Two 503 refusals with `Retry-After: retryAfter`, after `delay` s each, then in.
+    private static func refusedTwice(retryAfter: String, delay: Double) -> [ConnectionFacts] {
+        var connections = (0..<2).map { index in
+            var refused = facts(index, start: Double(index) * (delay + 0.001), end: Double(index) * (delay + 0.001) + 0.001, status: 503)
+            refused.handshake?.responseHeaders = HTTPHeaders([(name: "Retry-After", value: retryAfter)])
+            return refused
+        }
+        connections.append(facts(2, start: 2 * (delay + 0.001), end: 2 * (delay + 0.001) + 30, clientCode: 1000))
+        return connections
+    }
+
+    @Test func waitingWhatRetryAfterAsksIsHonouredEvenAtAFixedInterval() throws {
+        let episode = try #require(Self.run(Self.refusedTwice(retryAfter: "2", delay: 2)).first)
+        #expect(episode.diagnosis.id == "retry-after-honoured")
+        #expect(episode.facts.retryAfter == 2 && episode.facts.retryAfterHonoured == true)
+        #expect(episode.diagnosis.evidence.contains { $0.fact == "reconnect.retry_after" && $0.value.numeric == 2 })
+    }
+
+    @Test func comingBackBeforeRetryAfterIgnoresIt() throws {
+        let episode = try #require(Self.run(Self.refusedTwice(retryAfter: " 5 ", delay: 1.5)).first)
+        #expect(episode.diagnosis.id == "retry-after-ignored")
+        #expect(episode.diagnosis.category == "no-backoff")
+        #expect(episode.facts.retryAfterHonoured == false)
+        // An HTTP date is not a number of seconds: nothing is asked, the usual advice applies.
+        let dated = try #require(Self.run(Self.refusedTwice(retryAfter: "Fri, 31 Dec 1999 23:59:59 GMT", delay: 0.1)).first)
+        #expect(dated.facts.retryAfter == nil && dated.facts.retryAfterHonoured == nil)
+        #expect(dated.diagnosis.id == "no-backoff-overload")
     }
 
     @Test func theExpiredTokenReusedIsSameToken() throws {

@@ -22,7 +22,7 @@ extension FactCatalog {
         reconnectFact("reconnect.growth", .number, "the median ratio of each delay to the one before (2: doubling, 1: a fixed interval; needs two delays)") { episode in
             episode.growth.map { .number($0) }
         },
-        reconnectFact("reconnect.jitter", .number, "how far the delays stray from a smooth geometric series (residual deviation of their logarithms: 0.1 is about 10 %, under 0.02 no jitter; needs four delays)") { episode in
+        reconnectFact("reconnect.jitter", .number, "how far the delays stray from a smooth geometric series beyond 0.1 s of timer noise each (residual deviation of their logarithms: 0.1 is about 10 %, under 0.02 no jitter; needs five delays)") { episode in
             episode.jitter.map { .number($0) }
         },
         reconnectFact("reconnect.outcome", .string, "reconnected (stayed connected), gave-up (stopped trying) or still-trying (wsdoctor stopped first)") { .string($0.outcome.rawValue) },
@@ -31,6 +31,12 @@ extension FactCatalog {
             episode.sameToken.map { .bool($0) }
         },
         reconnectFact("reconnect.repeats", .int, "attempts that met the same close code or refusal as the one that started the episode") { .int(Int64($0.repeats)) },
+        reconnectFact("reconnect.retry_after", .number, "the longest wait, in seconds, a refusal's Retry-After asked of the client in the episode (absent: none asked)") { episode in
+            episode.retryAfter.map { .number($0) }
+        },
+        reconnectFact("reconnect.retry_after_honoured", .bool, "the client waited at least what every Retry-After asked, less 0.05 s (absent: none asked)") { episode in
+            episode.retryAfterHonoured.map { .bool($0) }
+        },
         reconnectFact("reconnect.back_together", .int, "clients whose first reconnect came within 1 s of this one's, this one included") { .int(Int64($0.backTogether)) },
         reconnectFact("reconnect.spread", .number, "seconds from the first to the last of those first reconnects") { .number($0.spread) },
         reconnectFact("reconnect.spread_histogram", .list, "how many of those came in each tenth of a second, from the first") { episode in

@@ -1105,7 +1105,8 @@ rules:
 # id) in a file passed to --rules. A delay is measured from the end of the failed
 # connection (its TCP end, else its close frame) to the next upgrade request; the 1 s
 # advice is tested as 0.9 s, leaving room for timer and network noise.
-#   1013 (try again later), 429, 503: exponential backoff from 1 s, doubling, with jitter.
+#   1013 (try again later), 429, 503: exponential backoff from 1 s, doubling, with jitter;
+#   a refusal's Retry-After, when sent, is the server's own word and comes first.
 #   1012 (service restart): come back after a short delay, 1 to 5 s.
 #   1008 with an expired token: get a new token before reconnecting.
 #   1002, 1003, 1007: do not resend the same thing in a loop.
@@ -1167,6 +1168,33 @@ rules:
       again. Jitter spreads them out; exponential backoff thins them on every round.
     fix: "Add random jitter to every reconnect delay (a random delay of up to the whole backoff, 'full jitter'), start at 1 s and double; after 1012, wait a random 1–5 s."
     references: ["RFC 6455 §7.2.3"]
+
+  - id: retry-after-ignored
+    category: no-backoff
+    priority: 125
+    when:
+      fact: reconnect.retry_after_honoured
+      equals: false
+    summary: "The server refused the upgrade asking the client to wait (Retry-After up to {reconnect.retry_after} s), and the client came back sooner: {reconnect.attempts} attempts after {reconnect.after}, delays {reconnect.delays} s."
+    explanation: >-
+      A 429 or 503 with Retry-After says how long the server wants the client to stay away.
+      Coming back earlier only meets another refusal, and adds to the load that caused it.
+    fix: "Read Retry-After on a refused upgrade and wait at least that long (plus jitter) before the next attempt; back off exponentially when it is absent."
+    references: ["RFC 9110 §10.2.3", "RFC 6585 §4"]
+
+  - id: retry-after-honoured
+    category: backoff-ok
+    priority: 121
+    when:
+      all:
+        - fact: reconnect.retry_after_honoured
+          equals: true
+        - fact: reconnect.attempts
+          at_least: 1
+    summary: "The client waited as long as the server's Retry-After asked (up to {reconnect.retry_after} s) after {reconnect.after}: delays {reconnect.delays} s, {reconnect.outcome}."
+    explanation: "The server paced the client with Retry-After, and the client kept to it: even delays that do not grow are the server's choice, not the client's."
+    fix: "Nothing to fix; keep adding jitter so that clients refused together do not return together."
+    references: ["RFC 9110 §10.2.3"]
 
   - id: no-backoff-overload
     category: no-backoff

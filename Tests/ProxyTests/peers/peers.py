@@ -274,11 +274,26 @@ class Peers:
             return response
         if route == "/reject-403":
             return connection.respond(http.HTTPStatus.FORBIDDEN, "Forbidden: bad origin\n")
+        if route == "/busy":
+            return self.busy(connection, request)
         if route == "/stream" and check_jwt(bearer_token(request) or "") is None:
             response = connection.respond(http.HTTPStatus.UNAUTHORIZED, "Unauthorized\n")
             response.headers["WWW-Authenticate"] = "Bearer"
             return response
         return None
+
+    def busy(self, connection, request):
+        """/busy?refusals=N&status=S&retry_after=R: refuses each client's first N upgrades
+        with S (429 or 503) and Retry-After: R (the client is its X-Client-Id header), then
+        accepts them (and echoes), as an overloaded server would."""
+        query = dict(part.split("=", 1) for part in request.path.split("?", 1)[1].split("&") if "=" in part)
+        key = ("busy", request.headers.get("X-Client-Id"), request.path)
+        self.shed_counts[key] = self.shed_counts.get(key, 0) + 1
+        if self.shed_counts[key] > int(query.get("refusals", "1")):
+            return None
+        response = connection.respond(int(query.get("status", "503")), "Busy, come back later\n")
+        response.headers["Retry-After"] = query.get("retry_after", "1")
+        return response
 
     async def jwt_stream(self, ws, tag: str | None) -> None:
         """Echoes until the JWT of the upgrade expires, then closes 1008."""
@@ -832,6 +847,44 @@ class Peers:
             await asyncio.sleep(pause)
             delay *= 2
         return {"connections": connections, "slept": slept}
+
+    async def op_paced_client(self, port: int, path: str, client_id: str, hold: float, waits: list,
+                              send: str | None = None, retry_after: bool = False) -> dict:
+        """A client whose delays the test sets: after its k-th failed connection (closed,
+        refused, or cut) it waits waits[k] s from the moment it saw the end, exactly (an
+        exact 1 s interval; exact doubling, no jitter). With `retry_after`, it waits at least
+        what a refusal's Retry-After asks. `send` goes out on every connection, the same
+        each time: "binary" (two bytes) or "bad-utf8" (a text frame that is not UTF-8).
+        Done once a connection has stayed up `hold` s, or when the waits run out."""
+        loop = asyncio.get_running_loop()
+        connections, waited, ends = 0, [], []
+        for wait in [*waits, None]:
+            connections += 1
+            asked = 0.0
+            try:
+                async with connect(f"ws://{HOST}:{port}{path}", additional_headers={"X-Client-Id": client_id}, **WS_COMMON) as ws:
+                    if send == "binary":
+                        await ws.send(b"\x00\x01")
+                    elif send == "bad-utf8":
+                        await ws.send(b"\xff\xfe", text=True)
+                    try:
+                        if await stayed_up(ws, hold):
+                            break
+                    except ConnectionClosed:
+                        pass
+                ends.append({"close": ws.close_code})
+            except InvalidStatus as exc:
+                header = exc.response.headers.get("Retry-After")
+                ends.append({"status": exc.response.status_code, "retry_after": header})
+                asked = float(header) if retry_after and header else 0.0
+            except OSError as exc:
+                ends.append({"error": str(exc)})
+            if wait is None:
+                break
+            ended = loop.time()
+            await asyncio.sleep(max(float(wait), asked))
+            waited.append(round(loop.time() - ended, 4))
+        return {"connections": connections, "waited": waited, "ends": ends}
 
     async def op_raw_empty_close(self, port: int, tag: str) -> dict:
         """Raw client: one message (echoed), then a close frame with no payload;
