@@ -197,14 +197,14 @@ final class ProxySession {
     // MARK: The proxy's own limits
 
     /// Starts the client's clock for its first request head (`--head-timeout`), once the
-    /// upstream is connected and the client is read.
+    /// upstream is connected and the client is read (with faults, as soon as the client is read).
     func armHeadTimeout() {
-        guard let seconds = limits.headTimeout, !isHeadComplete else { return }
+        guard let seconds = limits.headTimeout, headTimer == nil, !isHeadComplete else { return }
         headTimer = loop.assumeIsolated().scheduleTask(in: .nanoseconds(Int64(seconds * 1e9))) { [self] in headTimedOut() }
     }
 
     private var isHeadComplete: Bool {
-        analyzer.facts.handshake != nil || analyzer.facts.httpRequestsBeforeUpgrade > 0
+        analyzer.facts.handshake != nil || analyzer.facts.httpRequestsBeforeUpgrade > 0 || faults?.requestHeadRead == true
     }
 
     /// Stops a clock whose wait is over, and starts the upstream's once an upgrade request

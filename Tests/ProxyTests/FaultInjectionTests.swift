@@ -109,6 +109,31 @@ extension ProxyTests {
         }
     }
 
+    @Test("refuse answers the upgrade without contacting the server: its upstream accepts no TCP connection")
+    func faultRefusesWithoutContactingTheServer() async throws {
+        let peers = try PeerHost.shared
+        let upstream = try await peers.run("counting_server")
+        let server = try #require(upstream["server"]?.int)
+        try await withFaults("  - {id: closed, action: refuse, status: 503, retry_after: 30, count: 1}\n",
+                             upstream: try #require(upstream["port"]?.int)) { proxy in
+            let refused = try await peers.run("fault_client", ["port": proxy.port, "path": "/echo", "messages": ["hello"]])
+            #expect(refused["status"]?.int == 503, "\(refused)")
+            #expect(refused["retry_after"]?.string == "30", "\(refused)")
+            let connection = try await proxy.waitForConnections(1)[0]
+            expectFault(connection, id: "closed", action: "refuse", ended: true, done: "; the server was never contacted")
+            #expect(connection["fault"]?["sent_to_server"]?.string == "nothing (wsdoctor never connected to it)", "\(connection)")
+            #expect(connection["handshake"]?["path"]?.string == "/echo", "the request was still analysed: \(connection)")
+            // Long enough for a connect to the upstream started with the client's to have been accepted.
+            try await Task.sleep(for: .milliseconds(300))
+            let untouched = try await peers.run("counting_server_result", ["server": server, "stop": false])
+            #expect(untouched["accepted"]?.int == 0, "the refused client cost a connection to the server: \(untouched)")
+            // The next client is not refused (count: 1): its upgrade reaches the upstream, so the count works.
+            _ = try await peers.run("raw_exchange", ["port": proxy.port, "data_b64": Data(rawUpgradeRequest("/echo").utf8).base64EncodedString()])
+            let reached = try await peers.run("counting_server_result", ["server": server])
+            #expect(reached["accepted"]?.int == 1, "\(reached)")
+        }
+    }
+
     @Test("reset: both TCP connections reset after the first echo, no close frame")
     func faultResets() async throws {
         let peers = try PeerHost.shared

@@ -180,6 +180,7 @@ class Peers:
         self.held: dict[int, object] = {}
         self.blocked: dict[int, socket.socket] = {}
         self.relays: dict[int, "Relay"] = {}
+        self.counting: dict[int, tuple] = {}
         self.aiohttp_port: int | None = None
         self.aiohttp_runner = None
         self.next_handle = 1
@@ -530,6 +531,27 @@ class Peers:
     async def op_release_port(self, port: int) -> dict:
         self.blocked.pop(port).close()
         return {}
+
+    async def op_counting_server(self) -> dict:
+        """A TCP listener that only counts the connections it accepts, and closes each at
+        once: an upstream that nobody should contact."""
+        accepted = [0]
+
+        async def count(reader, writer) -> None:
+            accepted[0] += 1
+            writer.close()
+
+        server = await asyncio.start_server(count, HOST, 0)
+        handle = self.handle()
+        self.counting[handle] = (server, accepted)
+        return {"server": handle, "port": port_of(server)}
+
+    async def op_counting_server_result(self, server: int, stop: bool = True) -> dict:
+        listener, accepted = self.counting[server]
+        if stop:
+            self.counting.pop(server)
+            listener.close()
+        return {"accepted": accepted[0]}
 
     async def op_raw_server(self, script_name: str, mode: str) -> dict:
         server = RawServer(script_name, mode)
