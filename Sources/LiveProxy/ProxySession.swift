@@ -93,6 +93,11 @@ final class ProxySession {
         analyzer.noteFault(fault)
     }
 
+    /// A fault sent a close frame to one side: that side's close frame will be its answer.
+    func noteInjectedClose(_ frame: InjectedCloseFrame) {
+        analyzer.noteInjectedClose(frame)
+    }
+
     /// A fault ends the connection on wsdoctor's own behalf: `close` is what the report says,
     /// `act` closes the channels.
     func endByFault(_ close: ProxyClose, _ act: () -> Void) {

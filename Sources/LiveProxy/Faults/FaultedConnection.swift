@@ -237,7 +237,8 @@ final class FaultedConnection {
             return []
         case .fire(let fault):
             if fault == Self.closeReplied {
-                finishClose(replied: true)
+                // Once the session has analysed the answer being relayed now.
+                loop.assumeIsolated().execute { [self] in finishClose(replied: true) }
                 return []
             }
             return fire(fault, whileSending: current, atBoundary: atBoundary)
@@ -388,6 +389,7 @@ final class FaultedConnection {
             if let fault = claimedFault(id) { note(fault, "set RSV1 on data frame \(frame) toward the \(side)") }
         case .sentClose(let id):
             if let fault = claimedFault(id), case .close(let code, let reason, let toward) = fault.action {
+                session.noteInjectedClose(InjectedCloseFrame(toward: side, code: code, reason: reason, at: wallClockNow(), faultID: id))
                 let sides = toward == .both ? "the client and the server" : "the \(toward.rawValue)"
                 note(fault, "sent a close frame \(code) (\(reason.isEmpty ? CloseCode.name(of: code) : reason)) to \(sides) at a frame boundary", ended: true,
                      closeCodeToClient: toward == .server ? nil : code)

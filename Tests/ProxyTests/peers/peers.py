@@ -733,6 +733,31 @@ class Peers:
                 "close_code": ws.close_code, "close_reason": ws.close_reason,
                 "close_sent": sent.code if sent else None, "close_rcvd": rcvd.code if rcvd else None}
 
+    async def op_burst_client(self, port: int, path: str, messages: list, wait: float = 3.0) -> dict:
+        """A raw client that sends all `messages` as masked text frames in one write (one TCP
+        segment), then reads what comes for up to `wait` s, answering a close frame."""
+        raw = await RawClient.open(port, path)
+        try:
+            await raw.send(b"".join(encode_frame(OP_TEXT, m.encode()) for m in messages))
+            return await read_frames(raw, wait)
+        finally:
+            await raw.close()
+
+    async def op_split_frame_client(self, port: int, path: str, opcode: int, payload: str, cut: int,
+                                    pause: float = 0.2, wait: float = 3.0) -> dict:
+        """A raw client that writes one masked frame in two parts, its first `cut` bytes then
+        the rest `pause` s later (two reads at the proxy), then a text "after"; returns the
+        frames it got until the echo of "after" (or a close, answered) within `wait` s."""
+        raw = await RawClient.open(port, path)
+        frame = encode_frame(opcode, payload.encode())
+        try:
+            await raw.send(frame[:cut])
+            await asyncio.sleep(pause)
+            await raw.send(frame[cut:] + encode_frame(OP_TEXT, b"after"))
+            return await read_frames(raw, wait, until_text="after")
+        finally:
+            await raw.close()
+
     async def op_rate_burst(self, port: int, tag: str) -> dict:
         """On /feed: a tick every 0.5 s for 2 s, then a burst of messages every
         10 ms until the server's rate limit closes the connection."""
@@ -1052,6 +1077,26 @@ async def read_ws_frame(reader: asyncio.StreamReader) -> bytes:
         (n,) = struct.unpack("!Q", ext)
     key = await reader.readexactly(4) if head[1] & 0x80 else b""
     return head + ext + key + await reader.readexactly(n)
+
+
+async def read_frames(raw: "RawClient", wait: float, until_text: str | None = None) -> dict:
+    """The frames a raw client gets for up to `wait` s (or until the text `until_text`), as
+    [opcode, text]; a close frame is answered with its code and ends the reading."""
+    received, close_code = [], None
+    try:
+        async with asyncio.timeout(wait):
+            while True:
+                opcode, _, payload = await raw.recv_frame()
+                if opcode == OP_CLOSE:
+                    close_code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else -1
+                    await raw.send(encode_frame(OP_CLOSE, payload[:2]))
+                    break
+                received.append([opcode, payload.decode("utf-8", "replace")])
+                if opcode == OP_TEXT and payload.decode("utf-8", "replace") == until_text:
+                    break
+    except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
+        pass
+    return {"local_port": raw.local_port, "received": received, "close_code": close_code}
 
 
 def split_frame(raw: bytes) -> tuple[int, bytes | None, bytes]:
