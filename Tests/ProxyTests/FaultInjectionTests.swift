@@ -152,6 +152,26 @@ extension ProxyTests {
         }
     }
 
+    @Test("with faults, a client that never finishes its head gets 408, and what it sends after costs no connection to the server")
+    func faultsHeadTimeoutContactsNoServer() async throws {
+        let peers = try PeerHost.shared
+        let upstream = try await peers.run("counting_server")
+        let server = try #require(upstream["server"]?.int)
+        try await withFaults("  - {id: busy, action: refuse, status: 503}\n", upstream: try #require(upstream["port"]?.int),
+                             extraArguments: ["--head-timeout", "1"]) { proxy in
+            let client = try RawTCPClient(port: proxy.port)
+            try client.send("GET /echo HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            let answer = String(decoding: client.read(until: "\r\n\r\n"), as: UTF8.self)
+            #expect(answer.hasPrefix("HTTP/1.1 408 "), "\(answer)")
+            // More than a head may hold: read out and dropped, never a reason to connect upstream.
+            try? client.send(String(repeating: "X-Filler: 0123456789\r\n", count: 1000))
+            try await Task.sleep(for: .milliseconds(300))
+            client.close()
+            let counted = try await peers.run("counting_server_result", ["server": server])
+            #expect(counted["accepted"]?.int == 0, "\(counted)")
+        }
+    }
+
     @Test("reset: both TCP connections reset after the first echo, no close frame")
     func faultResets() async throws {
         let peers = try PeerHost.shared

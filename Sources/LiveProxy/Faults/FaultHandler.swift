@@ -77,6 +77,10 @@ final class FaultHandler: ChannelDuplexHandler {
             connection.refuseBeforeUpstream(held)
             // The client is read out until it closes, as for wsdoctor's other HTTP answers.
             context.channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
+        case .ended:
+            // Answered already (408): what the client sends is read out and dropped.
+            connectUpstream = nil
+            heldBeforeUpstream = []
         }
     }
 

@@ -63,11 +63,17 @@ final class FaultedConnection {
 
     // MARK: Before the upstream
 
-    enum HeadDecision { case needMore, forward, refused }
+    /// `ended`: wsdoctor already answered the client itself (`--head-timeout`); nothing is
+    /// to be connected for it.
+    enum HeadDecision { case needMore, forward, refused, ended }
 
     /// Reads `bytes`, the client's, while its first request head is incomplete and nothing is
     /// connected upstream: the head's path decides which faults apply.
     func requestBytesBeforeUpstream(_ bytes: ByteBuffer) -> HeadDecision {
+        guard !session.isFinished else {
+            headBeforeUpstream = nil
+            return .ended
+        }
         guard var parser = headBeforeUpstream else { return .forward }
         let outcome = bytes.withUnsafeReadableBytes { parser.parse($0).outcome }
         headBeforeUpstream = parser
