@@ -92,6 +92,12 @@ public struct ConnectionAnalyzer {
         }
     }
 
+    /// wsdoctor proxy sent `frame` (a fault's close) to one side: its close frame then answers it.
+    public mutating func noteInjectedClose(_ frame: InjectedCloseFrame) {
+        guard !facts.injectedCloses.contains(where: { $0.toward == frame.toward }) else { return }
+        facts.injectedCloses.append(frame)
+    }
+
     /// The server's address once known (a proxy connecting to a host name learns it late).
     public mutating func setServerEndpoint(_ endpoint: Endpoint) {
         facts.server = endpoint

@@ -210,10 +210,12 @@ public final class ProxyServer: Sendable {
         if let serverTLS = tls.server {
             try client.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: serverTLS))
         }
-        if let book = configuration.faults {
-            let faults = FaultedConnection(book: book, session: session, loop: loop, metrics: metrics)
-            session.faults = faults
-            try client.pipeline.syncOperations.addHandler(FaultHandler(side: .client, connection: faults))
+        let clientFaults = configuration.faults.map { book in
+            FaultHandler(side: .client, connection: FaultedConnection(book: book, session: session, loop: loop, metrics: metrics))
+        }
+        if let clientFaults {
+            session.faults = clientFaults.connection
+            try client.pipeline.syncOperations.addHandler(clientFaults)
         }
         try client.pipeline.syncOperations.addHandler(clientHandler)
         session.clientHandler = clientHandler
@@ -222,7 +224,15 @@ public final class ProxyServer: Sendable {
         // Only a client that became active gets an upstream leg: one closed before (a reset
         // while it waited to be accepted) never costs a connection to the server.
         session.whenClientActive = { [self] in
-            connectUpstream(client: client, session: session, clientHandler: clientHandler, serverHandler: serverHandler)
+            guard let clientFaults else {
+                connectUpstream(client: client, session: session, clientHandler: clientHandler, serverHandler: serverHandler)
+                return
+            }
+            // With faults, the upstream waits for the request head: a `refuse` must not contact the server.
+            session.armHeadTimeout()
+            clientFaults.readRequestHead { [self] in
+                connectUpstream(client: client, session: session, clientHandler: clientHandler, serverHandler: serverHandler)
+            }
         }
     }
 

@@ -99,6 +99,11 @@ final class ProxySession {
         analyzer.noteFault(fault)
     }
 
+    /// A fault sent a close frame to one side: that side's close frame will be its answer.
+    func noteInjectedClose(_ frame: InjectedCloseFrame) {
+        analyzer.noteInjectedClose(frame)
+    }
+
     /// A fault ends the connection on wsdoctor's own behalf: `close` is what the report says,
     /// `act` closes the channels.
     func endByFault(_ close: ProxyClose, _ act: () -> Void) {
@@ -203,14 +208,14 @@ final class ProxySession {
     // MARK: The proxy's own limits
 
     /// Starts the client's clock for its first request head (`--head-timeout`), once the
-    /// upstream is connected and the client is read.
+    /// upstream is connected and the client is read (with faults, as soon as the client is read).
     func armHeadTimeout() {
-        guard let seconds = limits.headTimeout, !isHeadComplete else { return }
+        guard let seconds = limits.headTimeout, headTimer == nil, !isHeadComplete else { return }
         headTimer = loop.assumeIsolated().scheduleTask(in: .nanoseconds(Int64(seconds * 1e9))) { [self] in headTimedOut() }
     }
 
     private var isHeadComplete: Bool {
-        analyzer.facts.handshake != nil || analyzer.facts.httpRequestsBeforeUpgrade > 0
+        analyzer.facts.handshake != nil || analyzer.facts.httpRequestsBeforeUpgrade > 0 || faults?.requestHeadRead == true
     }
 
     /// Stops a clock whose wait is over, and starts the upstream's once an upgrade request

@@ -100,9 +100,11 @@ public final class LiveMetrics: Sendable {
     /// Counts a connection's close, violations and handshake failure.
     public func recordClose(_ connection: FinishedConnection) {
         let facts = connection.facts
-        let code = facts.firstClose?.code.map { String($0) } ?? "none"
+        // wsdoctor's own close (a fault) is counted as wsdoctor's, never as the answering peer's.
+        let own = facts.closeStartedByWsdoctor ? facts.injectedCloses.first : nil
+        let code = (own?.code ?? facts.firstClose?.code).map { String($0) } ?? "none"
         Self.counter(registry, "closes", [("code", code), ("category", connection.diagnosis.category),
-                                      ("initiator", facts.closeInitiator?.rawValue ?? "none")],
+                                      ("initiator", own == nil ? facts.closeInitiator?.rawValue ?? "none" : "wsdoctor")],
                              help: "Closed connections by first close code, diagnosis category and initiator").increment()
         for violation in facts.violations {
             Self.counter(registry, "violations", [("side", violation.side.rawValue), ("kind", violation.kind.rawValue)],

@@ -116,6 +116,7 @@ public struct ConnectionText: Sendable {
             guard let status = handshake.status else { return "the server never answered the upgrade request" }
             return "upgrade refused with HTTP \(status); no WebSocket frames were exchanged"
         }
+        if facts.closeStartedByWsdoctor { return injectedCloseSummary(facts) }
         guard let initiator = facts.closeInitiator, let first = facts.firstClose else {
             return "no close frame from either side"
         }
@@ -125,6 +126,24 @@ public struct ConnectionText: Sendable {
             text += " after " + formatDuration(echo.at.seconds(since: first.at))
         } else {
             text += "; \(initiator.peer) never answered it"
+        }
+        return text
+    }
+
+    /// wsdoctor's own close frame (a fault) and each side's answer to it.
+    private func injectedCloseSummary(_ facts: ConnectionFacts) -> String {
+        let sent = facts.injectedCloses
+        guard let first = sent.first else { return "no close frame from either side" }
+        let sides = sent.map(\.toward.rawValue).joined(separator: " and the ")
+        let own = CloseFacts(code: first.code, reason: first.reason, at: first.at, frameIndex: 0, offset: 0)
+        var text = "wsdoctor sent \(describe(own)) to the \(sides) (fault \(first.faultID), not a peer's close)"
+        for frame in sent {
+            if let answer = facts.answerToInjectedClose(from: frame.toward) {
+                text += "; the \(frame.toward) answered \(answer.code.map { String($0) } ?? "with an empty close")"
+                text += " after " + formatDuration(answer.at.seconds(since: frame.at))
+            } else {
+                text += "; the \(frame.toward) never answered it"
+            }
         }
         return text
     }

@@ -3,15 +3,31 @@ import WebSocketWire
 
 /// Objects that more than one JSON output carries (JSON lines, HAR's `_wsdoctor`).
 extension JSONWriter {
-    /// The close: who started it, both close frames and how TCP ended.
+    /// The close: who started it, both close frames and how TCP ended. When wsdoctor's own
+    /// close frame (a fault) started it, the initiator is `wsdoctor` and the echo is the
+    /// first answer of a side it was sent to (the client's, when it went to both).
     mutating func closeFields(_ facts: ConnectionFacts) {
-        string("initiator", facts.closeInitiator?.rawValue ?? "none")
-        number("code", facts.firstClose?.code)
-        string("code_name", facts.firstClose?.code.map { CloseCode.name(of: $0) })
-        string("reason", facts.firstClose?.reason)
-        number("echo_code", facts.echoClose?.code)
-        string("echo_reason", facts.echoClose?.reason)
-        bool("handshake_complete", facts.closeHandshakeComplete)
+        if facts.closeStartedByWsdoctor, let own = facts.injectedCloses.first {
+            let answered = facts.injectedCloses.compactMap { sent in facts.answerToInjectedClose(from: sent.toward).map { (sent.toward, $0) } }
+            let echo = answered.first { $0.0 == .client } ?? answered.first
+            string("initiator", "wsdoctor")
+            number("code", own.code)
+            string("code_name", CloseCode.name(of: own.code))
+            string("reason", own.reason)
+            number("echo_code", echo?.1.code)
+            string("echo_reason", echo?.1.reason)
+            string("echo_by", echo?.0.rawValue)
+            bool("handshake_complete", answered.count == facts.injectedCloses.count)
+        } else {
+            string("initiator", facts.closeInitiator?.rawValue ?? "none")
+            number("code", facts.firstClose?.code)
+            string("code_name", facts.firstClose?.code.map { CloseCode.name(of: $0) })
+            string("reason", facts.firstClose?.reason)
+            number("echo_code", facts.echoClose?.code)
+            string("echo_reason", facts.echoClose?.reason)
+            string("echo_by", facts.echoClose == nil ? nil : facts.closeInitiator?.peer.rawValue)
+            bool("handshake_complete", facts.closeHandshakeComplete)
+        }
         string("transport", facts.transport.end?.rawValue)
         string("transport_first_by", facts.transport.firstEndBy?.rawValue)
     }

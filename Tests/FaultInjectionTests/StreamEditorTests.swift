@@ -47,6 +47,43 @@ import WebSocketWire
         #expect(result.edits == [.setRSV1(faultID: "r", frame: 1)])
     }
 
+    /// Edits `stream` cut at `cut` into two chunks, as two reads; the bytes forwarded and the edits.
+    func editedInTwoReads(_ stream: [UInt8], cut: Int, _ editor: inout StreamEditor) -> (bytes: [UInt8], edits: [StreamEditor.Edit]) {
+        var decoder = FrameDecoder(configuration: FrameDecoderConfiguration(side: .server))
+        var forwarded: [UInt8] = [], edits: [StreamEditor.Edit] = []
+        var frameStart: Int64 = 0
+        for (base, chunk) in [(0, Array(stream[..<cut])), (cut, Array(stream[cut...]))] {
+            var events: [WireEvent] = []
+            chunk.withUnsafeBytes { decoder.decode($0, into: &events) }
+            for case .frame(let info) in events { frameStart = info.end }
+            let result = editor.edit(chunk, base: Int64(base), events: events, betweenFrames: decoder.isBetweenFrames,
+                                     unfinishedFrameStart: decoder.isBetweenFrames ? nil : frameStart)
+            forwarded += result.bytes
+            edits += result.edits
+        }
+        return (forwarded, edits)
+    }
+
+    @Test func dropsAPingSplitAcrossReadsFromItsFirstByte() {
+        let text = frame(0x1, Array("hi".utf8)), ping = frame(0x9, [1, 2, 3])
+        for cut in (text.count + 1)..<(text.count + ping.count) {
+            var editor = StreamEditor(toward: .client)
+            editor.dropPings = "p"
+            let result = editedInTwoReads(text + ping + text, cut: cut, &editor)
+            #expect(result.bytes == text + text, "cut at \(cut)")
+            #expect(result.edits == [.droppedPing(faultID: "p")], "cut at \(cut)")
+        }
+    }
+
+    @Test func setsRSV1OnADataFrameSplitAcrossReads() {
+        let ping = frame(0x9, []), text = frame(0x1, Array("hello".utf8))
+        var editor = StreamEditor(toward: .client)
+        editor.setRSV1Next = "r"
+        let result = editedInTwoReads(ping + text, cut: ping.count + 1, &editor)
+        #expect(result.bytes == ping + [0xC1] + text.dropFirst())
+        #expect(result.edits == [.setRSV1(faultID: "r", frame: 1)])
+    }
+
     @Test func aCloseWaitsForTheFrameBoundaryThenNothingPasses() {
         let message = frame(0x1, Array("hello".utf8))
         var editor = StreamEditor(toward: .client)

@@ -28,6 +28,15 @@ extension ProxyTests {
         #expect(connection["diagnosis"]?["summary"]?.string?.contains(id) == true, "\(connection)", sourceLocation: sourceLocation)
     }
 
+    /// The proxy's `/metrics` (started with `--admin 127.0.0.1:0`).
+    func scrapeAdmin(_ proxy: ProxyProcess) async throws -> String {
+        let notice = try await poll("the admin notice") { () -> String? in
+            proxy.stdout.lines.compactMap { JSONValue.parse(String($0))?["message"]?.string }.first { $0.hasPrefix("admin endpoint on ") }
+        }
+        let base = String(notice.dropFirst("admin endpoint on ".count).prefix { $0 != " " })
+        return try scrape(base + "/metrics").body
+    }
+
     @Test("close toward the client after 2 messages: 1013 at a frame boundary, the handshake completed by wsdoctor")
     func faultClosesTheClient() async throws {
         let peers = try PeerHost.shared
@@ -35,7 +44,7 @@ extension ProxyTests {
         let yaml = """
               - {id: overload, action: close, code: 1013, reason: try again later, toward: client, match: {path: /echo}, after_messages: 2}
             """
-        try await withFaults(yaml, upstream: peers.mainPort) { proxy in
+        try await withFaults(yaml, upstream: peers.mainPort, extraArguments: ["--admin", "127.0.0.1:0"]) { proxy in
             let client = try await peers.run("fault_client", ["port": proxy.port, "path": "/echo?tag=\(tag)", "messages": ["hello", "more"]])
             #expect(client["received"]?[0]?.string == "hello", "\(client)")
             #expect(client["close_rcvd"]?.int == 1013, "\(client)")
@@ -50,6 +59,11 @@ extension ProxyTests {
             #expect(connection["fault"]?["sent_to_client"]?.string?.contains("answered; then the TCP close") == true, "\(connection)")
             #expect(connection["fault"]?["sent_to_server"]?.string == "only the TCP close", "\(connection)")
             #expect(connection["violations"]?.array?.isEmpty == true, "\(connection)")
+            // The client's close frame answered wsdoctor's: the close is wsdoctor's, not the client's.
+            #expect(connection["close"]?["initiator"]?.string == "wsdoctor", "\(connection)")
+            #expect(connection["close"]?["echo_code"]?.int == 1013, "\(connection)")
+            let metrics = try await scrapeAdmin(proxy)
+            #expect(sample(metrics, #"wsdoctor_closes_total{code="1013",category="fault-injected",initiator="wsdoctor"}"#) == 1, "\(metrics)")
         }
     }
 
@@ -84,6 +98,10 @@ extension ProxyTests {
             for side in ["sent_to_client", "sent_to_server"] {
                 #expect(connection["fault"]?[side]?.string?.contains("1001 (going away) from wsdoctor, answered") == true, "\(connection)")
             }
+            // Both close frames are answers to wsdoctor's: neither peer started the close.
+            #expect(connection["close"]?["initiator"]?.string == "wsdoctor", "\(connection)")
+            #expect(connection["close"]?["echo_by"]?.string == "client", "\(connection)")
+            #expect(connection["close"]?["handshake_complete"]?.bool == true, "\(connection)")
         }
     }
 
@@ -109,6 +127,51 @@ extension ProxyTests {
         }
     }
 
+    @Test("refuse answers the upgrade without contacting the server: its upstream accepts no TCP connection")
+    func faultRefusesWithoutContactingTheServer() async throws {
+        let peers = try PeerHost.shared
+        let upstream = try await peers.run("counting_server")
+        let server = try #require(upstream["server"]?.int)
+        try await withFaults("  - {id: closed, action: refuse, status: 503, retry_after: 30, count: 1}\n",
+                             upstream: try #require(upstream["port"]?.int)) { proxy in
+            let refused = try await peers.run("fault_client", ["port": proxy.port, "path": "/echo", "messages": ["hello"]])
+            #expect(refused["status"]?.int == 503, "\(refused)")
+            #expect(refused["retry_after"]?.string == "30", "\(refused)")
+            let connection = try await proxy.waitForConnections(1)[0]
+            expectFault(connection, id: "closed", action: "refuse", ended: true, done: "; the server was never contacted")
+            #expect(connection["fault"]?["sent_to_server"]?.string == "nothing (wsdoctor never connected to it)", "\(connection)")
+            #expect(connection["handshake"]?["path"]?.string == "/echo", "the request was still analysed: \(connection)")
+            // Long enough for a connect to the upstream started with the client's to have been accepted.
+            try await Task.sleep(for: .milliseconds(300))
+            let untouched = try await peers.run("counting_server_result", ["server": server, "stop": false])
+            #expect(untouched["accepted"]?.int == 0, "the refused client cost a connection to the server: \(untouched)")
+            // The next client is not refused (count: 1): its upgrade reaches the upstream, so the count works.
+            _ = try await peers.run("raw_exchange", ["port": proxy.port, "data_b64": Data(rawUpgradeRequest("/echo").utf8).base64EncodedString()])
+            let reached = try await peers.run("counting_server_result", ["server": server])
+            #expect(reached["accepted"]?.int == 1, "\(reached)")
+        }
+    }
+
+    @Test("with faults, a client that never finishes its head gets 408, and what it sends after costs no connection to the server")
+    func faultsHeadTimeoutContactsNoServer() async throws {
+        let peers = try PeerHost.shared
+        let upstream = try await peers.run("counting_server")
+        let server = try #require(upstream["server"]?.int)
+        try await withFaults("  - {id: busy, action: refuse, status: 503}\n", upstream: try #require(upstream["port"]?.int),
+                             extraArguments: ["--head-timeout", "1"]) { proxy in
+            let client = try RawTCPClient(port: proxy.port)
+            try client.send("GET /echo HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            let answer = String(decoding: client.read(until: "\r\n\r\n"), as: UTF8.self)
+            #expect(answer.hasPrefix("HTTP/1.1 408 "), "\(answer)")
+            // More than a head may hold: read out and dropped, never a reason to connect upstream.
+            try? client.send(String(repeating: "X-Filler: 0123456789\r\n", count: 1000))
+            try await Task.sleep(for: .milliseconds(300))
+            client.close()
+            let counted = try await peers.run("counting_server_result", ["server": server])
+            #expect(counted["accepted"]?.int == 0, "\(counted)")
+        }
+    }
+
     @Test("reset: both TCP connections reset after the first echo, no close frame")
     func faultResets() async throws {
         let peers = try PeerHost.shared
@@ -119,11 +182,7 @@ extension ProxyTests {
             let connection = try await proxy.connection(clientPort: try #require(client["local_port"]?.int))
             expectDiagnosis(connection, id: "fault-closed", category: "fault-injected")
             expectFault(connection, id: "rst", action: "reset", ended: true, done: "reset both TCP connections (RST)")
-            let notice = try await poll("the admin notice") { () -> String? in
-                proxy.stdout.lines.compactMap { JSONValue.parse(String($0))?["message"]?.string }.first { $0.hasPrefix("admin endpoint on ") }
-            }
-            let base = String(notice.dropFirst("admin endpoint on ".count).prefix { $0 != " " })
-            let metrics = try scrape(base + "/metrics").body
+            let metrics = try await scrapeAdmin(proxy)
             #expect(sample(metrics, #"wsdoctor_faults_injected_total{action="reset"}"#) == 1, "\(metrics)")
         }
     }

@@ -61,6 +61,8 @@ public struct ConnectionFacts: Sendable {
     public var proxyClose: ProxyClose?
     /// Faults wsdoctor proxy injected, in the order they were first done (one per fault id).
     public var faults: [InjectedFault] = []
+    /// Close frames wsdoctor proxy sent on its own behalf (a fault), at most one per side.
+    public var injectedCloses: [InjectedCloseFrame] = []
     /// The fault the facts and the report cite: the one that ended the connection, else the first.
     public var citedFault: InjectedFault? { faults.first(where: \.endedConnection) ?? faults.first }
     /// Why a proxy could not reach the server for this client, when it could not.
@@ -90,14 +92,32 @@ public struct ConnectionFacts: Sendable {
         side == .client ? clientLastMessageBeforeClose : serverLastMessageBeforeClose
     }
 
-    /// The side that sent the first close frame.
+    /// The side that sent the first close frame of its own (an answer to wsdoctor's close
+    /// frame does not count: wsdoctor started that close).
     public var closeInitiator: Side? {
+        let clientClose = clientClose.flatMap { answerToInjectedClose(from: .client) == nil ? $0 : nil }
+        let serverClose = serverClose.flatMap { answerToInjectedClose(from: .server) == nil ? $0 : nil }
         switch (clientClose, serverClose) {
         case (nil, nil): return nil
         case (.some, nil): return .client
         case (nil, .some): return .server
         case (.some(let c), .some(let s)): return c.at <= s.at ? .client : .server
         }
+    }
+
+    /// `side`'s close frame when it answered the close frame wsdoctor sent it (nil: it sent
+    /// none, or its own came first).
+    public func answerToInjectedClose(from side: Side) -> CloseFacts? {
+        guard let sent = injectedCloses.first(where: { $0.toward == side }), let close = close(from: side), close.at >= sent.at else { return nil }
+        return close
+    }
+
+    /// Whether wsdoctor's own close frame (a fault) started the closing handshake: no peer
+    /// sent a close frame of its own before it.
+    public var closeStartedByWsdoctor: Bool {
+        guard let first = injectedCloses.map(\.at).min() else { return false }
+        guard let closer = closeInitiator, let own = close(from: closer) else { return true }
+        return own.at >= first
     }
 
     /// The close frame that started the closing handshake.

@@ -76,7 +76,9 @@ public enum FactCatalog {
     ]
 
     static let close: [FactDefinition] = [
-        fact("close.initiator", .string, "side that sent the first close frame: client, server or none") { .string($0.closer?.rawValue ?? "none") },
+        fact("close.initiator", .string, "side that sent the first close frame: client, server, wsdoctor (a fault's close, which the peers' close frames answer) or none") { c in
+            .string(c.closer?.rawValue ?? (c.facts.closeStartedByWsdoctor ? "wsdoctor" : "none"))
+        },
         fact("close.receiver", .string, "the other side (the one the close answers): client, server or none") { .string($0.peer?.rawValue ?? "none") },
         fact("close.code", .int, "status code of the first close frame (absent when it had no payload or there was none)") { c in
             c.facts.firstClose?.code.map { .int(Int64($0)) }

@@ -42,6 +42,73 @@ final class FaultHandler: ChannelDuplexHandler {
         context.fireChannelInactive()
     }
 
+    // MARK: The client's first request head, before the upstream exists
+
+    /// The client's bytes read while its first request head is matched (at most the decoder's
+    /// head bound plus one read), before the upstream leg is connected.
+    private var heldBeforeUpstream: [ByteBuffer] = []
+    /// Connects the upstream leg; set while the head is being read.
+    private var connectUpstream: (() -> Void)?
+
+    /// Reads the client's first request head before anything is connected upstream, so that a
+    /// `refuse` never contacts the server; `connect` runs once the head is known not refused.
+    func readRequestHead(then connect: @escaping () -> Void) {
+        guard let context else { return }
+        connectUpstream = connect
+        context.read()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard connectUpstream != nil else {
+            context.fireChannelRead(data)
+            return
+        }
+        let buffer = unwrapInboundIn(data)
+        heldBeforeUpstream.append(buffer)
+        switch connection.requestBytesBeforeUpstream(buffer) {
+        case .needMore:
+            break
+        case .forward:
+            releaseRequestHead(context: context)
+        case .refused:
+            connectUpstream = nil
+            let held = heldBeforeUpstream
+            heldBeforeUpstream = []
+            connection.refuseBeforeUpstream(held)
+            // The client is read out until it closes, as for wsdoctor's other HTTP answers.
+            context.channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
+        case .ended:
+            // Answered already (408): what the client sends is read out and dropped.
+            connectUpstream = nil
+            heldBeforeUpstream = []
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        // Reads stay off until the legs are paired: this handler asks for each one itself.
+        if connectUpstream != nil { context.read() }
+        context.fireChannelReadComplete()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if connectUpstream != nil, let event = event as? ChannelEvent, event == .inputClosed {
+            // The client ended before its head did: nothing to match, relay what came.
+            releaseRequestHead(context: context)
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    /// Passes the held bytes on to the relay (which holds them until the legs are paired)
+    /// and connects the upstream.
+    private func releaseRequestHead(context: ChannelHandlerContext) {
+        guard let connect = connectUpstream else { return }
+        connectUpstream = nil
+        let held = heldBeforeUpstream
+        heldBeforeUpstream = []
+        for buffer in held { context.fireChannelRead(wrapInboundOut(buffer)) }
+        connect()
+    }
+
     // MARK: Toward this side
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {

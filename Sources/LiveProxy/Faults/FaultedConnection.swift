@@ -26,9 +26,15 @@ final class FaultedConnection {
     /// Bytes fed to the decoder from each side.
     private var fromClient: Int64 = 0
     private var fromServer: Int64 = 0
-    /// The first request head (toward the server) and its answer (toward the client) are held
-    /// until complete, to match the path and to edit the 101; bounded by `maxHeldHead`.
-    private var heldRequest: [UInt8]? = []
+    /// The client's first request head, read before the upstream is connected (nil once
+    /// decided), to match its path and refuse without contacting the server.
+    private var headBeforeUpstream: HTTPHeadParser?
+    /// The first request head was read whole before the upstream was connected.
+    private(set) var requestHeadRead = false
+    /// The refusal that head matched, done by `refuseBeforeUpstream`.
+    private var refusal: Fault?
+    /// The first answer (toward the client) is held until complete, to edit the 101;
+    /// bounded by `maxHeldHead`.
     private var heldResponse: [UInt8]? = []
     /// Past this a head passes unmatched: the decoder's own head limit.
     private let maxHeldHead = ConnectionDecoderConfiguration().maxHeadSize
@@ -52,6 +58,51 @@ final class FaultedConnection {
         self.session = session
         self.loop = loop
         self.metrics = metrics
+        headBeforeUpstream = HTTPHeadParser(kind: .request, maxHeadSize: maxHeldHead)
+    }
+
+    // MARK: Before the upstream
+
+    /// `ended`: wsdoctor already answered the client itself (`--head-timeout`); nothing is
+    /// to be connected for it.
+    enum HeadDecision { case needMore, forward, refused, ended }
+
+    /// Reads `bytes`, the client's, while its first request head is incomplete and nothing is
+    /// connected upstream: the head's path decides which faults apply.
+    func requestBytesBeforeUpstream(_ bytes: ByteBuffer) -> HeadDecision {
+        guard !session.isFinished else {
+            headBeforeUpstream = nil
+            return .ended
+        }
+        guard var parser = headBeforeUpstream else { return .forward }
+        let outcome = bytes.withUnsafeReadableBytes { parser.parse($0).outcome }
+        headBeforeUpstream = parser
+        switch outcome {
+        case .needMoreData:
+            return .needMore
+        case .request(let head):
+            headBeforeUpstream = nil
+            requestHeadRead = true
+            guard WebSocketHandshake.isUpgradeRequest(head) else { return .forward }
+            claimed = book.claim(target: head.target)
+            for case .fire(let fault) in machine.requestHead(faults: claimed) {
+                guard case .refuse = fault.action else { continue }
+                refusal = fault
+                return .refused
+            }
+            return .forward
+        case .response, .malformed, .tooLarge:
+            // Not a request head wsdoctor can read: relayed unmatched, as the decoder will see it.
+            headBeforeUpstream = nil
+            return .forward
+        }
+    }
+
+    /// Answers the refused upgrade; `held` (what the client sent) is analysed, never forwarded.
+    func refuseBeforeUpstream(_ held: [ByteBuffer]) {
+        guard let refusal else { return }
+        for buffer in held { session.received(buffer, from: .client) }
+        refuse(refusal)
     }
 
     private func handler(_ side: Side) -> FaultHandler? { side == .client ? clientHandler : serverHandler }
@@ -61,60 +112,119 @@ final class FaultedConnection {
     /// What to send `side` for `chunk`, sent to it by its peer.
     func bytes(toward side: Side, _ chunk: [UInt8]) -> [UInt8] {
         let from = side.peer
-        let base = from == .client ? fromClient : fromServer
+        let base = fed(from)
         var events: [WireEvent] = []
         chunk.withUnsafeBytes { decoder.feed($0, from: from, into: &events) }
         if from == .client { fromClient += Int64(chunk.count) } else { fromServer += Int64(chunk.count) }
+        defer { noteFrameBoundaries(events) }
+        if side == .client, heldResponse != nil { return answer(chunk, events: events) }
+        // Faults fire at the end of the message that triggers them, even mid-chunk: the bytes
+        // before it are edited as the faults were, the rest as the faults now are.
+        var output: [UInt8] = []
+        // Once a stall toward `side` holds its bytes, the rest waits with them.
+        var stalledFrom: Int? = stalled.contains(side) ? 0 : nil
+        var ended = false
+        var segmentStart = base
+        var segmentFrames: [WireEvent] = []
+        var lastFrameEnd = base
+        for event in events where !ended {
+            var due: [ConnectionFaultStateMachine.Action] = []
+            switch event {
+            case .frame(let info) where info.side == from:
+                segmentFrames.append(event)
+                lastFrameEnd = info.end
+            case .message:
+                due = machine.messageSeen()
+            case .close(let close):
+                if awaitingCloseReply.remove(close.side) != nil, awaitingCloseReply.isEmpty { due.append(.fire(Self.closeReplied)) }
+            default:
+                break
+            }
+            guard !due.isEmpty else { continue }
+            output += edit(chunk[Int(segmentStart - base)..<Int(lastFrameEnd - base)], toward: side, base: segmentStart,
+                           events: segmentFrames, betweenFrames: true)
+            segmentStart = lastFrameEnd
+            segmentFrames = []
+            for action in due { output += perform(action, whileSending: side, atBoundary: true) }
+            // A fault that ended the connection here: nothing after its boundary passes.
+            ended = passesThrough
+            if stalledFrom == nil, stalled.contains(side) { stalledFrom = output.count }
+        }
+        if !ended {
+            let between = decoder.isBetweenFrames(from: from)
+            // A frame this chunk leaves unfinished began after its last whole frame, or earlier.
+            let unfinished = between ? nil : lastFrameEnd > base ? lastFrameEnd : frameStart[from]
+            output += edit(chunk[Int(segmentStart - base)...], toward: side, base: segmentStart, events: segmentFrames,
+                           betweenFrames: between, unfinishedFrameStart: unfinished)
+        }
+        if let stalledFrom { holdForStall(&output, from: stalledFrom, toward: side) }
+        return output
+    }
+
+    /// Sides a `stall` holds the bytes toward, and what it holds beyond the kernel's: the rest
+    /// of the reads already under way when it fired (a few reads at most).
+    private var stalled: Set<Side> = []
+    private var heldByStall: [Side: [UInt8]] = [:]
+
+    private func holdForStall(_ output: inout [UInt8], from start: Int, toward side: Side) {
+        guard stalled.contains(side), start < output.count else { return }
+        heldByStall[side, default: []] += output[start...]
+        output.removeSubrange(start...)
+    }
+
+    /// The stall toward `sides` is over: what it held goes first, then the kernel's.
+    private func endStall(_ sides: [Side]) {
+        for side in sides {
+            stalled.remove(side)
+            if let held = heldByStall.removeValue(forKey: side), !held.isEmpty { handler(side)?.sendOwn(held) }
+            handler(side.peer)?.resumeReads()
+        }
+    }
+
+    private func fed(_ side: Side) -> Int64 { side == .client ? fromClient : fromServer }
+
+    /// Edits one stretch of a chunk toward `side` with that side's editor, and reports the edits.
+    private func edit(_ bytes: ArraySlice<UInt8>, toward side: Side, base: Int64, events: [WireEvent], betweenFrames: Bool,
+                      unfinishedFrameStart: Int64? = nil) -> [UInt8] {
+        let stretch = Array(bytes)
+        let result = side == .client
+            ? towardClient.edit(stretch, base: base, events: events, betweenFrames: betweenFrames, unfinishedFrameStart: unfinishedFrameStart)
+            : towardServer.edit(stretch, base: base, events: events, betweenFrames: betweenFrames, unfinishedFrameStart: unfinishedFrameStart)
+        for edit in result.edits { record(edit, toward: side) }
+        return result.bytes
+    }
+
+    /// The first answer toward the client (the 101), held until its head is complete.
+    private func answer(_ chunk: [UInt8], events: [WireEvent]) -> [UInt8] {
         var due: [ConnectionFaultStateMachine.Action] = []
         var headEnded = false
-        var ownFrames: [WireEvent] = []
         for event in events {
             switch event {
-            case .request(let head, _):
-                headEnded = true
-                guard heldRequest != nil, WebSocketHandshake.isUpgradeRequest(head) else { continue }
-                claimed = book.claim(target: head.target)
-                due += machine.requestHead(faults: claimed)
             case .response(let head, _):
                 headEnded = true
-                guard heldResponse != nil else { continue }
                 due += machine.response(status: head.status)
             case .message:
                 due += machine.messageSeen()
-            case .close(let close):
-                if awaitingCloseReply.remove(close.side) != nil, awaitingCloseReply.isEmpty { due.append(.fire(Self.closeReplied)) }
-            case .frame(let info) where info.side == from:
-                ownFrames.append(event)
             default:
                 break
             }
         }
-        if let action = due.first, case .fire(let fault) = action, case .refuse = fault.action {
-            heldRequest = nil
-            refuse(fault)
-            return []
-        }
         for case .fire(let fault) in due where fault.action == .stripExtensions { stripping = fault }
-        var output: [UInt8]
-        if side == .server, heldRequest != nil {
-            heldRequest! += chunk
-            if !headEnded && heldRequest!.count <= maxHeldHead { return [] }
-            output = heldRequest!
-            heldRequest = nil
-        } else if side == .client, heldResponse != nil {
-            heldResponse! += chunk
-            if !headEnded && heldResponse!.count <= maxHeldHead { return [] }
-            output = stripping.map { stripExtensions(heldResponse!, fault: $0) } ?? heldResponse!
-            heldResponse = nil
-        } else {
-            let betweenFrames = decoder.isBetweenFrames(from: from)
-            let result = side == .client ? towardClient.edit(chunk, base: base, events: ownFrames, betweenFrames: betweenFrames)
-                                         : towardServer.edit(chunk, base: base, events: ownFrames, betweenFrames: betweenFrames)
-            output = result.bytes
-            for edit in result.edits { record(edit, toward: side) }
-        }
-        for action in due { output += perform(action, whileSending: side) }
+        heldResponse! += chunk
+        if !headEnded && heldResponse!.count <= maxHeldHead { return [] }
+        var output = stripping.map { stripExtensions(heldResponse!, fault: $0) } ?? heldResponse!
+        heldResponse = nil
+        for action in due { output += perform(action, whileSending: .client, atBoundary: decoder.isBetweenFrames(from: .server)) }
         return output
+    }
+
+    /// Where the frame each side is in the middle of began (nil: unknown), so that an edit
+    /// can reach a frame whose start was in an earlier chunk.
+    private var frameStart: [Side: Int64] = [:]
+
+    private func noteFrameBoundaries(_ events: [WireEvent]) {
+        for case .frame(let info) in events { frameStart[info.side] = info.end }
+        for side in Side.allCases where decoder.isBetweenFrames(from: side) { frameStart[side] = fed(side) }
     }
 
     /// Stands for "every close frame wsdoctor sent came back".
@@ -122,8 +232,9 @@ final class FaultedConnection {
 
     // MARK: Actions
 
-    /// Does an action; returns bytes to append to what is being sent `current` now.
-    private func perform(_ action: ConnectionFaultStateMachine.Action, whileSending current: Side) -> [UInt8] {
+    /// Does an action; returns bytes to append to what is being sent `current` now, whose
+    /// stream sits between frames there when `atBoundary`.
+    private func perform(_ action: ConnectionFaultStateMachine.Action, whileSending current: Side, atBoundary: Bool) -> [UInt8] {
         switch action {
         case .armTimer(let fault, let seconds):
             timers.append(loop.assumeIsolated().scheduleTask(in: .nanoseconds(Int64(seconds * 1e9))) { [self] in
@@ -132,21 +243,23 @@ final class FaultedConnection {
             return []
         case .fire(let fault):
             if fault == Self.closeReplied {
-                finishClose(replied: true)
+                // Once the session has analysed the answer being relayed now.
+                loop.assumeIsolated().execute { [self] in finishClose(replied: true) }
                 return []
             }
-            return fire(fault, whileSending: current)
+            return fire(fault, whileSending: current, atBoundary: atBoundary)
         }
     }
 
     /// Acts on the connection now (a trigger, or the control API). Bytes for `current` are
-    /// returned to be appended to its chunk; bytes for the other side are sent at once.
+    /// returned to be appended to its chunk (which ends between frames when `atBoundary`);
+    /// bytes for the other side are sent at once.
     @discardableResult
-    func fire(_ fault: Fault, whileSending current: Side?) -> [UInt8] {
+    func fire(_ fault: Fault, whileSending current: Side?, atBoundary: Bool = false) -> [UInt8] {
         guard !passesThrough else { return [] }
         switch fault.action {
         case .close(let code, let reason, let toward):
-            return startClose(fault, code: code, reason: reason, toward: toward, whileSending: current)
+            return startClose(fault, code: code, reason: reason, toward: toward, whileSending: current, atBoundary: atBoundary)
         case .refuse:
             refuse(fault)
         case .reset:
@@ -173,12 +286,13 @@ final class FaultedConnection {
             editors(toward) { $0.setRSV1Next = fault.id }
             note(fault, "waiting for a data frame toward the \(toward.words) to set RSV1 on")
         case .stall(let toward, let seconds):
-            for side in toward.sides { handler(side.peer)?.pauseReads() }
+            for side in toward.sides {
+                stalled.insert(side)
+                handler(side.peer)?.pauseReads()
+            }
             note(fault, "held the bytes toward the \(toward.words) " + (seconds.map { "for \(Self.format($0)) s" } ?? "until the connection ended"))
             if let seconds {
-                timers.append(loop.assumeIsolated().scheduleTask(in: .nanoseconds(Int64(seconds * 1e9))) { [self] in
-                    for side in toward.sides { handler(side.peer)?.resumeReads() }
-                })
+                timers.append(loop.assumeIsolated().scheduleTask(in: .nanoseconds(Int64(seconds * 1e9))) { [self] in endStall(toward.sides) })
             }
         case .latency(let toward, let milliseconds):
             for side in toward.sides { handler(side)?.latency = .milliseconds(Int64(milliseconds)) }
@@ -195,7 +309,8 @@ final class FaultedConnection {
         if toward.includes(.server) { change(&towardServer) }
     }
 
-    private func startClose(_ fault: Fault, code: UInt16, reason: String, toward: FaultAction.Toward, whileSending current: Side?) -> [UInt8] {
+    private func startClose(_ fault: Fault, code: UInt16, reason: String, toward: FaultAction.Toward, whileSending current: Side?,
+                            atBoundary: Bool) -> [UInt8] {
         guard closing == nil else { return [] }
         machine.ended()
         closing = (fault, code, reason, toward)
@@ -208,8 +323,9 @@ final class FaultedConnection {
             }
             awaitingCloseReply.insert(side)
             let frame = ProxySession.closeFrame(code: code, reason: reason, masked: side == .server)
-            let between = decoder.isBetweenFrames(from: side.peer)
-                && (side == .client ? heldResponse == nil : heldRequest == nil)
+            // The chunk being sent stops at `atBoundary`; the other stream is where the decoder is.
+            let between = side == current ? atBoundary
+                                          : decoder.isBetweenFrames(from: side.peer) && (side == .server || heldResponse == nil)
             let immediate = side == .client ? towardClient.close(with: frame, faultID: fault.id, betweenFrames: between)
                                             : towardServer.close(with: frame, faultID: fault.id, betweenFrames: between)
             if let immediate {
@@ -243,8 +359,8 @@ final class FaultedConnection {
         machine.ended()
         let line = "\(status) \(Self.reasonPhrase(status))"
         note(fault, "answered the upgrade request HTTP \(line)" + (retryAfter.map { " (Retry-After: \($0))" } ?? "")
-             + "; the request never reached the server", ended: true)
-        let close = ProxyClose(reason: .fault, sentToClient: "HTTP \(line) from wsdoctor", sentToServer: "only the TCP close (the upgrade request was not forwarded)")
+             + "; the server was never contacted", ended: true)
+        let close = ProxyClose(reason: .fault, sentToClient: "HTTP \(line) from wsdoctor", sentToServer: "nothing (wsdoctor never connected to it)")
         session.endByFault(close) {
             session.clientHandler?.readWithoutPartner()
             if let client = session.clientHandler?.channel {
@@ -279,6 +395,7 @@ final class FaultedConnection {
             if let fault = claimedFault(id) { note(fault, "set RSV1 on data frame \(frame) toward the \(side)") }
         case .sentClose(let id):
             if let fault = claimedFault(id), case .close(let code, let reason, let toward) = fault.action {
+                session.noteInjectedClose(InjectedCloseFrame(toward: side, code: code, reason: reason, at: wallClockNow(), faultID: id))
                 let sides = toward == .both ? "the client and the server" : "the \(toward.rawValue)"
                 note(fault, "sent a close frame \(code) (\(reason.isEmpty ? CloseCode.name(of: code) : reason)) to \(sides) at a frame boundary", ended: true,
                      closeCodeToClient: toward == .server ? nil : code)

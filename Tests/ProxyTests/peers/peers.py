@@ -180,6 +180,7 @@ class Peers:
         self.held: dict[int, object] = {}
         self.blocked: dict[int, socket.socket] = {}
         self.relays: dict[int, "Relay"] = {}
+        self.counting: dict[int, tuple] = {}
         self.aiohttp_port: int | None = None
         self.aiohttp_runner = None
         self.next_handle = 1
@@ -546,6 +547,27 @@ class Peers:
         self.blocked.pop(port).close()
         return {}
 
+    async def op_counting_server(self) -> dict:
+        """A TCP listener that only counts the connections it accepts, and closes each at
+        once: an upstream that nobody should contact."""
+        accepted = [0]
+
+        async def count(reader, writer) -> None:
+            accepted[0] += 1
+            writer.close()
+
+        server = await asyncio.start_server(count, HOST, 0)
+        handle = self.handle()
+        self.counting[handle] = (server, accepted)
+        return {"server": handle, "port": port_of(server)}
+
+    async def op_counting_server_result(self, server: int, stop: bool = True) -> dict:
+        listener, accepted = self.counting[server]
+        if stop:
+            self.counting.pop(server)
+            listener.close()
+        return {"accepted": accepted[0]}
+
     async def op_raw_server(self, script_name: str, mode: str) -> dict:
         server = RawServer(script_name, mode)
         await server.start()
@@ -725,6 +747,31 @@ class Peers:
         return {"status": 101, "local_port": lport, "received": received, "took": took, "extensions": extensions,
                 "close_code": ws.close_code, "close_reason": ws.close_reason,
                 "close_sent": sent.code if sent else None, "close_rcvd": rcvd.code if rcvd else None}
+
+    async def op_burst_client(self, port: int, path: str, messages: list, wait: float = 3.0) -> dict:
+        """A raw client that sends all `messages` as masked text frames in one write (one TCP
+        segment), then reads what comes for up to `wait` s, answering a close frame."""
+        raw = await RawClient.open(port, path)
+        try:
+            await raw.send(b"".join(encode_frame(OP_TEXT, m.encode()) for m in messages))
+            return await read_frames(raw, wait)
+        finally:
+            await raw.close()
+
+    async def op_split_frame_client(self, port: int, path: str, opcode: int, payload: str, cut: int,
+                                    pause: float = 0.2, wait: float = 3.0) -> dict:
+        """A raw client that writes one masked frame in two parts, its first `cut` bytes then
+        the rest `pause` s later (two reads at the proxy), then a text "after"; returns the
+        frames it got until the echo of "after" (or a close, answered) within `wait` s."""
+        raw = await RawClient.open(port, path)
+        frame = encode_frame(opcode, payload.encode())
+        try:
+            await raw.send(frame[:cut])
+            await asyncio.sleep(pause)
+            await raw.send(frame[cut:] + encode_frame(OP_TEXT, b"after"))
+            return await read_frames(raw, wait, until_text="after")
+        finally:
+            await raw.close()
 
     async def op_rate_burst(self, port: int, tag: str) -> dict:
         """On /feed: a tick every 0.5 s for 2 s, then a burst of messages every
@@ -1083,6 +1130,26 @@ async def read_ws_frame(reader: asyncio.StreamReader) -> bytes:
         (n,) = struct.unpack("!Q", ext)
     key = await reader.readexactly(4) if head[1] & 0x80 else b""
     return head + ext + key + await reader.readexactly(n)
+
+
+async def read_frames(raw: "RawClient", wait: float, until_text: str | None = None) -> dict:
+    """The frames a raw client gets for up to `wait` s (or until the text `until_text`), as
+    [opcode, text]; a close frame is answered with its code and ends the reading."""
+    received, close_code = [], None
+    try:
+        async with asyncio.timeout(wait):
+            while True:
+                opcode, _, payload = await raw.recv_frame()
+                if opcode == OP_CLOSE:
+                    close_code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else -1
+                    await raw.send(encode_frame(OP_CLOSE, payload[:2]))
+                    break
+                received.append([opcode, payload.decode("utf-8", "replace")])
+                if opcode == OP_TEXT and payload.decode("utf-8", "replace") == until_text:
+                    break
+    except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
+        pass
+    return {"local_port": raw.local_port, "received": received, "close_code": close_code}
 
 
 def split_frame(raw: bytes) -> tuple[int, bytes | None, bytes]:
