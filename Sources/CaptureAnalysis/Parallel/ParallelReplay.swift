@@ -8,9 +8,11 @@ import WebSocketWire
 ///
 /// A reader thread reads, decodes and reassembles packets (``CaptureFileFeeder``) and
 /// hands each connection's stream events to one worker (``ReplayDemultiplexer``). Workers
-/// decode their connections (``ReplayWorker``). The calling thread merges the workers'
-/// outcomes chunk by chunk in capture order into the session's one ``Diagnoser``, which
-/// correlates closes, remembers upgraded servers and orders the reports as it always does.
+/// decode their connections and diagnose and render each as it ends (``ReplayWorker``,
+/// ``PreparedReport``). The calling thread merges the workers' outcomes chunk by chunk in
+/// capture order into the session's one ``Diagnoser``, which correlates closes, remembers
+/// upgraded servers and orders the reports as it always does, diagnosing again only a
+/// connection whose wave changes its diagnosis.
 struct ParallelReplay {
     /// Chunks waiting between the reader and each worker, and between each worker and the
     /// merger: enough to keep every thread busy through uneven chunks, and with
@@ -51,12 +53,13 @@ struct ParallelReplay {
         let outputs = (0..<workers).map { _ in BoundedQueue<[ReplayOutcome]>(capacity: Self.queueDepth) }
         let result = ReaderResult()
         let configuration = session.configuration, webSocketPorts = session.webSocketPorts
+        let rules = session.rules, render = session.render
         let chunkEvents = chunkEvents, chunkBytes = chunkBytes
 
         for index in 0..<workers {
             let input = inputs[index], output = outputs[index]
             Thread.detachNewThread {
-                var worker = ReplayWorker(configuration: configuration, webSocketPorts: webSocketPorts)
+                var worker = ReplayWorker(configuration: configuration, webSocketPorts: webSocketPorts, rules: rules, render: render)
                 while let batch = input.pop() { output.push(worker.process(batch)) }
                 output.close()
             }
@@ -99,9 +102,9 @@ struct ParallelReplay {
                     tickets[outcome.connection] = session.diagnoser.opened()
                 case let .upgradeAnswered(facts):
                     session.upgradeAnswered(facts)
-                case let .ended(analyzer):
+                case let .ended(analyzer, prepared):
                     guard let ticket = tickets.removeValue(forKey: outcome.connection) else { continue }
-                    for report in session.diagnoser.ended(ticket, analyzer) { session.onConnection(report) }
+                    for report in session.diagnoser.ended(ticket, analyzer, prepared: prepared) { session.onConnection(report) }
                 }
             }
         }

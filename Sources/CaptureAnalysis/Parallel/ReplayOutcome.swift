@@ -12,8 +12,8 @@ struct ReplayOutcome: @unchecked Sendable {
         case opened
         /// The server answered the upgrade request.
         case upgradeAnswered(ConnectionFacts)
-        /// The connection is over.
-        case ended(ConnectionAnalyzer)
+        /// The connection is over; its report is prepared unless it is not worth one.
+        case ended(ConnectionAnalyzer, PreparedReport?)
     }
 
     var sequence: Int

@@ -9,6 +9,24 @@ extension Condition {
         case .compare(let fact, let comparison): return comparison.holds(for: facts[fact])
         }
     }
+
+    /// Whether `holds(in:)`, stopping where it stops, compares `fact`: if not, the outcome is
+    /// the same whatever that fact's value.
+    func compares(_ fact: String, evaluatingIn facts: [String: FactValue]) -> Bool {
+        switch self {
+        case .all(let parts), .any(let parts):
+            // `all` stops at the first part that fails, `any` at the first that holds.
+            let stopsWhen: Bool
+            if case .all = self { stopsWhen = false } else { stopsWhen = true }
+            for part in parts {
+                if part.compares(fact, evaluatingIn: facts) { return true }
+                if part.holds(in: facts) == stopsWhen { return false }
+            }
+            return false
+        case .not(let inner): return inner.compares(fact, evaluatingIn: facts)
+        case .compare(let name, _): return name == fact
+        }
+    }
 }
 
 extension Comparison {
