@@ -95,8 +95,10 @@ struct ParallelReplay {
                 guard let part = output.pop() else { return }
                 chunk.append(contentsOf: part)
             }
-            chunk.sort(by: ReplayOutcome.inCaptureOrder)
-            for outcome in chunk {
+            // Sorted by key, not by moving the outcomes: an ended one carries a whole analyzer.
+            let keys = chunk.map(ReplayOutcome.captureOrderKey)
+            for index in chunk.indices.sorted(by: { keys[$0] < keys[$1] }) {
+                let outcome = chunk[index]
                 switch outcome.kind {
                 case .opened:
                     tickets[outcome.connection] = session.diagnoser.opened()
