@@ -111,8 +111,7 @@ public struct RuleSet: Sendable {
         var readsNoted = false
         let judgingEpisode = context.reconnect != nil
         for rule in rules where rule.judgesReconnects == judgingEpisode {
-            if let noted, !readsNoted, let condition = rule.condition, condition.compares(noted, evaluatingIn: facts) { readsNoted = true }
-            guard rule.condition?.holds(in: facts) ?? true else { continue }
+            guard rule.condition?.holds(in: facts, noting: noted ?? "", compared: &readsNoted) ?? true else { continue }
             if winner == nil || rule.priority > winner!.priority { winner = rule }
         }
         guard let rule = winner else { return (Self.unclassified(facts), readsNoted) }
