@@ -23,6 +23,9 @@ public final class ReplaySession: TCPStreamDelegate {
     /// Internal so that a parallel replay's merger can drive the same one.
     var diagnoser: Diagnoser
     let onConnection: (FinishedConnection) -> Void
+    /// How the caller renders a report, when it wants it rendered ahead on the worker
+    /// threads of a parallel replay (``FinishedConnection/rendered``).
+    let render: (@Sendable (FinishedConnection) -> String)?
     /// A reference to each connection, so feeding one mutates it in place instead of moving
     /// the whole analyzer out of the dictionary and back for every segment.
     private final class ConnectionBox {
@@ -42,13 +45,18 @@ public final class ReplaySession: TCPStreamDelegate {
     /// The latest time any event carried.
     private var latest = Timestamp(nanoseconds: 0)
 
-    /// - Parameter order: `.ending` for a live capture: closes are reported as they happen.
+    /// - Parameters:
+    ///   - order: `.ending` for a live capture: closes are reported as they happen.
+    ///   - render: the caller's rendering of a report; a parallel replay's workers run it and
+    ///     hand the result on in ``FinishedConnection/rendered`` (nil when it was not run).
     public init(configuration: AnalyzerConfiguration = AnalyzerConfiguration(), rules: RuleSet = .defaults(),
                 webSocketPorts: Set<UInt16> = [], order: Diagnoser.ReportOrder = .opening,
-                maxFinishedWaiting: Int = 10_000, onConnection: @escaping (FinishedConnection) -> Void) {
+                maxFinishedWaiting: Int = 10_000, render: (@Sendable (FinishedConnection) -> String)? = nil,
+                onConnection: @escaping (FinishedConnection) -> Void) {
         self.configuration = configuration
         self.webSocketPorts = webSocketPorts
         self.diagnoser = Diagnoser(rules: rules, order: order, webSocketPorts: webSocketPorts, maxFinishedWaiting: maxFinishedWaiting)
+        self.render = render
         self.onConnection = onConnection
     }
 

@@ -92,7 +92,20 @@ struct Replay: ParsableCommand {
                     printedAny = true
                 }
             }
-            let session = ReplaySession(configuration: configuration, rules: rules, webSocketPorts: Set(webSocketPorts)) { connection in
+            let format = format, frames = diagnosis.frames
+            // Run on the worker threads of a parallel replay, so the thread that orders the
+            // reports does not build their strings.
+            let render: @Sendable (FinishedConnection) -> String = { connection in
+                switch format {
+                case .text:
+                    text.render(connection.facts, diagnosis: connection.diagnosis, timeline: frames ? connection.timeline : nil,
+                                timelineNotKept: connection.timelineEntriesNotKept, timelineGap: connection.timelineGap)
+                case .json:
+                    json.render(connection.facts, diagnosis: connection.diagnosis, capture: file)
+                }
+            }
+            let session = ReplaySession(configuration: configuration, rules: rules, webSocketPorts: Set(webSocketPorts),
+                                        render: render) { connection in
                 defer {
                     if let attempt = ConnectionAttempt(connection.facts, key: clientKey, ended: true) {
                         printEpisodes(tracker.advance(to: attempt.startedAt) + tracker.ended(attempt))
@@ -101,14 +114,8 @@ struct Replay: ParsableCommand {
                 categories.add(connection.diagnosis.category)
                 harLog?.add(connection)
                 htmlReport?.add(connection, capture: files.count > 1 ? file : nil)
-                switch format {
-                case .text:
-                    if printedAny { output.line("") }
-                    output.line(text.render(connection.facts, diagnosis: connection.diagnosis, timeline: diagnosis.frames ? connection.timeline : nil,
-                                            timelineNotKept: connection.timelineEntriesNotKept, timelineGap: connection.timelineGap))
-                case .json:
-                    output.line(json.render(connection.facts, diagnosis: connection.diagnosis, capture: file))
-                }
+                if format == .text && printedAny { output.line("") }
+                output.line(connection.rendered ?? render(connection))
                 printedAny = true
             }
             if files.count > 1 && format == .text { output.line("== \(file)") }

@@ -38,6 +38,50 @@ import WebSocketWire
         #expect(RuleSet(rules: rules).diagnose(closed(with: 1000)).id == "high-one")
     }
 
+    /// A diagnosis made before `wave.size` is known says whether that fact could change it:
+    /// only where a condition got as far as comparing it, or the winner names it.
+    @Test func aDiagnosisSaysWhetherItComparedANotedFact() throws {
+        let rules = RuleSet(rules: try RuleSet.parse(yaml: """
+            rules:
+              - id: wave
+                category: a
+                priority: 20
+                when:
+                  all:
+                    - fact: close.code
+                      equals: 1012
+                    - fact: wave.size
+                      at_least: 3
+                summary: wave
+                explanation: e
+                fix: f
+              - id: named
+                category: b
+                priority: 10
+                when:
+                  fact: close.code
+                  equals: 1001
+                summary: "{wave.size} closed"
+                explanation: e
+                fix: f
+              - id: other
+                category: c
+                priority: 1
+                summary: other
+                explanation: e
+                fix: f
+            """, file: "t.yaml"))
+        func noted(_ code: UInt16) -> (String, Bool) {
+            let (diagnosis, reads) = rules.diagnose(closed(with: code), noting: "wave.size")
+            return (diagnosis.id, reads)
+        }
+        // `all` stops at the close code before it reaches the wave.
+        #expect(noted(1000) == ("other", false))
+        #expect(noted(1012) == ("other", true))
+        #expect(noted(1001) == ("named", true))
+        #expect(rules.diagnose(closed(with: 1000), noting: nil).readsNoted == false)
+    }
+
     @Test func userRuleWithTheSameIdReplacesTheDefaultInPlace() throws {
         var set = RuleSet.defaults()
         let position = try #require(set.rules.firstIndex { $0.id == "overload-1013" })

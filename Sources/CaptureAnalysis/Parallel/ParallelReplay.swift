@@ -8,9 +8,11 @@ import WebSocketWire
 ///
 /// A reader thread reads, decodes and reassembles packets (``CaptureFileFeeder``) and
 /// hands each connection's stream events to one worker (``ReplayDemultiplexer``). Workers
-/// decode their connections (``ReplayWorker``). The calling thread merges the workers'
-/// outcomes chunk by chunk in capture order into the session's one ``Diagnoser``, which
-/// correlates closes, remembers upgraded servers and orders the reports as it always does.
+/// decode their connections and diagnose and render each as it ends (``ReplayWorker``,
+/// ``PreparedReport``). The calling thread merges the workers' outcomes chunk by chunk in
+/// capture order into the session's one ``Diagnoser``, which correlates closes, remembers
+/// upgraded servers and orders the reports as it always does, diagnosing again only a
+/// connection whose wave changes its diagnosis.
 struct ParallelReplay {
     /// Chunks waiting between the reader and each worker, and between each worker and the
     /// merger: enough to keep every thread busy through uneven chunks, and with
@@ -51,12 +53,13 @@ struct ParallelReplay {
         let outputs = (0..<workers).map { _ in BoundedQueue<[ReplayOutcome]>(capacity: Self.queueDepth) }
         let result = ReaderResult()
         let configuration = session.configuration, webSocketPorts = session.webSocketPorts
+        let rules = session.rules, render = session.render
         let chunkEvents = chunkEvents, chunkBytes = chunkBytes
 
         for index in 0..<workers {
             let input = inputs[index], output = outputs[index]
             Thread.detachNewThread {
-                var worker = ReplayWorker(configuration: configuration, webSocketPorts: webSocketPorts)
+                var worker = ReplayWorker(configuration: configuration, webSocketPorts: webSocketPorts, rules: rules, render: render)
                 while let batch = input.pop() { output.push(worker.process(batch)) }
                 output.close()
             }
@@ -92,16 +95,18 @@ struct ParallelReplay {
                 guard let part = output.pop() else { return }
                 chunk.append(contentsOf: part)
             }
-            chunk.sort(by: ReplayOutcome.inCaptureOrder)
-            for outcome in chunk {
+            // Sorted by key, not by moving the outcomes: an ended one carries a whole analyzer.
+            let keys = chunk.map(ReplayOutcome.captureOrderKey)
+            for index in chunk.indices.sorted(by: { keys[$0] < keys[$1] }) {
+                let outcome = chunk[index]
                 switch outcome.kind {
                 case .opened:
                     tickets[outcome.connection] = session.diagnoser.opened()
                 case let .upgradeAnswered(facts):
                     session.upgradeAnswered(facts)
-                case let .ended(analyzer):
+                case let .ended(analyzer, prepared):
                     guard let ticket = tickets.removeValue(forKey: outcome.connection) else { continue }
-                    for report in session.diagnoser.ended(ticket, analyzer) { session.onConnection(report) }
+                    for report in session.diagnoser.ended(ticket, analyzer, prepared: prepared) { session.onConnection(report) }
                 }
             }
         }

@@ -26,4 +26,11 @@ struct ReplayBatch: Sendable {
     var bytes: [UInt8] = []
     /// The source is exhausted: after these entries, end every connection still open, at this time.
     var finishAll: (sequence: Int, at: Timestamp)?
+
+    init() {}
+
+    init(reservingEntries entries: Int, bytes: Int) {
+        self.entries.reserveCapacity(entries)
+        self.bytes.reserveCapacity(bytes)
+    }
 }

@@ -47,8 +47,10 @@ final class ReplayDemultiplexer: TCPStreamDelegate {
 
     private func handOn() {
         for index in 0..<workers {
-            send(index, batches[index])
-            batches[index] = ReplayBatch()
+            let sent = batches[index]
+            send(index, sent)
+            // Room for as much as the last one held: growing by doubling copies every byte again.
+            batches[index] = ReplayBatch(reservingEntries: sent.entries.count, bytes: sent.bytes.count)
         }
         eventsInChunk = 0
         bytesInChunk = 0

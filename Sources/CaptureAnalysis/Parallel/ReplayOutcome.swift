@@ -12,8 +12,8 @@ struct ReplayOutcome: @unchecked Sendable {
         case opened
         /// The server answered the upgrade request.
         case upgradeAnswered(ConnectionFacts)
-        /// The connection is over.
-        case ended(ConnectionAnalyzer)
+        /// The connection is over; its report is prepared unless it is not worth one.
+        case ended(ConnectionAnalyzer, PreparedReport?)
     }
 
     var sequence: Int
@@ -22,7 +22,7 @@ struct ReplayOutcome: @unchecked Sendable {
 
     /// Capture order; the end of the source ends several connections at one place, in
     /// connection order (as ``ReplaySession/finishAll(at:)`` does).
-    static func inCaptureOrder(_ a: ReplayOutcome, _ b: ReplayOutcome) -> Bool {
-        (a.sequence, a.connection.rawValue) < (b.sequence, b.connection.rawValue)
+    static func captureOrderKey(_ outcome: ReplayOutcome) -> (sequence: Int, connection: Int) {
+        (outcome.sequence, outcome.connection.rawValue)
     }
 }

@@ -2,11 +2,14 @@ import Capture
 import Diagnosis
 import WebSocketWire
 
-/// Decodes the connections the reader gives one worker thread, and says what the
-/// ``Diagnoser`` must hear of them.
+/// Decodes the connections the reader gives one worker thread, prepares the report of each
+/// that ends, and says what the ``Diagnoser`` must hear of them.
 struct ReplayWorker {
     let configuration: AnalyzerConfiguration
     let webSocketPorts: Set<UInt16>
+    /// The session's rules, for ``PreparedReport``.
+    let rules: RuleSet
+    let render: (@Sendable (FinishedConnection) -> String)?
 
     /// A reference to each connection, so feeding one mutates it in place.
     private final class Slot {
@@ -16,9 +19,12 @@ struct ReplayWorker {
 
     private var connections: [TCPConnectionID: Slot] = [:]
 
-    init(configuration: AnalyzerConfiguration, webSocketPorts: Set<UInt16>) {
+    init(configuration: AnalyzerConfiguration, webSocketPorts: Set<UInt16>, rules: RuleSet,
+         render: (@Sendable (FinishedConnection) -> String)?) {
         self.configuration = configuration
         self.webSocketPorts = webSocketPorts
+        self.rules = rules
+        self.render = render
     }
 
     /// Feeds `batch` in order; returns its outcomes in capture order.
@@ -69,6 +75,8 @@ struct ReplayWorker {
     private mutating func endIfDone(_ id: TCPConnectionID, sequence: Int, into outcomes: inout [ReplayOutcome]) {
         guard let slot = connections[id], slot.connection.isFinished else { return }
         connections[id] = nil
-        outcomes.append(ReplayOutcome(sequence: sequence, connection: id, kind: .ended(slot.connection.analyzer)))
+        let analyzer = slot.connection.analyzer
+        let prepared = PreparedReport.prepare(analyzer, rules: rules, render: render)
+        outcomes.append(ReplayOutcome(sequence: sequence, connection: id, kind: .ended(analyzer, prepared)))
     }
 }

@@ -63,6 +63,7 @@ public struct Diagnoser: Sendable {
         var timeline: [TimelineEntry]
         var timelineEntriesNotKept: Int
         var timelineGap: Int?
+        var prepared: PreparedReport?
     }
 
     public init(rules: RuleSet = .defaults(), order: ReportOrder, webSocketPorts: Set<UInt16> = [],
@@ -97,7 +98,7 @@ public struct Diagnoser: Sendable {
                 continue
             }
             let finished = report(held.facts, timeline: held.timeline, timelineEntriesNotKept: held.timelineEntriesNotKept,
-                                  timelineGap: held.timelineGap)
+                                  timelineGap: held.timelineGap, prepared: held.prepared)
             switch order {
             case .opening where held.ticket.index >= nextDue:
                 done.remove(held.ticket.index)
@@ -119,19 +120,22 @@ public struct Diagnoser: Sendable {
 
     /// A connection ended (`analyzer.isFinished`). Returns the reports now due, in order.
     ///
-    /// - Parameter toWebSocketServer: the feeder knows the server speaks WebSocket (the
-    ///   proxy's upstream), so even a connection that never tried to upgrade is reported.
-    public mutating func ended(_ ticket: Ticket, _ analyzer: ConnectionAnalyzer, toWebSocketServer: Bool = false) -> [FinishedConnection] {
+    /// - Parameters:
+    ///   - toWebSocketServer: the feeder knows the server speaks WebSocket (the proxy's
+    ///     upstream), so even a connection that never tried to upgrade is reported.
+    ///   - prepared: the connection's ``PreparedReport``, if one was made; used where it holds.
+    public mutating func ended(_ ticket: Ticket, _ analyzer: ConnectionAnalyzer, toWebSocketServer: Bool = false,
+                               prepared: PreparedReport? = nil) -> [FinishedConnection] {
         let facts = analyzer.facts
         let known = toWebSocketServer || webSocketPorts.contains(facts.server.port) || knownServers.contains(facts.server)
         var report: FinishedConnection?
         if Self.isWorthReporting(facts, toKnownWebSocketServer: known) {
             report = self.report(facts, timeline: analyzer.timeline, timelineEntriesNotKept: analyzer.timelineEntriesNotKept,
-                                 timelineGap: analyzer.timelineGap)
+                                 timelineGap: analyzer.timelineGap, prepared: prepared)
         } else if Self.isWorthReporting(facts, toKnownWebSocketServer: true) {
             // The server may yet answer an upgrade; the report order gives way for this one.
             hold(Undecided(ticket: ticket, facts: facts, timeline: analyzer.timeline, timelineEntriesNotKept: analyzer.timelineEntriesNotKept,
-                           timelineGap: analyzer.timelineGap))
+                           timelineGap: analyzer.timelineGap, prepared: prepared))
         } else {
             notReported += 1
         }
@@ -145,11 +149,16 @@ public struct Diagnoser: Sendable {
     }
 
     private mutating func report(_ facts: ConnectionFacts, timeline: [TimelineEntry], timelineEntriesNotKept: Int,
-                                 timelineGap: Int?) -> FinishedConnection {
-        var context = FactContext(facts: facts, waveSize: correlator.record(facts))
-        context.correlationWindow = correlator.window
+                                 timelineGap: Int?, prepared: PreparedReport?) -> FinishedConnection {
+        let waveSize = correlator.record(facts)
         reported += 1
         if facts.carriesWebSocket { upgraded += 1 }
+        if let prepared, prepared.holds(forWaveSize: waveSize) {
+            return FinishedConnection(facts: facts, diagnosis: prepared.diagnosis, timeline: timeline, timelineEntriesNotKept: timelineEntriesNotKept,
+                                      timelineGap: timelineGap, rendered: prepared.rendered)
+        }
+        var context = FactContext(facts: facts, waveSize: waveSize)
+        context.correlationWindow = correlator.window
         return FinishedConnection(facts: facts, diagnosis: rules.diagnose(context), timeline: timeline,
                                   timelineEntriesNotKept: timelineEntriesNotKept, timelineGap: timelineGap)
     }

@@ -2,11 +2,20 @@ extension Condition {
     /// Whether the condition holds. A comparison on a fact with no value is false, except
     /// `present: false`.
     public func holds(in facts: [String: FactValue]) -> Bool {
+        var unused = false
+        return holds(in: facts, noting: "", compared: &unused)
+    }
+
+    /// `holds(in:)`, also setting `compared` when the evaluation (stopping where it stops)
+    /// compares `fact`: if it does not, the outcome is the same whatever that fact's value.
+    func holds(in facts: [String: FactValue], noting fact: String, compared: inout Bool) -> Bool {
         switch self {
-        case .all(let parts): return parts.allSatisfy { $0.holds(in: facts) }
-        case .any(let parts): return parts.contains { $0.holds(in: facts) }
-        case .not(let inner): return !inner.holds(in: facts)
-        case .compare(let fact, let comparison): return comparison.holds(for: facts[fact])
+        case .all(let parts): return parts.allSatisfy { $0.holds(in: facts, noting: fact, compared: &compared) }
+        case .any(let parts): return parts.contains { $0.holds(in: facts, noting: fact, compared: &compared) }
+        case .not(let inner): return !inner.holds(in: facts, noting: fact, compared: &compared)
+        case .compare(let name, let comparison):
+            if name == fact { compared = true }
+            return comparison.holds(for: facts[name])
         }
     }
 }

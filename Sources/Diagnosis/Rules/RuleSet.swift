@@ -99,19 +99,29 @@ public struct RuleSet: Sendable {
     /// The diagnosis of one connection: the matching rule with the highest priority,
     /// the first listed among equals.
     public func diagnose(_ context: FactContext) -> ConnectionDiagnosis {
+        diagnose(context, noting: nil).diagnosis
+    }
+
+    /// The diagnosis, and whether another value of the fact named `noted` could have changed
+    /// it: a rule's condition compared that fact on the way, or the winning rule names it in
+    /// its evidence, summary or fix. Lets a diagnosis be made before that fact is known.
+    public func diagnose(_ context: FactContext, noting noted: String?) -> (diagnosis: ConnectionDiagnosis, readsNoted: Bool) {
         let facts = FactCatalog.values(for: context)
         var winner: Rule?
+        var readsNoted = false
         let judgingEpisode = context.reconnect != nil
-        for rule in rules where rule.judgesReconnects == judgingEpisode && (rule.condition?.holds(in: facts) ?? true) {
+        for rule in rules where rule.judgesReconnects == judgingEpisode {
+            guard rule.condition?.holds(in: facts, noting: noted ?? "", compared: &readsNoted) ?? true else { continue }
             if winner == nil || rule.priority > winner!.priority { winner = rule }
         }
-        guard let rule = winner else { return Self.unclassified(facts) }
+        guard let rule = winner else { return (Self.unclassified(facts), readsNoted) }
         var names = rule.condition?.factNames ?? []
         for name in rule.summary.factNames where !names.contains(name) { names.append(name) }
+        if let noted, names.contains(noted) || rule.fix.factNames.contains(noted) { readsNoted = true }
         let evidence = names.compactMap { name in facts[name].map { ConnectionDiagnosis.Evidence(fact: name, value: $0, redacted: settings.redacts(fact: name)) } }
-        return ConnectionDiagnosis(id: rule.id, category: rule.category, summary: rule.summary.render(facts),
-                                   explanation: rule.explanation, fix: rule.fix.render(facts), references: rule.references,
-                                   evidence: evidence, origin: rule.origin, severity: severity(of: rule))
+        return (ConnectionDiagnosis(id: rule.id, category: rule.category, summary: rule.summary.render(facts),
+                                    explanation: rule.explanation, fix: rule.fix.render(facts), references: rule.references,
+                                    evidence: evidence, origin: rule.origin, severity: severity(of: rule)), readsNoted)
     }
 
     /// What is said when user rules replaced the catch-all and nothing matched.
