@@ -7,7 +7,7 @@ import WireTestSupport
 @Suite struct SummedFramesTests {
     @Test(arguments: [Side.client, .server], [0, 1, 7, 64, 1_000])
     func summedEventsAreThePerFrameEventsFolded(side: Side, chunk: Int) {
-        var random = SplitMix(seed: UInt64(chunk) &+ (side == .client ? 1 : 2))
+        var random = HTTPTestSupport.RNG(state: UInt64(chunk) &+ (side == .client ? 1 : 2))
         for round in 0..<40 {
             let stream = Self.mixedStream(side: side, using: &random)
             let sizes = chunk == 0 ? nil : [chunk, 3, chunk * 2 + 1]
@@ -38,7 +38,7 @@ import WireTestSupport
     // MARK: Helpers
 
     /// Ordinary frames mixed with every kind the short path must leave to the general one.
-    static func mixedStream(side: Side, using random: inout SplitMix) -> [UInt8] {
+    static func mixedStream(side: Side, using random: inout HTTPTestSupport.RNG) -> [UInt8] {
         var out: [UInt8] = []
         let key: [UInt8]? = side == .client ? [random.byte(), random.byte(), random.byte(), random.byte()] : nil
         func frame(_ opcode: UInt8, _ payload: [UInt8], fin: Bool = true, rsv: UInt8 = 0, lengthBits: Int? = nil,
@@ -140,21 +140,9 @@ extension FrameTally {
     }
 }
 
-/// A small seeded generator, so every run tests the same streams.
-struct SplitMix {
-    var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    mutating func below(_ bound: Int) -> Int { Int(next() % UInt64(bound)) }
-    mutating func byte() -> UInt8 { UInt8(truncatingIfNeeded: next()) }
+/// Seeded, so every run tests the same streams.
+extension HTTPTestSupport.RNG {
+    mutating func below(_ bound: Int) -> Int { Int.random(in: 0..<bound, using: &self) }
+    mutating func byte() -> UInt8 { UInt8.random(in: 0...255, using: &self) }
     mutating func bytes(_ count: Int) -> [UInt8] { (0..<count).map { _ in byte() } }
 }
