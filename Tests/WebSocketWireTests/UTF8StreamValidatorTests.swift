@@ -28,6 +28,28 @@ import WebSocketWire
         }
     }
 
+    @Test func agreesWithTheStandardLibraryInsideLongText() {
+        // The same sequences with ASCII around them, so they are read by the word-at-a-time path,
+        // at every alignment and mask phase.
+        let key: [UInt8] = [0x9A, 0x01, 0xFF, 0x5C]
+        var sequences: [[UInt8]] = []
+        for a in 0x80...0xFF { for b in stride(from: 0x70, through: 0xC0, by: 5) { sequences.append([UInt8(a), UInt8(b), 0x80, 0x80]) } }
+        for a: UInt8 in [0xE0, 0xED, 0xEF, 0xF0, 0xF4] {
+            for b in 0x70...0xC0 { sequences.append([a, UInt8(b), 0xBF]); sequences.append([a, UInt8(b), 0x80, 0x41]) }
+        }
+        for (n, sequence) in sequences.enumerated() {
+            let lead = n % 9, phase = n % 4
+            let text = [UInt8](repeating: 0x61, count: lead + 8) + sequence + Array("€ and more ascii".utf8)
+            let expected = String(validating: text, as: UTF8.self) != nil
+            #expect((firstBad(text) == nil) == expected, "\(text)")
+            let masked = text.enumerated().map { $0.element ^ key[($0.offset + phase) % 4] }
+            var validator = UTF8StreamValidator()
+            let bad = masked.withUnsafeBytes { validator.validate($0, mask: 0x9A01_FF5C, maskPhase: phase) }
+            #expect((bad == nil && validator.finish()) == expected, "\(text), phase \(phase)")
+            if !expected { #expect(bad.map(Int64.init) == firstBad(text)) }
+        }
+    }
+
     @Test func reportsTheFirstImpossibleByte() {
         #expect(firstBad(Array("hello".utf8) + [0xC0, 0x80]) == 5)        // overlong lead is impossible at once
         #expect(firstBad([0x61, 0xED, 0xA0, 0x80]) == 2)                  // surrogate: second byte

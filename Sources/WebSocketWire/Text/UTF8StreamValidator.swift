@@ -4,7 +4,7 @@
 /// lead, a surrogate, a value above U+10FFFF, a missing continuation), not when the
 /// message ends, so a message whose first fragment already holds an impossible byte
 /// is caught in that fragment. Input may be masked: the validator unmasks as it reads,
-/// sixteen bytes at a time on the ASCII fast path, so text payloads are never copied.
+/// eight bytes at a time on the ASCII fast path, so text payloads are never copied.
 public struct UTF8StreamValidator: Sendable {
     // What the next byte must be. Each case names the accepted range of the next byte.
     @usableFromInline enum State: UInt8, Sendable {
@@ -51,38 +51,13 @@ public struct UTF8StreamValidator: Sendable {
         var local = state
         while index < count {
             if local == .ready {
-                // ASCII fast path, 16 then 8 bytes at a time; steps of 8 keep the mask phase.
-                while index &+ 16 <= count {
-                    let low = base.loadUnaligned(fromByteOffset: index, as: UInt64.self)
-                    let high = base.loadUnaligned(fromByteOffset: index &+ 8, as: UInt64.self)
-                    let maskWord = pattern.word(at: index)
-                    if ((low ^ maskWord) | (high ^ maskWord)) & 0x8080_8080_8080_8080 != 0 { break }
-                    index &+= 16
-                }
-                while index &+ 8 <= count {
-                    let word = base.loadUnaligned(fromByteOffset: index, as: UInt64.self) ^ pattern.word(at: index)
-                    let high = word & 0x8080_8080_8080_8080
-                    if high != 0 {
-                        // Skip the ASCII bytes before the first non-ASCII one (little-endian load).
-                        index &+= high.trailingZeroBitCount >> 3
-                        break
-                    }
-                    index &+= 8
-                }
+                index = Self.skipValidCharacters(base, from: index, count: count, pattern)
                 if index >= count { break }
             }
             let byte = base.load(fromByteOffset: index, as: UInt8.self) ^ pattern.byte(at: index)
             if local == .ready && byte < 0x80 {
                 index &+= 1
                 continue
-            }
-            if local == .ready, byte >= 0xC2, index &+ 3 < count {
-                // Whole character in reach: check it at once instead of byte by byte.
-                let width = Self.completeCharacterWidth(byte, base, index, pattern)
-                if width > 0 {
-                    index &+= width
-                    continue
-                }
             }
             let next = Self.step(local, byte)
             if next == .invalid {
@@ -118,31 +93,50 @@ public struct UTF8StreamValidator: Sendable {
         }
     }
 
-    /// The length of the valid character starting with `lead` at `index`, or 0 if it is not
-    /// valid (the byte-by-byte path then finds exactly where it breaks). Needs 4 bytes in reach.
-    @inlinable @inline(__always)
-    static func completeCharacterWidth(_ lead: UInt8, _ base: UnsafeRawPointer, _ index: Int, _ pattern: MaskPattern) -> Int {
-        let b1 = base.load(fromByteOffset: index &+ 1, as: UInt8.self) ^ pattern.byte(at: index &+ 1)
-        if lead <= 0xDF {
-            return b1 & 0xC0 == 0x80 ? 2 : 0
-        }
-        let b2 = base.load(fromByteOffset: index &+ 2, as: UInt8.self) ^ pattern.byte(at: index &+ 2)
-        guard b2 & 0xC0 == 0x80 else { return 0 }
-        if lead <= 0xEF {
-            switch lead {
-            case 0xE0: return b1 >= 0xA0 && b1 <= 0xBF ? 3 : 0
-            case 0xED: return b1 >= 0x80 && b1 <= 0x9F ? 3 : 0
-            default: return b1 & 0xC0 == 0x80 ? 3 : 0
+    /// Walks over ASCII eight bytes at a time and over whole valid characters four bytes at a
+    /// time (one masked load each), from a character boundary.
+    ///
+    /// - Returns: where it stopped: fewer than eight bytes left, or a character that is not
+    ///   valid or not wholly in reach, which the byte-by-byte path then reads.
+    @inline(__always)
+    static func skipValidCharacters(_ base: UnsafeRawPointer, from start: Int, count: Int, _ pattern: MaskPattern) -> Int {
+        var index = start
+        while index &+ 8 <= count {
+            let word = base.loadUnaligned(fromByteOffset: index, as: UInt64.self) ^ pattern.word(at: index)
+            let high = word & 0x8080_8080_8080_8080
+            if high == 0 {
+                index &+= 8
+                continue
             }
+            // Skip the ASCII bytes before the first non-ASCII one (little-endian load).
+            index &+= high.trailingZeroBitCount >> 3
+            guard index &+ 4 <= count else { break }
+            let window = base.loadUnaligned(fromByteOffset: index, as: UInt32.self)
+                ^ UInt32(truncatingIfNeeded: pattern.word(at: index))
+            let width = characterWidth(window)
+            if width == 0 { break }
+            index &+= width
         }
-        let b3 = base.load(fromByteOffset: index &+ 3, as: UInt8.self) ^ pattern.byte(at: index &+ 3)
-        guard b3 & 0xC0 == 0x80 else { return 0 }
-        switch lead {
-        case 0xF0: return b1 >= 0x90 && b1 <= 0xBF ? 4 : 0
-        case 0xF1...0xF3: return b1 & 0xC0 == 0x80 ? 4 : 0
-        case 0xF4: return b1 >= 0x80 && b1 <= 0x8F ? 4 : 0
-        default: return 0
+        return index
+    }
+
+    /// The length of the valid character whose bytes are `window` (lead byte lowest, as a
+    /// little-endian load gives them), or 0 if it is not valid or its lead is ASCII.
+    @inline(__always)
+    static func characterWidth(_ window: UInt32) -> Int {
+        let lead = window & 0xFF, second = (window >> 8) & 0xFF
+        if lead < 0xC2 { return 0 }
+        if lead <= 0xDF { return window & 0xC000 == 0x8000 ? 2 : 0 }
+        if lead <= 0xEF {
+            guard window & 0xC0_C000 == 0x80_8000 else { return 0 }
+            if lead == 0xE0 { return second >= 0xA0 ? 3 : 0 }       // no overlongs
+            if lead == 0xED { return second <= 0x9F ? 3 : 0 }       // no surrogates
+            return 3
         }
+        guard lead <= 0xF4, window & 0xC0C0_C000 == 0x8080_8000 else { return 0 }
+        if lead == 0xF0 { return second >= 0x90 ? 4 : 0 }           // no overlongs
+        if lead == 0xF4 { return second <= 0x8F ? 4 : 0 }           // not above U+10FFFF
+        return 4
     }
 
     @inlinable @inline(__always)
