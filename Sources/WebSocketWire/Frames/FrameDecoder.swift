@@ -96,7 +96,8 @@ public struct FrameDecoder {
         while index < count && !isStopped {
             switch phase {
             case .header:
-                if !configuration.reportsEachFrame && pendingHeader.isEmpty && message == nil && !closeSent {
+                // Digests need each message's bytes: the short path skips payloads.
+                if !configuration.reportsEachFrame && !configuration.digestsPayloads && pendingHeader.isEmpty && message == nil && !closeSent {
                     let taken = decodeOrdinaryFrames(bytes, from: index)
                     index += taken
                     if taken > 0 { continue }
