@@ -46,13 +46,12 @@ public struct ConnectionAttempt: Sendable {
                 : handshake.answeredAt ?? facts.transport.firstEndAt ?? facts.closed ?? handshake.requestedAt
         }
         closedByStop = facts.proxyClose?.reason == .shutdown
-        if let refusal = facts.faults.first(where: { $0.endedConnection && $0.action == "refuse" }) {
+        if let injected = facts.faults.first(where: { $0.endedConnection && $0.refusal != nil }), let refusal = injected.refusal {
             // wsdoctor's --faults answered the upgrade itself: to the client, the server refused
-            // it. The analyzer saw no answer (the server was never asked); the status is in what
-            // the fault did: "answered the upgrade request HTTP 503 …".
-            status = Self.refusedStatus(refusal.done) ?? status
-            retryAfter = Self.refusedRetryAfter(refusal.done) ?? retryAfter
-            if ended { endedAt = handshake.answeredAt ?? refusal.at }
+            // it. The analyzer saw no answer (the server was never asked).
+            status = refusal.status
+            retryAfter = refusal.retryAfter.map(Double.init) ?? retryAfter
+            if ended { endedAt = handshake.answeredAt ?? injected.at }
             return
         }
         if let injected = facts.faults.first(where: { $0.endedConnection && $0.closeCodeToClient != nil }) {
@@ -66,18 +65,6 @@ public struct ConnectionAttempt: Sendable {
         case .client: closedByClient = true
         case nil: break
         }
-    }
-
-    /// The status in a refuse fault's account of what it did.
-    private static func refusedStatus(_ done: String) -> Int? {
-        guard let range = done.range(of: "HTTP ") else { return nil }
-        return Int(done[range.upperBound...].prefix { $0.isNumber })
-    }
-
-    /// The Retry-After in a refuse fault's account ("… (Retry-After: 7)").
-    private static func refusedRetryAfter(_ done: String) -> Double? {
-        guard let range = done.range(of: "(Retry-After: ") else { return nil }
-        return seconds(String(done[range.upperBound...].prefix { $0 != ")" }))
     }
 
     /// Retry-After in delta-seconds; nil for the HTTP-date form.

@@ -15,13 +15,29 @@ public struct InjectedFault: Sendable, Equatable {
     public var endedConnection: Bool
     /// The code of a close frame wsdoctor sent the client: to the client, the server closed.
     public var closeCodeToClient: UInt16?
+    /// The HTTP answer wsdoctor gave the upgrade request instead of the server (`refuse`).
+    public var refusal: Refusal?
 
-    public init(id: String, action: String, done: String, at: Timestamp, endedConnection: Bool, closeCodeToClient: UInt16? = nil) {
+    /// An upgrade refused by wsdoctor: to the client, the server's answer.
+    public struct Refusal: Sendable, Equatable {
+        public var status: Int
+        /// The Retry-After sent, in seconds.
+        public var retryAfter: Int?
+
+        public init(status: Int, retryAfter: Int?) {
+            self.status = status
+            self.retryAfter = retryAfter
+        }
+    }
+
+    public init(id: String, action: String, done: String, at: Timestamp, endedConnection: Bool, closeCodeToClient: UInt16? = nil,
+                refusal: Refusal? = nil) {
         self.id = id
         self.action = action
         self.done = done
         self.at = at
         self.endedConnection = endedConnection
         self.closeCodeToClient = closeCodeToClient
+        self.refusal = refusal
     }
 }

@@ -359,7 +359,7 @@ final class FaultedConnection {
         machine.ended()
         let line = "\(status) \(Self.reasonPhrase(status))"
         note(fault, "answered the upgrade request HTTP \(line)" + (retryAfter.map { " (Retry-After: \($0))" } ?? "")
-             + "; the server was never contacted", ended: true)
+             + "; the server was never contacted", ended: true, refusal: InjectedFault.Refusal(status: status, retryAfter: retryAfter))
         let close = ProxyClose(reason: .fault, sentToClient: "HTTP \(line) from wsdoctor", sentToServer: "nothing (wsdoctor never connected to it)")
         session.endByFault(close) {
             session.clientHandler?.readWithoutPartner()
@@ -415,12 +415,14 @@ final class FaultedConnection {
     }
 
     /// Reports what a fault did, as wsdoctor's own (a later note replaces the earlier).
-    private func note(_ fault: Fault, _ words: String, ended: Bool = false, closeCodeToClient: UInt16? = nil) {
+    private func note(_ fault: Fault, _ words: String, ended: Bool = false, closeCodeToClient: UInt16? = nil,
+                      refusal: InjectedFault.Refusal? = nil) {
         if done[fault.id] == nil { metrics?.faultInjected(fault.action.name) }
         let at = done[fault.id]?.fault.at ?? wallClockNow()
         let injected = InjectedFault(id: fault.id, action: fault.action.name, done: words, at: at,
                                      endedConnection: ended || done[fault.id]?.fault.endedConnection == true,
-                                     closeCodeToClient: closeCodeToClient ?? done[fault.id]?.fault.closeCodeToClient)
+                                     closeCodeToClient: closeCodeToClient ?? done[fault.id]?.fault.closeCodeToClient,
+                                     refusal: refusal ?? done[fault.id]?.fault.refusal)
         done[fault.id] = (injected, done[fault.id]?.count ?? 0)
         session.noteFault(injected)
     }
